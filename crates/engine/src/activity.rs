@@ -1,0 +1,298 @@
+//! Activity analysis: which values of a function carry a derivative.
+//!
+//! A value is *active* when it carries a tangent: a float derived from an active input, or a
+//! pointer whose memory has a shadow. The analysis is a monotone fixpoint over two rules:
+//!
+//! * **forward**: results of float arithmetic, casts, aggregates, phis and loads through active
+//!   pointers are active when an operand is;
+//! * **requirement**: when an active value is stored into memory (or copied there), the object
+//!   behind the destination pointer must get a shadow. Walking the pointer back to its root
+//!   decides how: a stack slot or fresh heap allocation gets a shadow allocation; a pointer loaded
+//!   from memory requires a shadow for that memory in turn; memory the caller declared constant
+//!   (a `Const` argument, a mutable global) cannot get one, which is an error.
+//!
+//! Integers never become active through arithmetic; an integer loaded from shadowed memory gets a
+//! shadow of the same bits so that memory copied as integers keeps its tangent.
+
+use crate::calls::{classify, CallKind};
+use crate::error::{describe, AdError};
+use oxidase_llvm::{Opcode, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The result of the analysis for one function and one activity of its parameters.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Instructions, arguments and allocation sites that carry a tangent or a shadow.
+    pub active: HashSet<Value>,
+    /// Constant globals whose address flows into shadowed memory: they get zero shadows.
+    pub shadow_globals: HashSet<Value>,
+}
+
+impl Activity {
+    pub fn is_active(&self, v: Value) -> bool {
+        self.active.contains(&v) || self.shadow_globals.contains(&v)
+    }
+}
+
+struct Analyzer<'s> {
+    function: Value,
+    subst: &'s HashMap<Value, Value>,
+    result: Activity,
+    errors: Vec<AdError>,
+    changed: bool,
+}
+
+/// Analyzes `function` whose parameter `i` is active iff `active_params[i]`; `subst` maps
+/// parameters to constants the derivative is specialized on.
+pub fn analyze(function: Value, active_params: &[bool], subst: &HashMap<Value, Value>) -> Result<Activity, Vec<AdError>> {
+    let mut a = Analyzer { function, subst, result: Activity::default(), errors: Vec::new(), changed: true };
+    for (p, &act) in function.params().into_iter().zip(active_params) {
+        if act {
+            a.result.active.insert(p);
+        }
+    }
+    let insts: Vec<Value> = function.blocks().into_iter().flat_map(|b| b.instructions()).collect();
+    while a.changed && a.errors.is_empty() {
+        a.changed = false;
+        for &inst in &insts {
+            a.visit(inst);
+        }
+    }
+    if a.errors.is_empty() {
+        Ok(a.result)
+    } else {
+        a.errors.dedup();
+        Err(a.errors)
+    }
+}
+
+/// Whether a value of this type can carry a tangent across a call boundary.
+pub fn differentiable_type(ty: oxidase_llvm::Type) -> bool {
+    ty.contains_float() || ty.contains_pointer()
+}
+
+impl Analyzer<'_> {
+    fn active(&self, v: Value) -> bool {
+        self.result.is_active(v)
+    }
+
+    fn mark(&mut self, v: Value) {
+        if self.result.active.insert(v) {
+            self.changed = true;
+        }
+    }
+
+    fn any_active(&self, vals: &[Value]) -> bool {
+        vals.iter().any(|&v| self.active(v))
+    }
+
+    fn visit(&mut self, inst: Value) {
+        use Opcode::*;
+        if self.active(inst) && !matches!(inst.opcode(), LLVMPHI | LLVMSelect) {
+            return;
+        }
+        match inst.opcode() {
+            LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem | LLVMFNeg | LLVMFPExt | LLVMFPTrunc
+            | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze | LLVMExtractValue | LLVMInsertValue
+            | LLVMExtractElement | LLVMInsertElement | LLVMShuffleVector | LLVMIntToPtr => {
+                let ops = data_operands(inst);
+                if self.any_active(&ops) {
+                    self.mark(inst);
+                }
+            }
+            LLVMGetElementPtr => {
+                if self.active(inst.operand(0)) {
+                    self.mark(inst);
+                }
+            }
+            LLVMLoad => {
+                if self.active(inst.operand(0)) {
+                    self.mark(inst);
+                }
+            }
+            LLVMStore => {
+                let (v, p) = (inst.operand(0), inst.operand(1));
+                if self.active(v) && !self.active(p) {
+                    // Integers may be float bits in disguise: give local memory a shadow, but do
+                    // not insist where that is impossible.
+                    let strict = !v.ty().is_int();
+                    self.require(p, strict, inst);
+                }
+            }
+            LLVMPHI | LLVMSelect => {
+                let ops = data_operands(inst);
+                if self.any_active(&ops) {
+                    self.mark(inst);
+                    if inst.ty().is_pointer() {
+                        // Every pointer that can flow here is dereferenced through its shadow.
+                        for op in ops {
+                            if !self.active(op) {
+                                self.require(op, true, inst);
+                            }
+                        }
+                    }
+                }
+            }
+            LLVMCall | LLVMInvoke => self.visit_call(inst),
+            _ => {}
+        }
+    }
+
+    fn visit_call(&mut self, call: Value) {
+        let args = call.call_args();
+        match classify(call, &self.subst) {
+            CallKind::Ignored | CallKind::IntegerOnly | CallKind::Deallocation | CallKind::Allocation(_) => {}
+            CallKind::MemSet => {}
+            CallKind::MemTransfer => {
+                if self.active(args[1]) && !self.active(args[0]) {
+                    self.require(args[0], true, call);
+                }
+            }
+            CallKind::Rule(_) | CallKind::ReduceFAdd => {
+                if args.iter().any(|&a| a.ty().is_float_or_float_vector() && self.active(a)) {
+                    self.mark(call);
+                }
+            }
+            CallKind::Defined(_) => {
+                let live = args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a));
+                if live {
+                    if differentiable_type(call.ty()) {
+                        self.mark(call);
+                    }
+                    // The callee may write derivative data through any pointer it receives: give
+                    // local memory passed to it a shadow.
+                    for &a in &args {
+                        if a.ty().is_pointer() && !self.active(a) {
+                            self.require(a, false, call);
+                        }
+                    }
+                }
+            }
+            CallKind::External(f) => {
+                if args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a)) {
+                    self.errors.push(
+                        AdError::new(
+                            self.function,
+                            format!(
+                                "call to `{}`, which has no body in this program and no derivative rule",
+                                crate::error::demangle(&f.name())
+                            ),
+                            "mark the argument Const if it should not be differentiated, or call a Rust function instead",
+                        )
+                        .at(call),
+                    );
+                }
+            }
+            CallKind::Indirect | CallKind::InlineAsm => {
+                if args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a)) {
+                    let what = if matches!(classify(call, &self.subst), CallKind::InlineAsm) {
+                        "inline assembly"
+                    } else {
+                        "a call through a function pointer"
+                    };
+                    self.errors.push(
+                        AdError::new(self.function, format!("{what} with differentiated arguments: `{}`", describe(call)), "call the function directly, or pass the function pointer as a Const argument of the differentiated function").at(call),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The object behind `ptr` must have a shadow. `strict`: it is an error if it cannot.
+    fn require(&mut self, ptr: Value, strict: bool, at: Value) {
+        let mut seen = HashSet::new();
+        self.require_rec(ptr, strict, at, &mut seen);
+    }
+
+    fn require_rec(&mut self, p: Value, strict: bool, at: Value, seen: &mut HashSet<Value>) {
+        if self.active(p) || !seen.insert(p) {
+            return;
+        }
+        if p.is_instruction() {
+            use Opcode::*;
+            match p.opcode() {
+                LLVMAlloca => self.mark(p),
+                LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze => {
+                    self.require_rec(p.operand(0), strict, at, seen)
+                }
+                LLVMPHI | LLVMSelect => {
+                    for op in data_operands(p) {
+                        self.require_rec(op, strict, at, seen);
+                    }
+                }
+                LLVMLoad => {
+                    // The pointer's shadow is read from the shadow of the memory it came from.
+                    let src = p.operand(0);
+                    self.require_rec(src, strict, at, seen);
+                    if self.active(src) {
+                        self.mark(p);
+                    }
+                }
+                LLVMCall | LLVMInvoke => match classify(p, &self.subst) {
+                    CallKind::Allocation(_) => self.mark(p),
+                    CallKind::Defined(_) if differentiable_type(p.ty()) => {
+                        // A pointer returned by a helper (e.g. a constructor returning a Box):
+                        // differentiate the helper so that it returns the shadow too.
+                        self.mark(p);
+                    }
+                    _ => self.cannot_shadow(p, strict, at),
+                },
+                _ => self.cannot_shadow(p, strict, at),
+            }
+        } else if p.is_global_variable() {
+            if p.is_global_constant() {
+                if self.result.shadow_globals.insert(p) {
+                    self.changed = true;
+                }
+            } else {
+                self.cannot_shadow(p, strict, at);
+            }
+        } else if p.is_function() || p.is_undef() || (p.is_constant() && p.const_int_value().is_none() && is_null(p)) {
+            // Functions are their own shadow; null/undef never get dereferenced.
+        } else {
+            self.cannot_shadow(p, strict, at);
+        }
+    }
+
+    fn cannot_shadow(&mut self, p: Value, strict: bool, at: Value) {
+        if !strict {
+            return;
+        }
+        let what = if p.is_argument() {
+            format!("derivative data is written into memory of argument `{}`, which is not differentiated", arg_label(p))
+        } else if p.is_global_variable() {
+            format!("derivative data is written into the mutable global `{}`", crate::error::demangle(&p.name()))
+        } else {
+            format!("derivative data is written through a pointer whose origin cannot be shadowed: `{}`", describe(p))
+        };
+        self.errors.push(
+            AdError::new(self.function, format!("{what} (in `{}`)", describe(at)), "mark that argument Dual/Duplicated (with a zero shadow) instead of Const, or keep differentiated values out of it").at(at),
+        );
+    }
+}
+
+fn is_null(v: Value) -> bool {
+    v.is_constant() && v.ty().is_pointer() && v.print().ends_with("null")
+}
+
+fn arg_label(p: Value) -> String {
+    let n = p.name();
+    if n.is_empty() {
+        "#?".into()
+    } else {
+        n
+    }
+}
+
+/// The operands that carry data (not a select's condition, not a phi's blocks).
+pub fn data_operands(inst: Value) -> Vec<Value> {
+    use Opcode::*;
+    match inst.opcode() {
+        LLVMSelect => vec![inst.operand(1), inst.operand(2)],
+        LLVMPHI => inst.incoming().into_iter().map(|(v, _)| v).collect(),
+        LLVMExtractElement => vec![inst.operand(0)],
+        LLVMInsertElement => vec![inst.operand(0), inst.operand(1)],
+        LLVMShuffleVector => vec![inst.operand(0), inst.operand(1)],
+        _ => inst.operands(),
+    }
+}

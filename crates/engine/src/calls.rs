@@ -1,0 +1,148 @@
+//! Classification of call sites: what a callee means for differentiation.
+
+use crate::rules::{self, Rule};
+use oxidase_llvm::{intrinsic_name, Value};
+use std::collections::HashMap;
+
+/// How an allocator hands out memory (so the shadow can be allocated the same way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alloc {
+    /// `__rust_alloc(size, align)`, `malloc(size)`: memory to be zeroed.
+    Uninit,
+    /// `__rust_alloc_zeroed(size, align)`, `calloc(n, size)`: already zero.
+    Zeroed,
+    /// `__rust_realloc(ptr, old, align, new)`, `realloc(ptr, new)`.
+    Realloc,
+}
+
+/// What a call does, as far as derivatives are concerned.
+#[derive(Clone, Copy, Debug)]
+pub enum CallKind {
+    /// No effect on values or memory that matters (debug info, lifetimes, assumptions).
+    Ignored,
+    /// An intrinsic on integers or pointers only (overflow checks, `umin`, `ctpop`, ...).
+    IntegerOnly,
+    /// `llvm.memcpy` / `llvm.memmove`: (dst, src, len, volatile).
+    MemTransfer,
+    /// `llvm.memset`: (dst, byte, len, volatile).
+    MemSet,
+    /// A primitive with a derivative rule.
+    Rule(&'static Rule),
+    /// `llvm.vector.reduce.fadd(start, vec)`: a sum.
+    ReduceFAdd,
+    /// Allocation of fresh memory.
+    Allocation(Alloc),
+    /// Freeing memory: `__rust_dealloc(ptr, size, align)`, `free(ptr)`.
+    Deallocation,
+    /// A function with a body in the module: differentiated recursively.
+    Defined(Value),
+    /// A declaration without a body and without a rule.
+    External(Value),
+    /// A call through a function pointer.
+    Indirect,
+    /// Inline assembly.
+    InlineAsm,
+}
+
+/// Intrinsics whose calls have no bearing on derivatives.
+const IGNORED_INTRINSICS: &[&str] = &[
+    "llvm.lifetime.start",
+    "llvm.lifetime.end",
+    "llvm.assume",
+    "llvm.dbg.declare",
+    "llvm.dbg.value",
+    "llvm.dbg.assign",
+    "llvm.dbg.label",
+    "llvm.experimental.noalias.scope.decl",
+    "llvm.invariant.start",
+    "llvm.invariant.end",
+    "llvm.sideeffect",
+    "llvm.prefetch",
+    "llvm.donothing",
+    "llvm.trap",
+    "llvm.debugtrap",
+    "llvm.ubsantrap",
+    "llvm.stacksave",
+    "llvm.stackrestore",
+    "llvm.is.constant",
+    "llvm.pseudoprobe",
+];
+
+/// Functions known to never touch floating-point data reachable from their arguments (panics,
+/// formatting entry points). Calls to them stay as they are even when an argument has a shadow.
+fn is_inert_external(name: &str) -> bool {
+    let d = crate::error::demangle(name);
+    d.starts_with("core::panicking::")
+        || d.starts_with("std::panicking::")
+        || d.starts_with("core::result::unwrap_failed")
+        || d.starts_with("core::option::unwrap_failed")
+        || d.starts_with("core::option::expect_failed")
+        || d.starts_with("alloc::alloc::handle_alloc_error")
+        || d.starts_with("alloc::raw_vec::handle_error")
+        || d.starts_with("alloc::raw_vec::capacity_overflow")
+        || d.starts_with("core::slice::index::slice_")
+        || d.starts_with("core::slice::<impl [T]>::copy_from_slice::len_mismatch_fail")
+        || d.starts_with("std::io::stdio::_print")
+        || d.starts_with("std::io::stdio::_eprint")
+        || name == "abort"
+        || name == "__rust_alloc_error_handler"
+        || name == "rust_begin_unwind"
+        || name == "_Unwind_Resume"
+}
+
+/// Classifies a call. `subst` maps parameters to the constants a derivative is specialized on, so
+/// that a call through a `Const` function-pointer argument resolves to the function itself.
+pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
+    let mut callee = call.called_value();
+    if let Some(&c) = subst.get(&callee) {
+        callee = c;
+    }
+    if callee.is_inline_asm() {
+        return CallKind::InlineAsm;
+    }
+    if !callee.is_function() {
+        return CallKind::Indirect;
+    }
+    let f = callee;
+    let id = f.intrinsic_id();
+    if id != 0 {
+        let base = intrinsic_name(id);
+        if IGNORED_INTRINSICS.contains(&base.as_str()) {
+            return CallKind::Ignored;
+        }
+        if base == "llvm.memcpy" || base == "llvm.memmove" || base == "llvm.memcpy.inline" {
+            return CallKind::MemTransfer;
+        }
+        if base == "llvm.memset" || base == "llvm.memset.inline" {
+            return CallKind::MemSet;
+        }
+        if base == "llvm.vector.reduce.fadd" {
+            return CallKind::ReduceFAdd;
+        }
+        if let Some(rule) = rules::lookup(&base) {
+            return CallKind::Rule(rule);
+        }
+        // Remaining intrinsics are differentiable only if they touch floats.
+        let fty = call.called_function_type();
+        let floaty = fty.return_type().contains_float() || fty.param_types().iter().any(|t| t.contains_float());
+        return if floaty { CallKind::External(f) } else { CallKind::IntegerOnly };
+    }
+    let name = f.name();
+    match name.as_str() {
+        "__rust_alloc" | "malloc" | "__rdl_alloc" => return CallKind::Allocation(Alloc::Uninit),
+        "__rust_alloc_zeroed" | "calloc" | "__rdl_alloc_zeroed" => return CallKind::Allocation(Alloc::Zeroed),
+        "__rust_realloc" | "realloc" | "__rdl_realloc" => return CallKind::Allocation(Alloc::Realloc),
+        "__rust_dealloc" | "free" | "__rdl_dealloc" => return CallKind::Deallocation,
+        _ => {}
+    }
+    if is_inert_external(&name) {
+        return CallKind::Ignored;
+    }
+    if f.is_declaration() {
+        if let Some(rule) = rules::lookup(&name) {
+            return CallKind::Rule(rule);
+        }
+        return CallKind::External(f);
+    }
+    CallKind::Defined(f)
+}

@@ -1,0 +1,70 @@
+//! Diagnostics: what the engine cannot differentiate, said in the user's terms.
+
+use oxidase_llvm::Value;
+use std::fmt;
+
+/// Demangles a Rust symbol (`_RNv…`, `_ZN…`) into a readable path; other names pass through.
+pub fn demangle(symbol: &str) -> String {
+    let d = rustc_demangle::try_demangle(symbol);
+    match d {
+        Ok(d) => format!("{d:#}"),
+        Err(_) => symbol.to_string(),
+    }
+}
+
+/// Something the engine refuses to differentiate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdError {
+    /// The Rust function (demangled) whose code contains the construct.
+    pub function: String,
+    /// What in that function could not be handled.
+    pub construct: String,
+    /// How the user can get around it.
+    pub hint: String,
+    /// `file:line:col` of the construct when debug info has it.
+    pub location: Option<String>,
+}
+
+impl AdError {
+    pub fn new(function: Value, construct: impl Into<String>, hint: impl Into<String>) -> AdError {
+        AdError { function: demangle(&function.name()), construct: construct.into(), hint: hint.into(), location: None }
+    }
+
+    /// Attaches the instruction's debug location, if any.
+    pub fn at(mut self, inst: Value) -> AdError {
+        if inst.is_instruction() {
+            if let Some((file, line, col)) = inst.debug_loc() {
+                self.location = Some(format!("{file}:{line}:{col}"));
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Display for AdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "autodiff cannot differentiate `{}`: {}", self.function, self.construct)?;
+        if let Some(loc) = &self.location {
+            write!(f, " (at {loc})")?;
+        }
+        write!(f, "\n  = help: {}", self.hint)
+    }
+}
+
+impl std::error::Error for AdError {}
+
+/// A short, single-line rendering of an instruction for diagnostics.
+pub fn describe(inst: Value) -> String {
+    let text = inst.print();
+    let line = text.trim().lines().next().unwrap_or("").to_string();
+    // Strip metadata attachments; they only add noise.
+    let line = match line.find(", !") {
+        Some(i) => line[..i].to_string(),
+        None => line,
+    };
+    if line.len() > 160 {
+        format!("{}…", &line[..160])
+    } else {
+        line
+    }
+}

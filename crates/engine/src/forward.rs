@@ -1,0 +1,787 @@
+//! Forward mode: a new function that computes the primal and `width` tangents in one pass.
+//!
+//! The derivative is written instruction by instruction next to a copy of the primal: every
+//! primal instruction is cloned (operands remapped), and an active one is followed by its tangent
+//! code. Tangents of a value of type `T` have type `T` (floats, vectors, aggregates; the shadow
+//! of a pointer is a pointer into shadow memory), one per lane. Known-zero tangents are `None`
+//! and fold away instead of being emitted.
+//!
+//! Calling convention of a generated derivative (see [`crate::ForwardRequest`]): each primal
+//! parameter, followed by `width` shadows of the same type when it is `Dual`; a parameter the
+//! derivative is specialized on (`ArgActivity::Constant`) is dropped. The result is `void` for a
+//! `void` primal and otherwise the literal struct `{ R, R × width }` (primal first).
+
+use crate::activity::{self, differentiable_type, Activity};
+use crate::calls::{classify, Alloc, CallKind};
+use crate::error::{describe, AdError};
+use crate::rules::{Cmp, Partial, E};
+use crate::{ArgActivity, Engine, ForwardKey};
+use oxidase_llvm::module::{abi_size, context_of};
+use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, Opcode, RealPredicate, Type, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The derivative's LLVM function type for `key`.
+pub fn derivative_type(key: &ForwardKey) -> Type {
+    let fty = key.function.function_type();
+    let ctx = fty.context();
+    let mut params = Vec::new();
+    for (ty, act) in fty.param_types().into_iter().zip(&key.args) {
+        match act {
+            ArgActivity::Constant(_) => {}
+            ArgActivity::Const => params.push(ty),
+            ArgActivity::Dual => {
+                params.push(ty);
+                params.extend(std::iter::repeat_n(ty, key.width as usize));
+            }
+        }
+    }
+    let ret = fty.return_type();
+    let ret = if ret.is_void() {
+        ret
+    } else {
+        Type::struct_of(ctx, &vec![ret; 1 + key.width as usize])
+    };
+    Type::function(ret, &params, false)
+}
+
+/// Metadata that promises facts about primal values; a shadow copy must not inherit them.
+const PRIMAL_ONLY_METADATA: &[&str] =
+    &["range", "nonnull", "noundef", "align", "dereferenceable", "dereferenceable_or_null", "invariant.load"];
+
+type Lanes = Vec<Option<Value>>;
+
+struct Gen<'e> {
+    engine: &'e mut Engine,
+    primal: Value,
+    width: usize,
+    activity: Activity,
+    subst: HashMap<Value, Value>,
+    b: Builder,
+    /// Primal value → its copy in the derivative.
+    vmap: HashMap<Value, Value>,
+    /// Primal value → tangents (one per lane).
+    tmap: HashMap<Value, Vec<Value>>,
+    /// Primal block → first derivative block.
+    bmap: HashMap<Block, Block>,
+    /// (primal predecessor, primal successor) → derivative block the edge leaves from.
+    edge_from: HashMap<(Block, Block), Block>,
+    /// Primal phi → (copy, tangent phis), filled once all blocks exist.
+    phis: Vec<(Value, Value, Vec<Value>)>,
+    errors: Vec<AdError>,
+}
+
+/// Fills the body of `derivative` (already declared with [`derivative_type`]).
+pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Result<(), Vec<AdError>> {
+    let primal = key.function;
+    let params = primal.params();
+    let mut subst = HashMap::new();
+    for (p, a) in params.iter().zip(&key.args) {
+        if let ArgActivity::Constant(c) = a {
+            subst.insert(*p, *c);
+        }
+    }
+    let active_params: Vec<bool> = key.args.iter().map(|a| *a == ArgActivity::Dual).collect();
+    let activity = activity::analyze(primal, &active_params, &subst)?;
+    if engine.options.print_activity && engine.wants_report(primal) {
+        engine.report.push(activity_report(primal, &activity));
+    }
+    let ctx = context_of(engine.module);
+    let mut g = Gen {
+        engine,
+        primal,
+        width: key.width as usize,
+        activity,
+        subst,
+        b: Builder::new(ctx),
+        vmap: HashMap::new(),
+        tmap: HashMap::new(),
+        bmap: HashMap::new(),
+        edge_from: HashMap::new(),
+        phis: Vec::new(),
+        errors: Vec::new(),
+    };
+    g.run(key, derivative);
+    if g.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(g.errors)
+    }
+}
+
+/// A readable listing of which values are active (`-Z autodiff=PrintAA`).
+fn activity_report(f: Value, a: &Activity) -> String {
+    let mut s = format!("activity of {}:\n", crate::error::demangle(&f.name()));
+    for p in f.params() {
+        let tag = if a.is_active(p) { "active  " } else { "constant" };
+        s.push_str(&format!("  {tag} argument {}\n", describe(p)));
+    }
+    for b in f.blocks() {
+        for i in b.instructions() {
+            if i.ty().is_void() && i.opcode() != Opcode::LLVMStore && i.opcode() != Opcode::LLVMCall {
+                continue;
+            }
+            let tag = if a.is_active(i) { "active  " } else { "constant" };
+            s.push_str(&format!("  {tag} {}\n", describe(i)));
+        }
+    }
+    s
+}
+
+/// Blocks reachable from the entry, in reverse post-order (definitions before uses).
+fn reverse_post_order(f: Value) -> Vec<Block> {
+    let entry = f.entry_block();
+    let mut seen = HashSet::new();
+    let mut post = Vec::new();
+    let mut stack = vec![(entry, 0usize)];
+    seen.insert(entry);
+    while let Some((b, i)) = stack.pop() {
+        let succ = b.successors();
+        if i < succ.len() {
+            stack.push((b, i + 1));
+            let s = succ[i];
+            if seen.insert(s) {
+                stack.push((s, 0));
+            }
+        } else {
+            post.push(b);
+        }
+    }
+    post.reverse();
+    post
+}
+
+impl Gen<'_> {
+    fn module(&self) -> oxidase_llvm::llvm_sys::prelude::LLVMModuleRef {
+        self.engine.module
+    }
+
+    fn error(&mut self, at: Value, construct: String, hint: &str) {
+        self.errors.push(AdError::new(self.primal, construct, hint).at(at));
+    }
+
+    fn run(&mut self, key: &ForwardKey, df: Value) {
+        let ctx = context_of(self.module());
+        // Parameters.
+        let mut new_params = df.params().into_iter();
+        for (p, a) in self.primal.params().into_iter().zip(&key.args) {
+            match a {
+                ArgActivity::Constant(c) => {
+                    self.vmap.insert(p, *c);
+                }
+                ArgActivity::Const => {
+                    self.vmap.insert(p, new_params.next().unwrap());
+                }
+                ArgActivity::Dual => {
+                    self.vmap.insert(p, new_params.next().unwrap());
+                    let shadows: Vec<Value> = (0..self.width).map(|_| new_params.next().unwrap()).collect();
+                    self.tmap.insert(p, shadows);
+                }
+            }
+        }
+        df.copy_personality_from(self.primal);
+        let order = reverse_post_order(self.primal);
+        for &b in &order {
+            let nb = Block::append(ctx, df, &b.name());
+            self.bmap.insert(b, nb);
+        }
+        for &b in &order {
+            self.b.position_at_end(self.bmap[&b]);
+            for inst in b.instructions() {
+                self.visit(inst);
+                if !self.errors.is_empty() {
+                    return;
+                }
+            }
+        }
+        // Phis: incoming edges from reachable predecessors only.
+        for (old, new, tangents) in std::mem::take(&mut self.phis) {
+            for (v, pred) in old.incoming() {
+                let Some(&from) = self.edge_from.get(&(pred, old.parent_block())) else { continue };
+                new.add_incoming(self.val(v), from);
+                for (k, &t) in tangents.iter().enumerate() {
+                    let tv = self.tan_or_zero(v, k);
+                    t.add_incoming(tv, from);
+                }
+            }
+        }
+    }
+
+    // ---- value lookup ----
+
+    fn val(&self, v: Value) -> Value {
+        if v.is_basic_block() {
+            return self.bmap[&v.as_block()].as_value();
+        }
+        match self.vmap.get(&v) {
+            Some(&n) => n,
+            None => v, // constants, globals, functions, metadata
+        }
+    }
+
+    fn tan(&mut self, v: Value, k: usize) -> Option<Value> {
+        if let Some(t) = self.tmap.get(&v) {
+            return Some(t[k]);
+        }
+        if self.activity.shadow_globals.contains(&v) {
+            return Some(self.engine.shadow_global(v));
+        }
+        if v.is_function() {
+            return Some(v);
+        }
+        None
+    }
+
+    fn tan_or_zero(&mut self, v: Value, k: usize) -> Value {
+        self.tan(v, k).unwrap_or_else(|| v.ty().zero())
+    }
+
+    fn lanes(&mut self, v: Value) -> Lanes {
+        (0..self.width).map(|k| self.tan(v, k)).collect()
+    }
+
+    fn set_tangents(&mut self, inst: Value, lanes: Lanes) {
+        let ty = inst.ty();
+        let vals = lanes.into_iter().map(|t| t.unwrap_or_else(|| ty.zero())).collect();
+        self.tmap.insert(inst, vals);
+    }
+
+    // ---- emission helpers ----
+
+    /// Clones `inst` at the builder, remapping operands, then overriding `overrides`.
+    fn emit_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
+        let c = inst.clone_instruction();
+        self.b.insert(c);
+        for i in 0..inst.num_operands() {
+            let op = inst.operand(i);
+            if op.is_null() {
+                continue;
+            }
+            c.set_operand(i, self.val(op));
+        }
+        for &(i, v) in overrides {
+            c.set_operand(i, v);
+        }
+        c.set_debug_loc_none();
+        c
+    }
+
+    /// A clone that computes a shadow: primal-only metadata is dropped.
+    fn emit_shadow_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
+        let c = self.emit_like(inst, overrides);
+        for kind in PRIMAL_ONLY_METADATA {
+            c.clear_metadata(kind);
+        }
+        c
+    }
+
+    fn copy_primal(&mut self, inst: Value) -> Value {
+        let c = self.emit_like(inst, &[]);
+        self.vmap.insert(inst, c);
+        c
+    }
+
+    fn fadd(&self, a: Option<Value>, b: Option<Value>) -> Option<Value> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(self.b.fadd(a, b)),
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+
+    fn intrinsic(&mut self, name: &str, ty: Type, args: &[Value]) -> Value {
+        let decl = intrinsic_declaration(self.module(), &format!("llvm.{name}"), &[ty])
+            .unwrap_or_else(|| panic!("intrinsic llvm.{name} not found"));
+        self.b.call(decl.function_type(), decl, args)
+    }
+
+    /// Evaluates a rule expression at the builder. `xs` are the (mapped) operands, `y` the result.
+    fn eval(&mut self, e: &E, xs: &[Value], y: Value) -> Value {
+        let ty = y.ty();
+        match e {
+            E::X(i) => xs[*i as usize],
+            E::IntX(i) => {
+                let x = xs[*i as usize];
+                self.b.sitofp(x, ty)
+            }
+            E::Y => y,
+            E::C(c) => ty.const_float(*c),
+            E::Neg(a) => {
+                let a = self.eval(a, xs, y);
+                self.b.fneg(a)
+            }
+            E::Add(a, b) | E::Sub(a, b) | E::Mul(a, b) | E::Div(a, b) => {
+                let (a2, b2) = (self.eval(a, xs, y), self.eval(b, xs, y));
+                match e {
+                    E::Add(..) => self.b.fadd(a2, b2),
+                    E::Sub(..) => self.b.fsub(a2, b2),
+                    E::Mul(..) => self.b.fmul(a2, b2),
+                    _ => self.b.fdiv(a2, b2),
+                }
+            }
+            E::Un(name, a) => {
+                let a = self.eval(a, xs, y);
+                self.intrinsic(name, ty, &[a])
+            }
+            E::Bin(name, a, b) => {
+                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
+                self.intrinsic(name, ty, &[a, b])
+            }
+            E::PowiMinus1(base, n) => {
+                let base = self.eval(base, xs, y);
+                let n = xs[*n as usize];
+                let one = n.ty().const_int(1);
+                let nm1 = self.b.sub(n, one);
+                let decl = intrinsic_declaration(self.module(), "llvm.powi", &[ty, n.ty()]).unwrap();
+                self.b.call(decl.function_type(), decl, &[base, nm1])
+            }
+            E::Select(cmp, a, b, t, f) => {
+                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
+                let pred = match cmp {
+                    Cmp::Lt => RealPredicate::LLVMRealOLT,
+                    Cmp::Le => RealPredicate::LLVMRealOLE,
+                    Cmp::Gt => RealPredicate::LLVMRealOGT,
+                    Cmp::Ge => RealPredicate::LLVMRealOGE,
+                    Cmp::Eq => RealPredicate::LLVMRealOEQ,
+                };
+                let c = self.b.fcmp(pred, a, b);
+                let (t, f) = (self.eval(t, xs, y), self.eval(f, xs, y));
+                self.b.select(c, t, f)
+            }
+        }
+    }
+
+    // ---- the visitor ----
+
+    fn visit(&mut self, inst: Value) {
+        use Opcode::*;
+        let active = self.activity.is_active(inst);
+        match inst.opcode() {
+            LLVMPHI => {
+                let new = self.b.phi(inst.ty());
+                self.vmap.insert(inst, new);
+                let mut tangents = Vec::new();
+                if active {
+                    for _ in 0..self.width {
+                        tangents.push(self.b.phi(inst.ty()));
+                    }
+                    self.tmap.insert(inst, tangents.clone());
+                }
+                self.phis.push((inst, new, tangents));
+            }
+            LLVMCall | LLVMInvoke => self.visit_call(inst),
+            LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr => {
+                self.visit_terminator(inst)
+            }
+            _ => {
+                let c = self.copy_primal(inst);
+                if active {
+                    self.differentiate(inst, c);
+                } else if inst.opcode() == LLVMStore {
+                    self.store_into_shadow(inst);
+                }
+            }
+        }
+    }
+
+    fn visit_terminator(&mut self, inst: Value) {
+        let here = inst.parent_block();
+        if inst.opcode() == Opcode::LLVMRet && inst.num_operands() == 1 {
+            let v = inst.operand(0);
+            let ctx = context_of(self.module());
+            let ty = v.ty();
+            let sty = Type::struct_of(ctx, &vec![ty; 1 + self.width]);
+            let mut agg = sty.undef();
+            agg = self.b.insert_value(agg, self.val(v), 0);
+            for k in 0..self.width {
+                let t = self.tan_or_zero(v, k);
+                agg = self.b.insert_value(agg, t, 1 + k as u32);
+            }
+            self.b.ret(agg);
+        } else {
+            self.emit_like(inst, &[]);
+        }
+        let from = self.b.insert_block();
+        for s in inst.successors() {
+            self.edge_from.insert((here, s), from);
+        }
+    }
+
+    /// A store of a constant value into shadowed memory zeroes the tangent there.
+    fn store_into_shadow(&mut self, store: Value) {
+        let p = store.operand(1);
+        if !self.activity.is_active(p) {
+            return;
+        }
+        let v = store.operand(0);
+        for k in 0..self.width {
+            let sp = self.tan(p, k).unwrap();
+            let tv = self.tan_or_zero(v, k);
+            self.emit_shadow_like(store, &[(0, tv), (1, sp)]);
+        }
+    }
+
+    /// Tangent code for an active non-call instruction whose primal copy is `c`.
+    fn differentiate(&mut self, inst: Value, c: Value) {
+        use Opcode::*;
+        let w = self.width;
+        let lanes: Lanes = match inst.opcode() {
+            LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem => {
+                let (a, b) = (inst.operand(0), inst.operand(1));
+                let (ta, tb) = (self.lanes(a), self.lanes(b));
+                let (pa, pb) = (self.val(a), self.val(b));
+                (0..w)
+                    .map(|k| match inst.opcode() {
+                        LLVMFAdd => self.fadd(ta[k], tb[k]),
+                        LLVMFSub => match (ta[k], tb[k]) {
+                            (Some(x), Some(y)) => Some(self.b.fsub(x, y)),
+                            (x, None) => x,
+                            (None, Some(y)) => Some(self.b.fneg(y)),
+                        },
+                        LLVMFMul => {
+                            let l = ta[k].map(|t| self.b.fmul(t, pb));
+                            let r = tb[k].map(|t| self.b.fmul(pa, t));
+                            self.fadd(l, r)
+                        }
+                        LLVMFDiv => {
+                            // d(a/b) = (da - (a/b)·db) / b
+                            let num = match tb[k] {
+                                Some(t) => {
+                                    let yt = self.b.fmul(c, t);
+                                    Some(match ta[k] {
+                                        Some(x) => self.b.fsub(x, yt),
+                                        None => self.b.fneg(yt),
+                                    })
+                                }
+                                None => ta[k],
+                            };
+                            num.map(|n| self.b.fdiv(n, pb))
+                        }
+                        _ => {
+                            // frem: a - trunc(a/b)·b  ⇒  da - trunc(a/b)·db
+                            let q = self.b.fdiv(pa, pb);
+                            let ty = q.ty();
+                            let tq = self.intrinsic("trunc", ty, &[q]);
+                            let r = tb[k].map(|t| {
+                                let m = self.b.fmul(tq, t);
+                                self.b.fneg(m)
+                            });
+                            self.fadd(ta[k], r)
+                        }
+                    })
+                    .collect()
+            }
+            LLVMFNeg => {
+                let t = self.lanes(inst.operand(0));
+                t.into_iter().map(|t| t.map(|t| self.b.fneg(t))).collect()
+            }
+            LLVMFPExt | LLVMFPTrunc | LLVMBitCast | LLVMAddrSpaceCast | LLVMIntToPtr | LLVMFreeze => {
+                let t = self.lanes(inst.operand(0));
+                t.into_iter().map(|t| t.map(|t| self.emit_shadow_like(inst, &[(0, t)]))).collect()
+            }
+            LLVMGetElementPtr | LLVMLoad => {
+                let t = self.lanes(inst.operand(0));
+                t.into_iter().map(|t| t.map(|t| self.emit_shadow_like(inst, &[(0, t)]))).collect()
+            }
+            LLVMStore => {
+                self.store_into_shadow(inst);
+                return;
+            }
+            LLVMAlloca => {
+                let m = self.module();
+                let ty = inst.allocated_type();
+                let size = abi_size(m, ty);
+                let align = inst.alignment().max(1);
+                let count = self.val(inst.operand(0));
+                let i64t = Type::i64(context_of(m));
+                let mut out = Vec::new();
+                for _ in 0..w {
+                    let s = self.emit_shadow_like(inst, &[]);
+                    let bytes = if let Some(n) = count.const_int_value() {
+                        i64t.const_int(size * n as u64)
+                    } else {
+                        let n = self.b.cast(Opcode::LLVMZExt, count, i64t);
+                        self.b.mul(n, i64t.const_int(size))
+                    };
+                    self.b.memset(s, Type::i8(context_of(m)).zero(), bytes, align);
+                    out.push(Some(s));
+                }
+                out
+            }
+            LLVMSelect => {
+                let (ta, tb) = (self.lanes(inst.operand(1)), self.lanes(inst.operand(2)));
+                (0..w)
+                    .map(|k| {
+                        if ta[k].is_none() && tb[k].is_none() {
+                            return None;
+                        }
+                        let a = ta[k].unwrap_or_else(|| inst.ty().zero());
+                        let b = tb[k].unwrap_or_else(|| inst.ty().zero());
+                        Some(self.emit_shadow_like(inst, &[(1, a), (2, b)]))
+                    })
+                    .collect()
+            }
+            LLVMExtractValue | LLVMExtractElement => {
+                let t = self.lanes(inst.operand(0));
+                t.into_iter().map(|t| t.map(|t| self.emit_shadow_like(inst, &[(0, t)]))).collect()
+            }
+            LLVMInsertValue | LLVMInsertElement | LLVMShuffleVector => {
+                let (a, b) = (inst.operand(0), inst.operand(1));
+                (0..w)
+                    .map(|k| {
+                        let ta = self.tan_or_zero(a, k);
+                        let tb = self.tan_or_zero(b, k);
+                        Some(self.emit_shadow_like(inst, &[(0, ta), (1, tb)]))
+                    })
+                    .collect()
+            }
+            op => {
+                self.error(
+                    inst,
+                    format!("the instruction `{}` ({op:?}) on differentiated data", describe(inst)),
+                    "this operation has no derivative rule yet; please report it",
+                );
+                return;
+            }
+        };
+        self.set_tangents(inst, lanes);
+    }
+
+    fn visit_call(&mut self, call: Value) {
+        let kind = classify(call, &self.subst);
+        let args = call.call_args();
+        let is_invoke = call.opcode() == Opcode::LLVMInvoke;
+        match kind {
+            CallKind::Ignored if is_dbg_intrinsic(call) => {}
+            CallKind::Defined(f) if args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) => {
+                self.call_derivative(call, f, &args)
+            }
+            _ if is_invoke => {
+                if self.activity.is_active(call) || self.call_touches_shadow(call, kind, &args) {
+                    self.error(call, format!("an `invoke` of `{}` on differentiated data", describe(call)), "please report this shape");
+                    return;
+                }
+                self.visit_terminator(call);
+            }
+            CallKind::Rule(rule) => {
+                let c = self.copy_primal(call);
+                if !self.activity.is_active(call) {
+                    return;
+                }
+                let xs: Vec<Value> = args.iter().map(|&a| self.val(a)).collect();
+                let mut partials = Vec::new();
+                for (i, p) in rule.partials.iter().enumerate() {
+                    let a = args[i];
+                    if !self.activity.is_active(a) {
+                        continue;
+                    }
+                    match p {
+                        Partial::Zero => {}
+                        Partial::Inactive => {
+                            self.error(call, format!("a differentiated value flows into operand {i} of `{}`, which is not differentiable", describe(call)), "make that operand independent of the differentiated inputs");
+                            return;
+                        }
+                        Partial::D(e) => {
+                            let d = self.eval(e, &xs, c);
+                            partials.push((a, d));
+                        }
+                    }
+                }
+                let lanes = (0..self.width)
+                    .map(|k| {
+                        let mut acc = None;
+                        for &(a, d) in &partials {
+                            let t = self.tan(a, k).map(|t| self.b.fmul(d, t));
+                            acc = self.fadd(acc, t);
+                        }
+                        acc
+                    })
+                    .collect();
+                self.set_tangents(call, lanes);
+            }
+            CallKind::ReduceFAdd => {
+                self.copy_primal(call);
+                if self.activity.is_active(call) {
+                    let lanes = (0..self.width)
+                        .map(|k| {
+                            let s = self.tan_or_zero(args[0], k);
+                            let v = self.tan_or_zero(args[1], k);
+                            Some(self.emit_shadow_like(call, &[(0, s), (1, v)]))
+                        })
+                        .collect();
+                    self.set_tangents(call, lanes);
+                }
+            }
+            CallKind::MemTransfer => {
+                self.copy_primal(call);
+                let (dst, src) = (args[0], args[1]);
+                if self.activity.is_active(dst) {
+                    for k in 0..self.width {
+                        let d = self.tan(dst, k).unwrap();
+                        match self.tan(src, k) {
+                            Some(s) if self.activity.is_active(src) => {
+                                self.emit_shadow_like(call, &[(0, d), (1, s)]);
+                            }
+                            _ => {
+                                let len = self.val(args[2]);
+                                self.b.memset(d, Type::i8(context_of(self.module())).zero(), len, 1);
+                            }
+                        }
+                    }
+                }
+            }
+            CallKind::MemSet => {
+                self.copy_primal(call);
+                let dst = args[0];
+                if self.activity.is_active(dst) {
+                    for k in 0..self.width {
+                        let d = self.tan(dst, k).unwrap();
+                        let zero = args[1].ty().zero();
+                        self.emit_shadow_like(call, &[(0, d), (1, zero)]);
+                    }
+                }
+            }
+            CallKind::Allocation(alloc) => {
+                let c = self.copy_primal(call);
+                if self.activity.is_active(call) {
+                    self.shadow_allocation(call, c, alloc, &args);
+                }
+            }
+            CallKind::Deallocation => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    for k in 0..self.width {
+                        let s = self.tan(args[0], k).unwrap();
+                        self.emit_like(call, &[(0, s)]);
+                    }
+                }
+            }
+            _ => {
+                if self.call_touches_shadow(call, kind, &args) {
+                    self.error(call, format!("the call `{}` on differentiated data", describe(call)), "please report this shape");
+                    return;
+                }
+                self.copy_primal(call);
+            }
+        }
+    }
+
+    fn call_touches_shadow(&self, call: Value, kind: CallKind, args: &[Value]) -> bool {
+        match kind {
+            CallKind::Ignored | CallKind::IntegerOnly => false,
+            _ => self.activity.is_active(call) || args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)),
+        }
+    }
+
+    fn shadow_allocation(&mut self, call: Value, primal_copy: Value, alloc: Alloc, args: &[Value]) {
+        let ctx = context_of(self.module());
+        let name = call.called_function().map(|f| f.name()).unwrap_or_default();
+        let mut lanes = Vec::new();
+        for k in 0..self.width {
+            let s = match alloc {
+                Alloc::Uninit | Alloc::Zeroed => self.emit_like(call, &[]),
+                Alloc::Realloc => {
+                    let Some(old) = self.tan(args[0], k) else {
+                        self.error(call, "reallocation of memory that has no shadow".into(), "please report this shape");
+                        return;
+                    };
+                    self.emit_like(call, &[(0, old)])
+                }
+            };
+            let zero = Type::i8(ctx).zero();
+            match (alloc, name.as_str()) {
+                (Alloc::Zeroed, _) => {}
+                (Alloc::Uninit, _) => {
+                    let size = self.val(args[0]);
+                    self.b.memset(s, zero, size, 1);
+                }
+                (Alloc::Realloc, "__rust_realloc" | "__rdl_realloc") => {
+                    // (ptr, old_size, align, new_size): zero the grown tail of the shadow.
+                    let (old, new) = (self.val(args[1]), self.val(args[3]));
+                    let grows = self.b.icmp(IntPredicate::LLVMIntUGT, new, old);
+                    let diff = self.b.sub(new, old);
+                    let len = self.b.select(grows, diff, old.ty().zero());
+                    let start = self.b.select(grows, old, new);
+                    let tail = self.b.gep(Type::i8(ctx), s, &[start]);
+                    self.b.memset(tail, zero, len, 1);
+                }
+                (Alloc::Realloc, _) => {
+                    self.error(call, format!("`{name}` on differentiated memory (its old size is unknown)"), "use Rust's allocator (Vec, Box)");
+                    return;
+                }
+            }
+            lanes.push(Some(s));
+        }
+        let _ = primal_copy;
+        self.set_tangents(call, lanes);
+    }
+
+    /// A call to a defined function with differentiated arguments: call its forward derivative.
+    fn call_derivative(&mut self, call: Value, f: Value, args: &[Value]) {
+        let key = ForwardKey {
+            function: f,
+            args: args
+                .iter()
+                .map(|&a| {
+                    if differentiable_type(a.ty()) && self.activity.is_active(a) {
+                        ArgActivity::Dual
+                    } else if self.val(a).is_function() {
+                        ArgActivity::Constant(self.val(a))
+                    } else {
+                        ArgActivity::Const
+                    }
+                })
+                .collect(),
+            width: self.width as u32,
+        };
+        let df = self.engine.forward_function(&key);
+        let mut new_args = Vec::new();
+        for (&a, act) in args.iter().zip(&key.args) {
+            match act {
+                ArgActivity::Constant(_) => {}
+                ArgActivity::Const => new_args.push(self.val(a)),
+                ArgActivity::Dual => {
+                    new_args.push(self.val(a));
+                    for k in 0..self.width {
+                        let t = self.tan_or_zero(a, k);
+                        new_args.push(t);
+                    }
+                }
+            }
+        }
+        let fty = df.function_type();
+        let result = if call.opcode() == Opcode::LLVMInvoke {
+            let ctx = context_of(self.module());
+            let here = call.parent_block();
+            let normal = call.normal_dest();
+            let cont = Block::append(ctx, self.b.insert_block().parent(), "invoke.cont");
+            let unwind = self.bmap[&call.unwind_dest()];
+            let r = self.b.invoke(fty, df, &new_args, cont, unwind);
+            self.edge_from.insert((here, call.unwind_dest()), self.b.insert_block());
+            self.b.position_at_end(cont);
+            self.edge_from.insert((here, normal), cont);
+            self.finish_call_result(call, r);
+            self.b.br(self.bmap[&normal]);
+            return;
+        } else {
+            self.b.call(fty, df, &new_args)
+        };
+        self.finish_call_result(call, result);
+    }
+
+    fn finish_call_result(&mut self, call: Value, r: Value) {
+        if call.ty().is_void() {
+            self.vmap.insert(call, r);
+            return;
+        }
+        let p = self.b.extract_value(r, 0);
+        self.vmap.insert(call, p);
+        if self.activity.is_active(call) {
+            let lanes = (0..self.width).map(|k| Some(self.b.extract_value(r, 1 + k as u32))).collect();
+            self.set_tangents(call, lanes);
+        }
+    }
+}
+
+fn is_dbg_intrinsic(call: Value) -> bool {
+    call.called_function().is_some_and(|f| f.name().starts_with("llvm.dbg."))
+}

@@ -1,0 +1,276 @@
+//! `cargo xtask`: developer tasks for oxidase.
+//!
+//! * `setup`: install LLVM 22 headers/tools if missing, build the backend, create and link the
+//!   `enzyme` toolchain (a hard-linked copy of nightly with our `libEnzyme-22.so`).
+//! * `demo`: setup, then run `examples/` through `cargo +enzyme` at release.
+//! * `test`: setup, workspace tests, `examples/` end to end (dev and release), acceptance corpus.
+//! * `corpus`: setup, then only the acceptance corpus.
+//!
+//! Every path is derived from this crate's `CARGO_MANIFEST_DIR`: the repository root is its parent.
+
+mod cmd;
+mod corpus;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use corpus::{Outcome, Select, Suite, What};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Developer tasks for oxidase",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Idempotent set-up: LLVM 22 packages, backend build, `enzyme` toolchain.
+    Setup,
+    /// Set up, then build and run `examples/` with `cargo +enzyme` (release).
+    Demo,
+    /// Set up, then run the workspace tests, the examples end to end and the acceptance corpus.
+    ///
+    /// Reverse-mode corpus cases run only with OXIDASE_REVERSE=1.
+    Test {
+        /// Skip the acceptance corpus (workspace tests and examples only).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Set up, then run (part of) the acceptance corpus with the expectations of
+    /// tests/corpus-expectations.toml.
+    Corpus {
+        /// Cargo profile the corpus programs are built with.
+        #[arg(long, value_enum, default_value_t = Profile::Release)]
+        profile: Profile,
+        /// Which `cases/` programs to run (by the autodiff macro they use); `errors/` ignores it.
+        #[arg(long, value_enum, default_value_t = Select::Forward)]
+        select: Select,
+        /// Which directory of the corpus to run.
+        #[arg(value_enum, default_value_t = What::All)]
+        what: What,
+    },
+}
+
+/// Cargo profile of an `+enzyme` build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    Dev,
+    Release,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev",
+            Profile::Release => "release",
+        }
+    }
+}
+
+/// Well-known locations inside (and next to) the repository.
+pub struct Paths {
+    /// Repository root (parent of `xtask/`).
+    pub root: PathBuf,
+    /// Workspace target directory (`<root>/target`).
+    pub target: PathBuf,
+    /// The standalone `examples/` package.
+    pub examples: PathBuf,
+    /// Target directory of every `+enzyme` build of `examples/`.
+    pub examples_target: PathBuf,
+    /// Target directory reserved for other `+enzyme` end-to-end builds.
+    pub e2e_target: PathBuf,
+    /// Known corpus failures.
+    pub expectations: PathBuf,
+    /// `<root>/../shared/acceptance/run_corpus.sh`.
+    pub corpus_script: PathBuf,
+}
+
+impl Paths {
+    fn from_manifest_dir() -> Result<Paths> {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest
+            .parent()
+            .with_context(|| format!("{} has no parent directory", manifest.display()))?
+            .to_path_buf();
+        let target = root.join("target");
+        Ok(Paths {
+            examples: root.join("examples"),
+            examples_target: root.join("examples").join("target"),
+            e2e_target: target.join("e2e"),
+            expectations: root.join("tests").join("corpus-expectations.toml"),
+            corpus_script: root
+                .join("..")
+                .join("shared")
+                .join("acceptance")
+                .join("run_corpus.sh"),
+            target,
+            root,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let paths = Paths::from_manifest_dir()?;
+    match cli.command {
+        Command::Setup => {
+            setup::setup(&paths)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            let tc = setup::setup(&paths)?;
+            run_examples(&paths, &tc.host, Profile::Release, "demo")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { quick } => test(&paths, quick),
+        Command::Corpus {
+            profile,
+            select,
+            what,
+        } => {
+            let expectations = corpus::Expectations::load(&paths.expectations)?;
+            if !paths.corpus_script.is_file() {
+                anyhow::bail!("corpus script not found: {}", paths.corpus_script.display());
+            }
+            setup::setup(&paths)?;
+            let whats = match what {
+                What::All => vec![What::Cases, What::Errors],
+                one => vec![one],
+            };
+            let suites: Vec<Suite> = whats
+                .into_iter()
+                .map(|what| Suite {
+                    what,
+                    select,
+                    profile,
+                })
+                .collect();
+            let (results, errors) = corpus::run_suites(&paths, &suites);
+            let ok = corpus::report(&results, &expectations, &errors);
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// Build and run `examples/` with the `enzyme` toolchain, streaming its output.
+fn run_examples(paths: &Paths, host: &str, profile: Profile, tag: &str) -> Result<()> {
+    let mut c = cmd::cargo(setup::TOOLCHAIN_NAME);
+    c.arg("run");
+    if profile == Profile::Release {
+        c.arg("--release");
+    }
+    c.args(["--target", host])
+        .current_dir(&paths.examples)
+        .env("RUSTFLAGS", "-Zautodiff=Enable")
+        .env("CARGO_TARGET_DIR", &paths.examples_target);
+    println!(
+        "[{tag}] examples ({}): {}",
+        profile.name(),
+        cmd::describe(&c)
+    );
+    cmd::run(&mut c).with_context(|| format!("examples failed at {}", profile.name()))
+}
+
+/// `cargo xtask test`: every step runs even if an earlier one fails; the summary says which failed.
+fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
+    let expectations = corpus::Expectations::load(&paths.expectations)?;
+    let tc = setup::setup(paths)?;
+    let mut steps: Vec<(String, Outcome)> = Vec::new();
+
+    println!("[test] workspace tests (stable)");
+    let mut c = cmd::cargo("stable");
+    c.args(["test", "--workspace"]).current_dir(&paths.root);
+    steps.push((
+        "workspace tests (stable)".into(),
+        step_outcome(cmd::run(&mut c)),
+    ));
+
+    for profile in [Profile::Dev, Profile::Release] {
+        let r = run_examples(paths, &tc.host, profile, "test");
+        steps.push((
+            format!("examples e2e ({})", profile.name()),
+            step_outcome(r),
+        ));
+    }
+
+    let mut results = Vec::new();
+    if quick {
+        println!("[test] --quick: acceptance corpus skipped");
+    } else if !paths.corpus_script.is_file() {
+        println!(
+            "[test] warning: {} not found; acceptance corpus skipped",
+            paths.corpus_script.display()
+        );
+    } else {
+        let mut suites = vec![
+            Suite {
+                what: What::Cases,
+                select: Select::Forward,
+                profile: Profile::Release,
+            },
+            Suite {
+                what: What::Cases,
+                select: Select::Forward,
+                profile: Profile::Dev,
+            },
+            Suite {
+                what: What::Errors,
+                select: Select::All,
+                profile: Profile::Release,
+            },
+        ];
+        if std::env::var_os("OXIDASE_REVERSE").is_some_and(|v| v == "1") {
+            suites.push(Suite {
+                what: What::Cases,
+                select: Select::Reverse,
+                profile: Profile::Release,
+            });
+        } else {
+            println!("[test] reverse-mode corpus cases skipped (not implemented yet; set OXIDASE_REVERSE=1 to run them)");
+        }
+        let (r, errors) = corpus::run_suites(paths, &suites);
+        results = r;
+        steps.extend(errors);
+    }
+
+    let ok = corpus::report(&results, &expectations, &steps);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn step_outcome(r: Result<()>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Ok,
+        Err(e) => {
+            eprintln!("[test] {e:#}");
+            Outcome::Error(format!("{e:#}"))
+        }
+    }
+}
