@@ -14,7 +14,7 @@
 //! Integers never become active through arithmetic; an integer loaded from shadowed memory gets a
 //! shadow of the same bits so that memory copied as integers keeps its tangent.
 
-use crate::calls::{classify, CallKind};
+use crate::calls::{classify, indirect_candidates, CallKind};
 use crate::error::{describe, AdError};
 use oxidase_llvm::{Opcode, Value};
 use std::collections::{HashMap, HashSet};
@@ -153,21 +153,7 @@ impl Analyzer<'_> {
                     self.mark(call);
                 }
             }
-            CallKind::Defined(_) => {
-                let live = args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a));
-                if live {
-                    if differentiable_type(call.ty()) {
-                        self.mark(call);
-                    }
-                    // The callee may write derivative data through any pointer it receives: give
-                    // local memory passed to it a shadow.
-                    for &a in &args {
-                        if a.ty().is_pointer() && !self.active(a) {
-                            self.require(a, false, call);
-                        }
-                    }
-                }
-            }
+            CallKind::Defined(_) => self.visit_defined_call(call, &args),
             CallKind::External(f) => {
                 if args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a)) {
                     self.errors.push(
@@ -183,16 +169,36 @@ impl Analyzer<'_> {
                     );
                 }
             }
+            CallKind::Indirect if call.opcode() == Opcode::LLVMCall && !indirect_candidates(call).is_empty() => {
+                // Differentiated like a defined function, dispatching on the pointer at run time.
+                self.visit_defined_call(call, &args);
+            }
             CallKind::Indirect | CallKind::InlineAsm => {
                 if args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a)) {
                     let what = if matches!(classify(call, &self.subst), CallKind::InlineAsm) {
                         "inline assembly"
                     } else {
-                        "a call through a function pointer"
+                        "a call through a function pointer that points to no known function"
                     };
                     self.errors.push(
                         AdError::new(self.function, format!("{what} with differentiated arguments: `{}`", describe(call)), "call the function directly, or pass the function pointer as a Const argument of the differentiated function").at(call),
                     );
+                }
+            }
+        }
+    }
+
+    fn visit_defined_call(&mut self, call: Value, args: &[Value]) {
+        let live = args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a));
+        if live {
+            if differentiable_type(call.ty()) {
+                self.mark(call);
+            }
+            // The callee may write derivative data through any pointer it receives: give
+            // local memory passed to it a shadow.
+            for &a in args {
+                if a.ty().is_pointer() && !self.active(a) {
+                    self.require(a, false, call);
                 }
             }
         }

@@ -146,3 +146,22 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
     }
     CallKind::Defined(f)
 }
+
+/// Possible targets of an indirect call: functions with a body, the call's function type, and
+/// their address taken somewhere in the module. A call through a pointer that is none of them
+/// cannot be differentiated (the derivative traps).
+pub fn indirect_candidates(call: Value) -> Vec<Value> {
+    let fty = call.called_function_type();
+    let module = call.parent_block().parent().global_parent();
+    oxidase_llvm::module::functions(module)
+        .into_iter()
+        .filter(|f| !f.is_declaration() && f.intrinsic_id() == 0 && f.function_type() == fty)
+        .filter(|&f| {
+            f.users().into_iter().any(|u| {
+                let is_call = matches!(u.class(), oxidase_llvm::ValueClass::Instruction)
+                    && matches!(u.opcode(), oxidase_llvm::Opcode::LLVMCall | oxidase_llvm::Opcode::LLVMInvoke);
+                !is_call || u.called_value() != f
+            })
+        })
+        .collect()
+}

@@ -555,6 +555,11 @@ impl Gen<'_> {
             CallKind::Defined(f) if args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) => {
                 self.call_derivative(call, f, &args)
             }
+            CallKind::Indirect
+                if !is_invoke && args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) =>
+            {
+                self.call_indirect_derivative(call, &args)
+            }
             _ if is_invoke => {
                 if self.activity.is_active(call) || self.call_touches_shadow(call, kind, &args) {
                     self.error(call, format!("an `invoke` of `{}` on differentiated data", describe(call)), "please report this shape");
@@ -715,9 +720,9 @@ impl Gen<'_> {
         self.set_tangents(call, lanes);
     }
 
-    /// A call to a defined function with differentiated arguments: call its forward derivative.
-    fn call_derivative(&mut self, call: Value, f: Value, args: &[Value]) {
-        let key = ForwardKey {
+    /// The derivative request for calling `f` with these arguments.
+    fn callee_key(&self, f: Value, args: &[Value]) -> ForwardKey {
+        ForwardKey {
             function: f,
             args: args
                 .iter()
@@ -732,8 +737,11 @@ impl Gen<'_> {
                 })
                 .collect(),
             width: self.width as u32,
-        };
-        let df = self.engine.forward_function(&key);
+        }
+    }
+
+    /// The derivative's arguments for a call with these primal arguments.
+    fn derivative_args(&mut self, key: &ForwardKey, args: &[Value]) -> Vec<Value> {
         let mut new_args = Vec::new();
         for (&a, act) in args.iter().zip(&key.args) {
             match act {
@@ -748,6 +756,54 @@ impl Gen<'_> {
                 }
             }
         }
+        new_args
+    }
+
+    /// A call through a function pointer with differentiated arguments: compare the pointer with
+    /// every possible target and call that target's derivative; any other target traps.
+    fn call_indirect_derivative(&mut self, call: Value, args: &[Value]) {
+        let ctx = context_of(self.module());
+        let df_parent = self.b.insert_block().parent();
+        let callee = self.val(call.called_value());
+        let cont = Block::append(ctx, df_parent, "indirect.cont");
+        let mut incoming = Vec::new();
+        let mut result_ty = None;
+        for target in crate::calls::indirect_candidates(call) {
+            let key = self.callee_key(target, args);
+            let df = self.engine.forward_function(&key);
+            let new_args = self.derivative_args(&key, args);
+            let hit = Block::append(ctx, df_parent, "indirect.hit");
+            let miss = Block::append(ctx, df_parent, "indirect.next");
+            let is = self.b.icmp(IntPredicate::LLVMIntEQ, callee, target);
+            self.b.cond_br(is, hit, miss);
+            self.b.position_at_end(hit);
+            let r = self.b.call(df.function_type(), df, &new_args);
+            result_ty = Some(r.ty());
+            incoming.push((r, hit));
+            self.b.br(cont);
+            self.b.position_at_end(miss);
+        }
+        let trap = intrinsic_declaration(self.module(), "llvm.trap", &[]).unwrap();
+        self.b.call(trap.function_type(), trap, &[]);
+        self.b.unreachable();
+        self.b.position_at_end(cont);
+        match result_ty {
+            Some(ty) if !ty.is_void() => {
+                let phi = self.b.phi(ty);
+                for (r, from) in incoming {
+                    phi.add_incoming(r, from);
+                }
+                self.finish_call_result(call, phi);
+            }
+            _ => self.finish_call_result(call, Type::void(ctx).undef()),
+        }
+    }
+
+    /// A call to a defined function with differentiated arguments: call its forward derivative.
+    fn call_derivative(&mut self, call: Value, f: Value, args: &[Value]) {
+        let key = self.callee_key(f, args);
+        let df = self.engine.forward_function(&key);
+        let new_args = self.derivative_args(&key, args);
         let fty = df.function_type();
         let result = if call.opcode() == Opcode::LLVMInvoke {
             let ctx = context_of(self.module());
