@@ -70,7 +70,7 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     let mut errors = Vec::new();
     for marker in order_inner_first(&markers) {
         for call in marker.users() {
-            if !matches!(call.opcode(), Opcode::LLVMCall) {
+            if !matches!(call.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
                 continue;
             }
             if let Err(e) = lower_call(&mut engine, marker, call) {
@@ -79,7 +79,7 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
                 if !call.ty().is_void() {
                     call.replace_all_uses_with(call.ty().poison());
                 }
-                call.erase();
+                erase_marker_call(call);
             }
         }
     }
@@ -115,7 +115,7 @@ fn order_inner_first(markers: &[Value]) -> Vec<Value> {
         let mut stack: Vec<Value> = m
             .users()
             .into_iter()
-            .filter(|c| c.opcode() == Opcode::LLVMCall)
+            .filter(|c| matches!(c.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke))
             .filter_map(|c| c.call_args().first().copied())
             .filter(|f| f.is_function())
             .collect();
@@ -350,8 +350,20 @@ fn lower_forward(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>
     if !rty.is_void() {
         mc.call.replace_all_uses_with(replacement);
     }
-    mc.call.erase();
+    erase_marker_call(mc.call);
     Ok(())
+}
+
+/// Removes a marker call. An `invoke` (the caller has cleanups, e.g. drops) becomes a branch to
+/// its normal destination: the derivative is called with a plain `call` just before it, so a
+/// panic inside it unwinds past this frame's cleanups (a leak, never undefined behaviour).
+fn erase_marker_call(call: Value) {
+    if call.opcode() == Opcode::LLVMInvoke {
+        let b = Builder::new(context_of(call.parent_block().parent().global_parent()));
+        b.position_before(call);
+        b.br(call.normal_dest());
+    }
+    call.erase();
 }
 
 /// Builds the value rustc expects from the call: `{P, P}` / `[w+1 x P]` with
