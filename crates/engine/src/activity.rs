@@ -26,6 +26,9 @@ pub struct Activity {
     pub active: HashSet<Value>,
     /// Constant globals whose address flows into shadowed memory: they get zero shadows.
     pub shadow_globals: HashSet<Value>,
+    /// Inactive parameters whose memory must nevertheless have a shadow (derivative data or
+    /// shadowed pointers are written into it). A caller must pass them as Dual.
+    pub required_params: Vec<usize>,
 }
 
 impl Activity {
@@ -34,9 +37,14 @@ impl Activity {
     }
 }
 
+/// Answers, for a call of `callee` whose parameter `i` is active iff `active[i]`, which inactive
+/// parameters the callee needs shadows for (interprocedural requirement, see [`Activity`]).
+pub type CalleeRequirements<'a> = dyn FnMut(Value, &[bool]) -> Vec<usize> + 'a;
+
 struct Analyzer<'s> {
     function: Value,
     subst: &'s HashMap<Value, Value>,
+    callees: &'s mut CalleeRequirements<'s>,
     result: Activity,
     errors: Vec<AdError>,
     changed: bool,
@@ -44,8 +52,13 @@ struct Analyzer<'s> {
 
 /// Analyzes `function` whose parameter `i` is active iff `active_params[i]`; `subst` maps
 /// parameters to constants the derivative is specialized on.
-pub fn analyze(function: Value, active_params: &[bool], subst: &HashMap<Value, Value>) -> Result<Activity, Vec<AdError>> {
-    let mut a = Analyzer { function, subst, result: Activity::default(), errors: Vec::new(), changed: true };
+pub fn analyze<'s>(
+    function: Value,
+    active_params: &[bool],
+    subst: &'s HashMap<Value, Value>,
+    callees: &'s mut CalleeRequirements<'s>,
+) -> Result<Activity, Vec<AdError>> {
+    let mut a = Analyzer { function, subst, callees, result: Activity::default(), errors: Vec::new(), changed: true };
     for (p, &act) in function.params().into_iter().zip(active_params) {
         if act {
             a.result.active.insert(p);
@@ -117,6 +130,10 @@ impl Analyzer<'_> {
                     // not insist where that is impossible.
                     let strict = !v.ty().is_int();
                     self.require(p, strict, inst);
+                } else if !self.active(v) && self.active(p) && v.ty().contains_pointer() {
+                    // A pointer stored into shadow memory will be read back as a shadow pointer
+                    // and dereferenced: what it points to needs a shadow too.
+                    self.require(v, true, inst);
                 }
             }
             LLVMPHI | LLVMSelect => {
@@ -140,7 +157,7 @@ impl Analyzer<'_> {
 
     fn visit_call(&mut self, call: Value) {
         let args = call.call_args();
-        match classify(call, &self.subst) {
+        match classify(call, self.subst) {
             CallKind::Ignored | CallKind::IntegerOnly | CallKind::Deallocation | CallKind::Allocation(_) => {}
             CallKind::MemSet => {}
             CallKind::MemTransfer => {
@@ -175,7 +192,7 @@ impl Analyzer<'_> {
             }
             CallKind::Indirect | CallKind::InlineAsm => {
                 if args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a)) {
-                    let what = if matches!(classify(call, &self.subst), CallKind::InlineAsm) {
+                    let what = if matches!(classify(call, self.subst), CallKind::InlineAsm) {
                         "inline assembly"
                     } else {
                         "a call through a function pointer that points to no known function"
@@ -191,6 +208,17 @@ impl Analyzer<'_> {
     fn visit_defined_call(&mut self, call: Value, args: &[Value]) {
         let live = args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a));
         if live {
+            if let CallKind::Defined(callee) = classify(call, self.subst) {
+                let pattern: Vec<bool> =
+                    args.iter().map(|&a| differentiable_type(a.ty()) && self.active(a)).collect();
+                for k in (self.callees)(callee, &pattern) {
+                    if let Some(&a) = args.get(k) {
+                        if !self.active(a) {
+                            self.require(a, true, call);
+                        }
+                    }
+                }
+            }
             if differentiable_type(call.ty()) {
                 self.mark(call);
             }
@@ -221,6 +249,21 @@ impl Analyzer<'_> {
                 LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze => {
                     self.require_rec(p.operand(0), strict, at, seen)
                 }
+                LLVMExtractValue => {
+                    self.require_rec(p.operand(0), strict, at, seen);
+                    if self.active(p.operand(0)) {
+                        self.mark(p);
+                    }
+                }
+                LLVMInsertValue => {
+                    // An aggregate holding pointers: each pointer it holds needs a shadow.
+                    for op in [p.operand(0), p.operand(1)] {
+                        if op.ty().contains_pointer() {
+                            self.require_rec(op, strict, at, seen);
+                        }
+                    }
+                    self.mark(p);
+                }
                 LLVMPHI | LLVMSelect => {
                     for op in data_operands(p) {
                         self.require_rec(op, strict, at, seen);
@@ -234,11 +277,17 @@ impl Analyzer<'_> {
                         self.mark(p);
                     }
                 }
-                LLVMCall | LLVMInvoke => match classify(p, &self.subst) {
+                LLVMCall | LLVMInvoke => match classify(p, self.subst) {
                     CallKind::Allocation(_) => self.mark(p),
                     CallKind::Defined(_) if differentiable_type(p.ty()) => {
-                        // A pointer returned by a helper (e.g. a constructor returning a Box):
-                        // differentiate the helper so that it returns the shadow too.
+                        // A pointer returned by a helper (e.g. `slice.iter()`): differentiate
+                        // the helper so that it returns the shadow too, which needs shadows for
+                        // the pointers it was given.
+                        for a in p.call_args() {
+                            if a.ty().contains_pointer() && !self.active(a) {
+                                self.require_rec(a, strict, at, seen);
+                            }
+                        }
                         self.mark(p);
                     }
                     _ => self.cannot_shadow(p, strict, at),
@@ -253,7 +302,18 @@ impl Analyzer<'_> {
             } else {
                 self.cannot_shadow(p, strict, at);
             }
-        } else if p.is_function() || p.is_undef() || (p.is_constant() && p.const_int_value().is_none() && is_null(p)) {
+        } else if p.is_argument() {
+            if !strict {
+                return;
+            }
+            let idx = self.function.params().iter().position(|&q| q == p);
+            if let Some(i) = idx {
+                if !self.result.required_params.contains(&i) {
+                    self.result.required_params.push(i);
+                    self.changed = true;
+                }
+            }
+        } else if p.is_function() || p.is_undef() || p.ty().is_aggregate() && p.is_constant() || (p.is_constant() && p.const_int_value().is_none() && is_null(p)) {
             // Functions are their own shadow; null/undef never get dereferenced.
         } else {
             self.cannot_shadow(p, strict, at);

@@ -81,7 +81,21 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
         }
     }
     let active_params: Vec<bool> = key.args.iter().map(|a| *a == ArgActivity::Dual).collect();
-    let activity = activity::analyze(primal, &active_params, &subst)?;
+    let activity = {
+        let mut callees = |c: Value, a: &[bool]| engine.param_requirements(c, a);
+        activity::analyze(primal, &active_params, &subst, &mut callees)?
+    };
+    if let Some(&k) = activity.required_params.iter().find(|&&k| !active_params[k]) {
+        let p = primal.param(k as u32);
+        return Err(vec![AdError::new(
+            primal,
+            format!(
+                "derivative data is written into memory reached through parameter {k} (`{}`), which is not differentiated",
+                describe(p)
+            ),
+            "mark that argument Dual (with a zero tangent) instead of Const",
+        )]);
+    }
     if engine.options.print_activity && engine.wants_report(primal) {
         engine.report.push(activity_report(primal, &activity));
     }
@@ -398,7 +412,8 @@ impl Gen<'_> {
             }
             self.b.ret(agg);
         } else {
-            self.emit_like(inst, &[]);
+            let c = self.emit_like(inst, &[]);
+            self.vmap.insert(inst, c);
         }
         let from = self.b.insert_block();
         for s in inst.successors() {

@@ -66,6 +66,8 @@ pub struct Engine {
     /// Derivatives generated for the request in progress (undone if it fails).
     in_request: Vec<(ForwardKey, Value)>,
     shadow_globals: HashMap<Value, Value>,
+    /// Memoized interprocedural requirements (see [`activity::Activity::required_params`]).
+    requirements: HashMap<(Value, Vec<bool>), Vec<usize>>,
 }
 
 impl Engine {
@@ -78,6 +80,7 @@ impl Engine {
             pending: Vec::new(),
             in_request: Vec::new(),
             shadow_globals: HashMap::new(),
+            requirements: HashMap::new(),
         }
     }
 
@@ -106,6 +109,16 @@ impl Engine {
             }
         }
         if errors.is_empty() {
+            // Never hand out IR the verifier rejects: that would surface as a crash in codegen.
+            if let Some((k, _)) = self.in_request.iter().find(|(_, df)| !module::function_is_valid(*df)) {
+                errors.push(AdError::new(
+                    k.function,
+                    "oxidase generated an invalid derivative (internal error)",
+                    "please report this program; as a workaround mark the function #[inline] or simplify it",
+                ));
+            }
+        }
+        if errors.is_empty() {
             self.in_request.clear();
             Ok(f)
         } else {
@@ -126,6 +139,30 @@ impl Engine {
         self.pending.push((key.clone(), df));
         self.in_request.push((key.clone(), df));
         df
+    }
+
+    /// Which inactive parameters of `f` need shadow memory when its parameters are active as in
+    /// `active`. Recursion is cut by assuming "none" for a query already in progress, then
+    /// iterating until the answer is stable.
+    pub(crate) fn param_requirements(&mut self, f: Value, active: &[bool]) -> Vec<usize> {
+        let key = (f, active.to_vec());
+        if let Some(r) = self.requirements.get(&key) {
+            return r.clone();
+        }
+        self.requirements.insert(key.clone(), Vec::new());
+        let subst = HashMap::new();
+        loop {
+            let result = {
+                let mut callees = |c: Value, a: &[bool]| self.param_requirements(c, a);
+                activity::analyze(f, active, &subst, &mut callees)
+            };
+            // Errors surface when the derivative itself is generated; here they mean "nothing".
+            let req = result.map(|a| a.required_params).unwrap_or_default();
+            let previous = self.requirements.insert(key.clone(), req.clone());
+            if previous.as_ref() == Some(&req) {
+                return req;
+            }
+        }
     }
 
     /// A zero-initialized constant shadow for a constant global (its data has no derivative).
