@@ -66,13 +66,16 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
         print_steps: flags.print_steps,
         function_filter: flags.function_to_analyze.clone(),
     };
+    let started = std::time::Instant::now();
     let mut engine = Engine::new(module, options);
     let mut errors = Vec::new();
+    let mut lowered = 0usize;
     for marker in order_inner_first(&markers) {
         for call in marker.users() {
             if !matches!(call.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
                 continue;
             }
+            lowered += 1;
             if let Err(e) = lower_call(&mut engine, marker, call) {
                 errors.extend(e);
                 // Keep the module well-formed so that rustc can stop cleanly after the errors.
@@ -87,13 +90,19 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
         eprintln!("{line}");
     }
     remove_markers(module, &markers);
+    let differentiated = started.elapsed();
     if errors.is_empty() {
         let level = opt_level();
-        if flags.print_perf {
-            eprintln!("oxidase: optimizing the module after differentiation (opt-level {level})");
-        }
+        let t = std::time::Instant::now();
         if let Err(e) = optimize(module, level) {
             errors.push(format!("oxidase: optimizing the differentiated module failed: {e}"));
+        }
+        if flags.print_perf {
+            eprintln!(
+                "oxidase: {lowered} autodiff call(s) differentiated in {:.1} ms; module re-optimized at opt-level {level} in {:.1} ms",
+                differentiated.as_secs_f64() * 1e3,
+                t.elapsed().as_secs_f64() * 1e3
+            );
         }
     }
     if errors.is_empty() {
