@@ -1,0 +1,83 @@
+; <4 x double> arithmetic in a loop body, llvm.vector.reduce.fadd, insert/extractelement,
+; shufflevector, vector intrinsics.
+;
+; FWD: @dot4 width=1 args=dual,dual,const
+; FWD: @dot4 width=1 args=dual,const,const
+; FWD: @dot4 width=2 args=dual,dual,const
+; AT: @dot4 [1.0, 2.0, 3.0, 4.0], [0.5, -1.0, 2.0, 0.25], 1
+; AT: @dot4 [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [0.5, -1.0, 2.0, 0.25, 1.5, 1.5, -2.0, 3.0], 2
+; EXPECT: @dot4 args=dual,const,const at [1.0, 2.0, 3.0, 4.0], [0.5, -1.0, 2.0, 0.25], 1 seed [1.0, 1.0, 1.0, 1.0] => 1.75, 1.0, 1.0, 1.0, 1.0
+;
+; FWD: @vec_misc width=1 args=dual,dual
+; FWD: @vec_misc width=3 args=dual,dual
+; AT: @vec_misc 1.5, -0.75
+; AT: @vec_misc 0.2, 2.0
+;
+; FWD: @vsin width=1 args=dual
+; AT: @vsin 0.4
+; EXPECT: @vsin args=dual at 0.0 seed 1.0 => 10.0
+
+target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
+target triple = "x86_64-unknown-linux-gnu"
+
+declare double @llvm.vector.reduce.fadd.v4f64(double, <4 x double>)
+declare <4 x double> @llvm.sin.v4f64(<4 x double>)
+declare <4 x double> @llvm.sqrt.v4f64(<4 x double>)
+
+; sum over chunks of a[4c..4c+4] * b[4c..4c+4]; chunks >= 1
+define double @dot4(ptr %a, ptr %b, i64 %chunks) {
+entry:
+  br label %loop
+
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %acc = phi <4 x double> [ zeroinitializer, %entry ], [ %acc1, %loop ]
+  %off = mul i64 %i, 4
+  %pa = getelementptr inbounds double, ptr %a, i64 %off
+  %pb = getelementptr inbounds double, ptr %b, i64 %off
+  %va = load <4 x double>, ptr %pa, align 8
+  %vb = load <4 x double>, ptr %pb, align 8
+  %m = fmul <4 x double> %va, %vb
+  %acc1 = fadd <4 x double> %acc, %m
+  %i1 = add i64 %i, 1
+  %c = icmp ult i64 %i1, %chunks
+  br i1 %c, label %loop, label %exit
+
+exit:
+  %s = call double @llvm.vector.reduce.fadd.v4f64(double -0.0, <4 x double> %acc1)
+  ret double %s
+}
+; CHECK-LABEL: define internal { double, double } @dot4.oxidase.fwd{{[0-9]+}}(
+; CHECK: phi <4 x double>
+; CHECK: phi <4 x double>
+; CHECK: exit:
+; CHECK-COUNT-2: call double @llvm.vector.reduce.fadd.v4f64(
+
+; builds (x, y, 2, 3), multiplies by its shuffle (y, x, 3, 2), takes sqrt lane-wise,
+; then reduces starting from x and adds lane 2 and lane 0
+define double @vec_misc(double %x, double %y) {
+  %v0 = insertelement <4 x double> poison, double %x, i32 0
+  %v1 = insertelement <4 x double> %v0, double %y, i32 1
+  %v2 = insertelement <4 x double> %v1, double 2.0, i32 2
+  %v3 = insertelement <4 x double> %v2, double 3.0, i32 3
+  %sh = shufflevector <4 x double> %v3, <4 x double> poison, <4 x i32> <i32 1, i32 0, i32 3, i32 2>
+  %p = fmul <4 x double> %v3, %sh
+  %sq = fmul <4 x double> %p, %p
+  %rt = call <4 x double> @llvm.sqrt.v4f64(<4 x double> %sq)
+  %e0 = extractelement <4 x double> %rt, i32 0
+  %e2 = extractelement <4 x double> %v3, i64 1
+  %s = call double @llvm.vector.reduce.fadd.v4f64(double %x, <4 x double> %rt)
+  %t = fadd double %s, %e0
+  %u = fmul double %t, %e2
+  ret double %u
+}
+
+; sum of sin(x * (1, 2, 3, 4))
+define double @vsin(double %x) {
+  %i = insertelement <4 x double> poison, double %x, i32 0
+  %s = shufflevector <4 x double> %i, <4 x double> poison, <4 x i32> zeroinitializer
+  %m = fmul <4 x double> %s, <double 1.0, double 2.0, double 3.0, double 4.0>
+  %v = call <4 x double> @llvm.sin.v4f64(<4 x double> %m)
+  %r = call double @llvm.vector.reduce.fadd.v4f64(double 0.0, <4 x double> %v)
+  ret double %r
+}
