@@ -25,6 +25,12 @@
 ; FWD: @swap width=1 args=dual,dual
 ; AT: @swap 1.0, 2.0
 
+;
+; FWD: @agg_phi width=1 args=dual,const
+; FWD: @agg_phi width=2 args=dual,const
+; AT: @agg_phi 1.5, 1
+; AT: @agg_phi 1.5, 0
+; EXPECT: @agg_phi args=dual,const at 1.5, 1 seed 1.0 => 6.75
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-unknown-linux-gnu"
 
@@ -93,4 +99,25 @@ define { double, double } @swap(double %x, double %y) {
   %q0 = insertvalue { double, double } %p1, double %ab, 0
   %q1 = insertvalue { double, double } %q0, double %a, 1
   ret { double, double } %q1
+}
+
+; a phi of aggregates: k != 0 ? x * x^2 : x * 2
+define double @agg_phi(double %x, i32 %k) {
+entry:
+  %s0 = insertvalue { double, double } undef, double %x, 0
+  %s1 = insertvalue { double, double } %s0, double 2.0, 1
+  %c = icmp ne i32 %k, 0
+  br i1 %c, label %t, label %join
+
+t:
+  %xx = fmul double %x, %x
+  %s2 = insertvalue { double, double } %s1, double %xx, 1
+  br label %join
+
+join:
+  %s = phi { double, double } [ %s1, %entry ], [ %s2, %t ]
+  %a = extractvalue { double, double } %s, 0
+  %b = extractvalue { double, double } %s, 1
+  %r = fmul double %a, %b
+  ret double %r
 }

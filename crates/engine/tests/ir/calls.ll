@@ -43,6 +43,17 @@
 ; FWD: @even width=1 args=dual,const
 ; AT: @even 1.1, 6
 ; AT: @even 0.7, 3
+;
+; FWD: @apply_twice width=1 args=@sq,dual
+; FWD: @apply_twice width=2 args=@cube,dual
+; AT: @apply_twice @sq, 1.1
+; AT: @apply_twice @cube, 0.9
+;
+; FWD: @swapper width=1 args=dual,const,const
+; FWD: @swapper width=1 args=const,dual,const
+; FWD: @swapper width=2 args=dual,dual,const
+; AT: @swapper 1.3, 0.7, 3
+; AT: @swapper -0.4, 2.0, 4
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-unknown-linux-gnu"
 
@@ -187,6 +198,31 @@ define double @odd(double %x, i32 %n) {
   %h = fmul double %xx, 0.25
   %n1 = sub i32 %n, 1
   %r = call double @even(double %h, i32 %n1)
+  %s = fadd double %r, %x
+  ret double %s
+}
+
+; the function pointer is forwarded to a callee: fn(fn(x) x) fn(x) x
+define double @apply_twice(ptr %fn, double %x) {
+  %a = call double @apply(ptr %fn, double %x)
+  %b = call double @apply(ptr %fn, double %a)
+  ret double %b
+}
+
+; recursion that swaps its arguments, so each level has the other activity pattern:
+; swapper(x, y, n) = n <= 0 ? x * y : swapper(y, x, n - 1) + x
+define double @swapper(double %x, double %y, i32 %n) {
+entry:
+  %z = icmp sle i32 %n, 0
+  br i1 %z, label %base, label %rec
+
+base:
+  %m = fmul double %x, %y
+  ret double %m
+
+rec:
+  %n1 = sub i32 %n, 1
+  %r = call double @swapper(double %y, double %x, i32 %n1)
   %s = fadd double %r, %x
   ret double %s
 }

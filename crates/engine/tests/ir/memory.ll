@@ -32,6 +32,7 @@
 ; EXPECT: @ptr_in_memory args=dual,dual at [0.0], 1.5 seed [0.0], 1.0 => 3.0
 ;
 ; FWD: @local_array width=1 args=dual,const
+; FWD: @local_array width=2 args=dual,const
 ; AT: @local_array 0.8, 4
 ; AT: @local_array -1.1, 1
 
@@ -47,6 +48,19 @@
 ;
 ; FWD: @memmove_shift width=1 args=dual,dual
 ; AT: @memmove_shift [1.0, 2.0, 3.0, 4.0], 0.5
+;
+; FWD: @agg_mem width=1 args=dual,dual
+; FWD: @agg_mem width=1 args=dual,const
+; AT: @agg_mem [0.0, 0.0], [1.5, 2.5]
+; EXPECT: @agg_mem args=dual,dual at [0.0, 0.0], [1.5, 2.5] seed [0.0, 0.0], [1.0, 0.0] => 2.5, 0.0, 1.0, 0.0
+;
+; FWD: @ptr_array width=1 args=dual,dual
+; AT: @ptr_array [0.0, 0.0], 1.5
+;
+; FWD: @bits_roundtrip width=1 args=dual
+; FWD: @bits_roundtrip width=2 args=dual
+; AT: @bits_roundtrip 1.7
+; EXPECT: @bits_roundtrip args=dual at 2.0 seed 1.0 => 12.0
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-unknown-linux-gnu"
 
@@ -209,4 +223,41 @@ define void @memmove_shift(ptr %a, double %x) {
   %a1 = getelementptr inbounds double, ptr %a, i64 1
   call void @llvm.memmove.p0.p0.i64(ptr align 8 %a1, ptr align 8 %a, i64 24, i1 false)
   ret void
+}
+
+; a { double, double } loaded and stored whole: out = { in.0 * in.1, in.1 }
+define void @agg_mem(ptr %out, ptr %in) {
+  %v = load { double, double }, ptr %in, align 8
+  %a = extractvalue { double, double } %v, 0
+  %b = extractvalue { double, double } %v, 1
+  %ab = fmul double %a, %b
+  %w = insertvalue { double, double } %v, double %ab, 0
+  store { double, double } %w, ptr %out, align 8
+  ret void
+}
+
+; a local array of pointers into the output: *slots[1] = x*x; *slots[0] = x
+define void @ptr_array(ptr %out, double %x) {
+  %slots = alloca [2 x ptr], align 8
+  store ptr %out, ptr %slots, align 8
+  %o1 = getelementptr inbounds double, ptr %out, i64 1
+  %s1 = getelementptr inbounds ptr, ptr %slots, i64 1
+  store ptr %o1, ptr %s1, align 8
+  %p = load ptr, ptr %s1, align 8
+  %xx = fmul double %x, %x
+  store double %xx, ptr %p, align 8
+  %q = load ptr, ptr %slots, align 8
+  store double %x, ptr %q, align 8
+  ret void
+}
+
+; x*x stored as i64 bits in a stack slot and read back as a double: x^3
+define double @bits_roundtrip(double %x) {
+  %slot = alloca i64, align 8
+  %xx = fmul double %x, %x
+  %b = bitcast double %xx to i64
+  store i64 %b, ptr %slot, align 8
+  %d = load double, ptr %slot, align 8
+  %r = fmul double %d, %x
+  ret double %r
 }
