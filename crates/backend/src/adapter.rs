@@ -12,7 +12,7 @@ use crate::flags::Flags;
 use llvm_sys::prelude::LLVMModuleRef;
 use oxidase_engine::error::demangle;
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options};
-use oxidase_llvm::module::{self, abi_size, context_of};
+use oxidase_llvm::module::{self, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
 use oxidase_llvm::{Builder, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
@@ -466,9 +466,4 @@ fn optimize(module: LLVMModuleRef, level: u32) -> Result<(), String> {
     }
     let pipeline = format!("default<O{}>", level.min(3));
     passes::run_on_module(module, &pipeline, PipelineOptions { vectorize: level >= 2, unroll: level >= 2, verify_each: false })
-}
-
-#[allow(dead_code)]
-fn size_of(module: LLVMModuleRef, ty: Type) -> u64 {
-    abi_size(module, ty)
 }
