@@ -386,6 +386,13 @@ impl Gen<'_> {
             LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr => {
                 self.visit_terminator(inst)
             }
+            LLVMAtomicRMW | LLVMAtomicCmpXchg if self.activity.is_active(inst.operand(0)) => {
+                self.error(
+                    inst,
+                    format!("the atomic operation `{}` on differentiated memory", describe(inst)),
+                    "atomics have no derivative rule yet; use plain loads and stores in differentiated code",
+                );
+            }
             _ => {
                 let c = self.copy_primal(inst);
                 if active {

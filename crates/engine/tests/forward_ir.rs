@@ -1356,12 +1356,11 @@ ir_tests! {
     rustlike => "rustlike.ll",
     invoke => "invoke.ll",
     errors => "errors.ll",
+    atomics => "atomics.ll",
 
     // Engine bugs: each file's header comment describes the bug (expected vs got).
     #[ignore = "engine bug: float->int intrinsics (llvm.fptosi.sat, fptoui.sat, lround, is.fpclass) on a Dual value are rejected as calls without a derivative rule"]
     bug_float_to_int_intrinsics => "bug_float_to_int_intrinsics.ll",
-    #[ignore = "engine bug: atomicrmw fadd into shadowed memory leaves the shadow unchanged (silently wrong tangent)"]
-    bug_atomicrmw => "bug_atomicrmw.ll",
     #[ignore = "engine bug: a callee returning a pointer to a constant global returns a null shadow; the caller's derivative segfaults"]
     bug_const_global_return => "bug_const_global_return.ll",
     #[ignore = "engine bug: vector llvm.powi with a non-constant exponent emits `sitofp i32 to <N x double>` (invalid derivative)"]
