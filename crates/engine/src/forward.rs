@@ -142,7 +142,7 @@ fn activity_report(f: Value, a: &Activity) -> String {
 }
 
 /// Blocks reachable from the entry, in reverse post-order (definitions before uses).
-fn reverse_post_order(f: Value) -> Vec<Block> {
+pub(crate) fn reverse_post_order(f: Value) -> Vec<Block> {
     let entry = f.entry_block();
     let mut seen = HashSet::new();
     let mut post = Vec::new();

@@ -73,6 +73,9 @@ impl Builder {
     pub fn sub(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildSub(self.raw, a.0, b.0, NONAME) })
     }
+    pub fn udiv(&self, a: Value, b: Value) -> Value {
+        Value(unsafe { LLVMBuildUDiv(self.raw, a.0, b.0, NONAME) })
+    }
     pub fn mul(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildMul(self.raw, a.0, b.0, NONAME) })
     }
@@ -139,6 +142,14 @@ impl Builder {
     }
     pub fn br(&self, dest: Block) -> Value {
         Value(unsafe { LLVMBuildBr(self.raw, dest.0) })
+    }
+    /// `switch v, default [case → block ...]`.
+    pub fn switch(&self, v: Value, default: Block, cases: &[(Value, Block)]) -> Value {
+        let sw = unsafe { LLVMBuildSwitch(self.raw, v.0, default.0, cases.len() as u32) };
+        for (c, b) in cases {
+            unsafe { LLVMAddCase(sw, c.0, b.0) };
+        }
+        Value(sw)
     }
     pub fn cond_br(&self, c: Value, t: Block, e: Block) -> Value {
         Value(unsafe { LLVMBuildCondBr(self.raw, c.0, t.0, e.0) })

@@ -1,0 +1,1836 @@
+//! Reverse mode: a forward sweep that runs the primal and records what the reverse sweep needs,
+//! then a reverse sweep that propagates adjoints from the outputs back to the inputs.
+//!
+//! # Shape of the generated code
+//!
+//! The forward sweep is a copy of the primal (like forward mode, but without tangents): pointers
+//! into differentiated memory get shadow pointers, stack slots and heap blocks get zeroed shadow
+//! memory, and pointers stored into shadowed memory are mirrored into the shadow.
+//!
+//! Every primal block `B` that can reach a return gets a reverse block `B'` which processes `B`'s
+//! instructions backwards and then jumps to the reversal of the predecessor `B` was entered from.
+//! The forward sweep records that predecessor in a `choice` phi whenever `B` has more than one, so
+//! any CFG rustc emits (loops with unknown trip counts, early exits, `switch`) is reversed
+//! without loop analysis.
+//!
+//! Values the reverse sweep needs (operands of nonlinear operations, shadow pointers, choices)
+//! travel from the end of `B` to the start of `B'`:
+//! * a block that runs at most once (not on a cycle) stores them into stack slots (combined
+//!   derivatives only; the optimizer turns those into SSA values);
+//! * everything else goes through the [`tape`](crate::tape): a LIFO stack, which is exactly right
+//!   because `B'` runs in the reverse order of `B`.
+//!
+//! Adjoints of SSA values live in zero-initialized stack slots (one per lane); the reversal of a
+//! definition reads its adjoint and resets it to zero, so a loop's iterations do not mix.
+//!
+//! # Two shapes
+//!
+//! * **Combined** (`f.oxidase.revN`): both sweeps in one function; the user-facing derivative.
+//!   Calling convention: [`crate::ReverseKey`].
+//! * **Split** (`f.oxidase.augN` + `f.oxidase.rrevN`): for calls from other derivatives. The
+//!   augmented forward function takes the primal arguments (Duplicated ones followed by their
+//!   shadows) and the caller's tape, runs the forward sweep and pushes everything onto that tape;
+//!   it returns `{ result, shadow of a pointer result × width }` (or `void`). The reverse
+//!   function takes the tape and the result's adjoint (one per lane, if the result carries
+//!   floats), pops what the forward sweep pushed, and returns the adjoints of the Active
+//!   parameters, `width` per parameter, as a literal struct (or `void`).
+
+use crate::activity::{self, Activity};
+use crate::calls::{classify, CallKind};
+use crate::error::{describe, AdError};
+use crate::forward::reverse_post_order;
+use crate::rules::{Cmp, Partial, E};
+use crate::{tape, Engine, RevArg, RevRet, ReverseKey};
+use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
+use oxidase_llvm::module::{abi_size, context_of, get_function, add_function};
+use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, Linkage, Opcode, RealPredicate, Type, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Which of the two shapes is generated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shape {
+    Combined,
+    Split,
+}
+
+/// Types of the Active parameters, in order.
+fn active_param_types(key: &ReverseKey) -> Vec<Type> {
+    let fty = key.function.function_type();
+    fty.param_types().into_iter().zip(&key.args).filter(|(_, a)| **a == RevArg::Active).map(|(t, _)| t).collect()
+}
+
+/// Primal parameters as the derivative takes them (Constant dropped, shadows after Duplicated).
+fn forward_param_types(key: &ReverseKey) -> Vec<Type> {
+    let fty = key.function.function_type();
+    let mut params = Vec::new();
+    for (ty, act) in fty.param_types().into_iter().zip(&key.args) {
+        match act {
+            RevArg::Constant(_) => {}
+            RevArg::Const | RevArg::Active => params.push(ty),
+            RevArg::Duplicated => {
+                params.push(ty);
+                params.extend(std::iter::repeat_n(ty, key.width as usize));
+            }
+        }
+    }
+    params
+}
+
+/// The user-facing combined derivative's type (see [`crate::ReverseKey`]).
+pub fn combined_type(key: &ReverseKey) -> Type {
+    let fty = key.function.function_type();
+    let ctx = fty.context();
+    let mut params = forward_param_types(key);
+    let ret = fty.return_type();
+    if key.ret == RevRet::Active && !ret.is_void() {
+        params.push(ret);
+    }
+    let mut fields = Vec::new();
+    if !ret.is_void() {
+        fields.push(ret);
+    }
+    fields.extend(active_param_types(key));
+    let r = if fields.is_empty() { Type::void(ctx) } else { Type::struct_of(ctx, &fields) };
+    Type::function(r, &params, false)
+}
+
+/// Whether the split forward function returns shadows of its (pointer) result.
+fn returns_shadow(key: &ReverseKey) -> bool {
+    let r = key.function.function_type().return_type();
+    key.ret == RevRet::Active && r.contains_pointer()
+}
+
+/// Whether the split reverse function takes the result's adjoint.
+fn takes_seed(key: &ReverseKey) -> bool {
+    let r = key.function.function_type().return_type();
+    key.ret == RevRet::Active && r.contains_float()
+}
+
+pub fn augmented_type(key: &ReverseKey) -> Type {
+    let fty = key.function.function_type();
+    let ctx = fty.context();
+    let mut params = forward_param_types(key);
+    params.push(Type::ptr(ctx));
+    let ret = fty.return_type();
+    let r = if ret.is_void() {
+        ret
+    } else if returns_shadow(key) {
+        Type::struct_of(ctx, &vec![ret; 1 + key.width as usize])
+    } else {
+        Type::struct_of(ctx, &[ret])
+    };
+    Type::function(r, &params, false)
+}
+
+pub fn split_reverse_type(key: &ReverseKey) -> Type {
+    let fty = key.function.function_type();
+    let ctx = fty.context();
+    let w = key.width as usize;
+    let mut params = vec![Type::ptr(ctx)];
+    if takes_seed(key) {
+        params.extend(std::iter::repeat_n(fty.return_type(), w));
+    }
+    let fields: Vec<Type> = active_param_types(key).into_iter().flat_map(|t| std::iter::repeat_n(t, w)).collect();
+    let r = if fields.is_empty() { Type::void(ctx) } else { Type::struct_of(ctx, &fields) };
+    Type::function(r, &params, false)
+}
+
+/// Metadata that promises facts about primal values; a shadow copy must not inherit them.
+const PRIMAL_ONLY_METADATA: &[&str] =
+    &["range", "nonnull", "noundef", "align", "dereferenceable", "dereferenceable_or_null", "invariant.load"];
+
+/// Where a forward value needed by the reverse sweep is kept.
+#[derive(Clone, Copy)]
+enum Carrier {
+    /// A stack slot written at the end of the forward block (blocks that run at most once).
+    Slot(Value),
+    /// Pushed at the end of the forward block, popped at the start of its reversal.
+    Tape,
+}
+
+struct Gen<'e> {
+    engine: &'e mut Engine,
+    key: ReverseKey,
+    shape: Shape,
+    primal: Value,
+    width: usize,
+    activity: Activity,
+    subst: HashMap<Value, Value>,
+    /// The function holding the forward sweep (and, when combined, the reverse sweep).
+    fwd_fn: Value,
+    /// The function holding the reverse sweep.
+    rev_fn: Value,
+    b: Builder,
+    /// Builder for the head of the reverse block being generated (loads and pops).
+    hb: Builder,
+    /// Builder at the top of the reverse function (adjoint slots).
+    slots_b: Builder,
+    /// Builder at the top of the forward function (value slots).
+    fwd_slots_b: Builder,
+    tape: Value,
+    /// The tape pointer inside the reverse function.
+    rev_tape: Value,
+    // forward sweep
+    vmap: HashMap<Value, Value>,
+    /// Primal pointer value → its shadows (one per lane).
+    smap: HashMap<Value, Vec<Value>>,
+    bmap: HashMap<Block, Block>,
+    edge_from: HashMap<(Block, Block), Block>,
+    phis: Vec<(Value, Value, Vec<Value>)>,
+    /// Primal block → the instruction before which its values are saved for the reverse sweep.
+    save_point: HashMap<Block, Value>,
+    /// Primal block → `choice` phi (index of the predecessor it was entered from).
+    choice: HashMap<Block, Value>,
+    preds: HashMap<Block, Vec<Block>>,
+    cyclic: HashSet<Block>,
+    needs_reverse: HashSet<Block>,
+    /// Combined: slot of the primal result.
+    ret_slot: Option<Value>,
+    /// Returning primal blocks, in order (their index is pushed when there are several, split).
+    returns: Vec<Block>,
+    // reverse sweep
+    rhead: HashMap<Block, Block>,
+    rbody: HashMap<Block, Block>,
+    /// Primal value → adjoint slots (one per lane).
+    adj: HashMap<Value, Vec<Value>>,
+    /// Per primal block: forward values it saves, in the order its reversal fetched them.
+    saves: HashMap<Block, Vec<(Value, Carrier)>>,
+    /// (primal block, forward value) → the value inside the reversal.
+    fetched: HashMap<(Block, Value), Value>,
+    /// The primal block whose reversal is being generated.
+    current: Option<Block>,
+    seeds: Vec<Value>,
+    errors: Vec<AdError>,
+}
+
+/// Generates the derivative(s) for `key`: `fns` is `[combined]` or `[augmented, reverse]`,
+/// already declared with the types above.
+pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Value]) -> Result<(), Vec<AdError>> {
+    let primal = key.function;
+    let mut subst = HashMap::new();
+    for (p, a) in primal.params().iter().zip(&key.args) {
+        if let RevArg::Constant(c) = a {
+            subst.insert(*p, *c);
+        }
+    }
+    for (i, (p, a)) in primal.params().into_iter().zip(&key.args).enumerate() {
+        let ok = match a {
+            RevArg::Active => p.ty().contains_float() && !p.ty().contains_pointer(),
+            RevArg::Duplicated => p.ty().is_pointer(),
+            _ => true,
+        };
+        if !ok {
+            return Err(vec![AdError::new(
+                primal,
+                format!("parameter {i} (`{}`) can not be {:?}", describe(p), a),
+                "Active is for floats passed by value, Duplicated for references and pointers",
+            )]);
+        }
+    }
+    let active_params: Vec<bool> = key.args.iter().map(|a| matches!(a, RevArg::Active | RevArg::Duplicated)).collect();
+    let activity = {
+        let mut callees = |c: Value, a: &[bool]| engine.param_requirements(c, a);
+        activity::analyze(primal, &active_params, &subst, &mut callees)?
+    };
+    if let Some(&k) = activity.required_params.iter().find(|&&k| !active_params[k]) {
+        let p = primal.param(k as u32);
+        return Err(vec![AdError::new(
+            primal,
+            format!(
+                "derivative data is written into memory reached through parameter {k} (`{}`), which is not differentiated",
+                describe(p)
+            ),
+            "mark that argument Duplicated (with a zero shadow) instead of Const",
+        )]);
+    }
+    let ctx = context_of(engine.module);
+    let (fwd_fn, rev_fn) = match shape {
+        Shape::Combined => (fns[0], fns[0]),
+        Shape::Split => (fns[0], fns[1]),
+    };
+    let mut g = Gen {
+        engine,
+        key: key.clone(),
+        shape,
+        primal,
+        width: key.width as usize,
+        activity,
+        subst,
+        fwd_fn,
+        rev_fn,
+        b: Builder::new(ctx),
+        hb: Builder::new(ctx),
+        slots_b: Builder::new(ctx),
+        fwd_slots_b: Builder::new(ctx),
+        tape: Type::ptr(ctx).zero(),
+        rev_tape: Type::ptr(ctx).zero(),
+        vmap: HashMap::new(),
+        smap: HashMap::new(),
+        bmap: HashMap::new(),
+        edge_from: HashMap::new(),
+        phis: Vec::new(),
+        save_point: HashMap::new(),
+        choice: HashMap::new(),
+        preds: HashMap::new(),
+        cyclic: HashSet::new(),
+        needs_reverse: HashSet::new(),
+        ret_slot: None,
+        returns: Vec::new(),
+        rhead: HashMap::new(),
+        rbody: HashMap::new(),
+        adj: HashMap::new(),
+        saves: HashMap::new(),
+        fetched: HashMap::new(),
+        current: None,
+        seeds: Vec::new(),
+        errors: Vec::new(),
+    };
+    g.run();
+    if g.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(g.errors)
+    }
+}
+
+// ---- CFG facts ----
+
+/// Blocks on a cycle (members of a non-trivial strongly connected component, or self-loops).
+fn cyclic_blocks(blocks: &[Block]) -> HashSet<Block> {
+    // Iterative Tarjan.
+    let index_of: HashMap<Block, usize> = blocks.iter().enumerate().map(|(i, &b)| (b, i)).collect();
+    let n = blocks.len();
+    let succ: Vec<Vec<usize>> =
+        blocks.iter().map(|b| b.successors().iter().filter_map(|s| index_of.get(s).copied()).collect()).collect();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut out = HashSet::new();
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        let mut work = vec![(root, 0usize)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut i)) = work.last_mut() {
+            if *i < succ[v].len() {
+                let w = succ[v][*i];
+                *i += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                work.pop();
+                if let Some(&(u, _)) = work.last() {
+                    low[u] = low[u].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut comp = Vec::new();
+                    loop {
+                        let w = stack.pop().unwrap();
+                        on_stack[w] = false;
+                        comp.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    if comp.len() > 1 || succ[v].contains(&v) {
+                        out.extend(comp.into_iter().map(|k| blocks[k]));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_return(b: Block) -> bool {
+    b.terminator().is_some_and(|t| t.opcode() == Opcode::LLVMRet)
+}
+
+/// Sum of two adjoints of type `ty` (floats, float vectors, aggregates of them; other leaves are
+/// kept from `a`).
+fn add_adjoints(b: &Builder, a: Value, d: Value) -> Value {
+    let ty = a.ty();
+    if ty.is_float_or_float_vector() {
+        return b.fadd(a, d);
+    }
+    if ty.is_aggregate() {
+        let mut out = a;
+        for i in 0..ty.aggregate_len() {
+            if !ty.field(i).contains_float() {
+                continue;
+            }
+            let (x, y) = (b.extract_value(a, i), b.extract_value(d, i));
+            let s = add_adjoints(b, x, y);
+            out = b.insert_value(out, s, i);
+        }
+        return out;
+    }
+    a
+}
+
+/// `v` with its float leaves replaced by zero.
+fn zero_floats(b: &Builder, v: Value) -> Value {
+    let ty = v.ty();
+    if ty.is_float_or_float_vector() {
+        return ty.zero();
+    }
+    if ty.is_aggregate() && ty.contains_float() {
+        let mut out = v;
+        for i in 0..ty.aggregate_len() {
+            if ty.field(i).contains_float() {
+                let x = b.extract_value(v, i);
+                let z = zero_floats(b, x);
+                out = b.insert_value(out, z, i);
+            }
+        }
+        return out;
+    }
+    v
+}
+
+/// `shadow` with its float leaves taken from `old` (what shadow memory held) and its integer
+/// leaves from `primal`: the value to store into shadow memory when `primal` is stored.
+fn mirror_value(b: &Builder, old: Value, primal: Value, shadow: Option<Value>) -> Value {
+    let ty = primal.ty();
+    if ty.is_float_or_float_vector() {
+        return old;
+    }
+    if ty.is_pointer() || (ty.is_vector() && ty.element().is_pointer()) {
+        return shadow.unwrap_or_else(|| ty.zero());
+    }
+    if ty.is_aggregate() {
+        let mut out = ty.undef();
+        for i in 0..ty.aggregate_len() {
+            let o = b.extract_value(old, i);
+            let p = b.extract_value(primal, i);
+            let s = shadow.map(|s| b.extract_value(s, i));
+            let m = mirror_value(b, o, p, s);
+            out = b.insert_value(out, m, i);
+        }
+        return out;
+    }
+    primal
+}
+
+impl Gen<'_> {
+    fn module(&self) -> LLVMModuleRef {
+        self.engine.module
+    }
+
+    fn error(&mut self, at: Value, construct: String, hint: &str) {
+        self.errors.push(AdError::new(self.primal, construct, hint).at(at));
+    }
+
+    fn run(&mut self) {
+        let ctx = context_of(self.module());
+        let order = reverse_post_order(self.primal);
+        for &b in &order {
+            for s in b.successors() {
+                self.preds.entry(s).or_default().push(b);
+            }
+        }
+        self.cyclic = cyclic_blocks(&order);
+        // Blocks that can reach a return need a reversal.
+        let mut work: Vec<Block> = order.iter().copied().filter(|&b| is_return(b)).collect();
+        self.returns = work.clone();
+        while let Some(b) = work.pop() {
+            if self.needs_reverse.insert(b) {
+                work.extend(self.preds.get(&b).into_iter().flatten().copied());
+            }
+        }
+        self.fwd_fn.copy_personality_from(self.primal);
+        if self.shape == Shape::Split {
+            self.rev_fn.copy_personality_from(self.primal);
+        }
+
+        // Entry of the forward function: slots, tape, parameters.
+        let fwd_entry = Block::append(ctx, self.fwd_fn, "entry");
+        self.fwd_slots_b.position_at_end(fwd_entry);
+        self.b.position_at_end(fwd_entry);
+        self.map_params();
+        let (rev_entry, seed_params) = match self.shape {
+            Shape::Combined => {
+                let t = self.b.alloca(tape::header_type(self.module()));
+                tape::init(self.module(), &self.b, t);
+                self.tape = t;
+                self.rev_tape = t;
+                let ret = self.primal.function_type().return_type();
+                if !ret.is_void() {
+                    self.ret_slot = Some(self.b.alloca(ret));
+                }
+                (fwd_entry, Vec::new())
+            }
+            Shape::Split => {
+                let ps = self.fwd_fn.params();
+                self.tape = *ps.last().unwrap();
+                let e = Block::append(ctx, self.rev_fn, "entry");
+                let rps = self.rev_fn.params();
+                self.rev_tape = rps[0];
+                (e, rps[1..].to_vec())
+            }
+        };
+        self.seeds = match self.shape {
+            Shape::Combined if self.key.ret == RevRet::Active && !self.primal.function_type().return_type().is_void() => {
+                let p = *self.fwd_fn.params().last().unwrap();
+                vec![p; self.width]
+            }
+            Shape::Combined => Vec::new(),
+            Shape::Split => seed_params,
+        };
+        self.slots_b.position_at_end(rev_entry);
+
+        // Forward sweep.
+        for &b in &order {
+            let nb = Block::append(ctx, self.fwd_fn, &b.name());
+            self.bmap.insert(b, nb);
+        }
+        self.b.position_at_end(fwd_entry);
+        let entry_br = self.b.br(self.bmap[&order[0]]);
+        self.fwd_slots_b.position_before(entry_br);
+        if self.shape == Shape::Combined {
+            self.slots_b.position_before(entry_br);
+        }
+        for &b in &order {
+            self.b.position_at_end(self.bmap[&b]);
+            self.add_choice(b);
+            for inst in b.instructions() {
+                self.visit(inst);
+                if !self.errors.is_empty() {
+                    return;
+                }
+            }
+        }
+        self.fill_phis();
+
+        // Reverse sweep.
+        let rev_order: Vec<Block> = order.iter().copied().filter(|b| self.needs_reverse.contains(b)).collect();
+        for &b in &rev_order {
+            let h = Block::append(ctx, self.rev_fn, &format!("{}.rev", b.name()));
+            let body = Block::append(ctx, self.rev_fn, &format!("{}.revbody", b.name()));
+            self.rhead.insert(b, h);
+            self.rbody.insert(b, body);
+        }
+        let exit = Block::append(ctx, self.rev_fn, "rev.exit");
+        for &b in &rev_order {
+            self.reverse_block(b, exit);
+            if !self.errors.is_empty() {
+                return;
+            }
+        }
+        self.finish_exit(exit);
+        self.emit_saves();
+        // The reverse entry of a split derivative: where the forward sweep returned.
+        if self.shape == Shape::Split {
+            self.b.position_at_end(rev_entry);
+            self.enter_reverse_split();
+        }
+        // Slots are initialized at the very top; terminate the entry of a split reverse function.
+        let _ = rev_entry;
+    }
+
+    fn map_params(&mut self) {
+        let mut new_params = self.fwd_fn.params().into_iter();
+        let args = self.key.args.clone();
+        for (p, a) in self.primal.params().into_iter().zip(&args) {
+            match a {
+                RevArg::Constant(c) => {
+                    self.vmap.insert(p, *c);
+                }
+                RevArg::Const | RevArg::Active => {
+                    self.vmap.insert(p, new_params.next().unwrap());
+                }
+                RevArg::Duplicated => {
+                    self.vmap.insert(p, new_params.next().unwrap());
+                    let shadows: Vec<Value> = (0..self.width).map(|_| new_params.next().unwrap()).collect();
+                    self.smap.insert(p, shadows);
+                }
+            }
+        }
+    }
+
+    /// Unique reachable predecessors of `b` that need a reversal, in a fixed order.
+    fn unique_preds(&self, b: Block) -> Vec<Block> {
+        let mut out: Vec<Block> = Vec::new();
+        for &p in self.preds.get(&b).into_iter().flatten() {
+            if self.needs_reverse.contains(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    fn add_choice(&mut self, b: Block) {
+        if !self.needs_reverse.contains(&b) || self.unique_preds(b).len() < 2 {
+            return;
+        }
+        let ctx = context_of(self.module());
+        let phi = self.b.phi(Type::i32(ctx));
+        self.choice.insert(b, phi);
+    }
+
+    fn fill_phis(&mut self) {
+        let ctx = context_of(self.module());
+        for (old, new, shadows) in std::mem::take(&mut self.phis) {
+            for (v, pred) in old.incoming() {
+                let Some(&from) = self.edge_from.get(&(pred, old.parent_block())) else { continue };
+                new.add_incoming(self.val(v), from);
+                for (k, &s) in shadows.iter().enumerate() {
+                    let sv = self.shadow_or_null(v, k);
+                    s.add_incoming(sv, from);
+                }
+            }
+        }
+        let choices: Vec<(Block, Value)> = self.choice.iter().map(|(&b, &p)| (b, p)).collect();
+        for (b, phi) in choices {
+            let uniq = self.unique_preds(b);
+            for &p in self.preds.get(&b).into_iter().flatten() {
+                let Some(&from) = self.edge_from.get(&(p, b)) else { continue };
+                let idx = uniq.iter().position(|&u| u == p).map(|i| i as u64).unwrap_or(0);
+                phi.add_incoming(Type::i32(ctx).const_int(idx), from);
+            }
+        }
+    }
+
+    // ---- value lookup ----
+
+    fn val(&self, v: Value) -> Value {
+        if v.is_basic_block() {
+            return self.bmap[&v.as_block()].as_value();
+        }
+        self.vmap.get(&v).copied().unwrap_or(v)
+    }
+
+    fn shadow(&mut self, v: Value, k: usize) -> Option<Value> {
+        if let Some(s) = self.smap.get(&v) {
+            return Some(s[k]);
+        }
+        if self.activity.shadow_globals.contains(&v) {
+            return Some(self.engine.shadow_global(v));
+        }
+        if v.is_function() || (v.is_constant() && v.ty().is_pointer() && (v.is_null() || v.is_undef())) {
+            return Some(v);
+        }
+        None
+    }
+
+    fn shadow_or_null(&mut self, v: Value, k: usize) -> Value {
+        self.shadow(v, k).unwrap_or_else(|| v.ty().zero())
+    }
+
+    /// Whether `v` carries an adjoint.
+    fn has_adjoint(&self, v: Value) -> bool {
+        (v.is_instruction() || v.is_argument()) && v.ty().contains_float() && self.activity.is_active(v)
+    }
+
+    /// Whether `v` (a pointer or pointer aggregate) has shadows.
+    fn has_shadow(&self, v: Value) -> bool {
+        v.ty().contains_pointer() && self.activity.is_active(v)
+    }
+
+    // ---- forward sweep ----
+
+    fn emit_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
+        let c = inst.clone_instruction();
+        self.b.insert(c);
+        for i in 0..inst.num_operands() {
+            let op = inst.operand(i);
+            if op.is_null() {
+                continue;
+            }
+            c.set_operand(i, self.val(op));
+        }
+        for &(i, v) in overrides {
+            c.set_operand(i, v);
+        }
+        c.set_debug_loc_none();
+        c
+    }
+
+    fn emit_shadow_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
+        let c = self.emit_like(inst, overrides);
+        for kind in PRIMAL_ONLY_METADATA {
+            c.clear_metadata(kind);
+        }
+        c
+    }
+
+    fn copy_primal(&mut self, inst: Value) -> Value {
+        let c = self.emit_like(inst, &[]);
+        self.vmap.insert(inst, c);
+        c
+    }
+
+    fn visit(&mut self, inst: Value) {
+        use Opcode::*;
+        match inst.opcode() {
+            LLVMPHI => {
+                let new = self.b.phi(inst.ty());
+                self.vmap.insert(inst, new);
+                let mut shadows = Vec::new();
+                if self.has_shadow(inst) {
+                    for _ in 0..self.width {
+                        shadows.push(self.b.phi(inst.ty()));
+                    }
+                    self.smap.insert(inst, shadows.clone());
+                }
+                self.phis.push((inst, new, shadows));
+            }
+            LLVMCall | LLVMInvoke => self.visit_call(inst),
+            LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr => self.visit_terminator(inst),
+            LLVMAtomicRMW | LLVMAtomicCmpXchg if self.activity.is_active(inst.operand(0)) => self.error(
+                inst,
+                format!("the atomic operation `{}` on differentiated memory", describe(inst)),
+                "atomics have no derivative rule yet; use plain loads and stores in differentiated code",
+            ),
+            LLVMStore => {
+                self.copy_primal(inst);
+                self.mirror_store(inst);
+            }
+            LLVMAlloca => {
+                self.copy_primal(inst);
+                if self.has_shadow(inst) {
+                    self.shadow_alloca(inst);
+                }
+            }
+            LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze | LLVMIntToPtr | LLVMExtractValue
+            | LLVMExtractElement => {
+                self.copy_primal(inst);
+                if self.has_shadow(inst) {
+                    let lanes: Vec<Value> = (0..self.width)
+                        .map(|k| {
+                            let s = self.shadow_or_null(inst.operand(0), k);
+                            self.emit_shadow_like(inst, &[(0, s)])
+                        })
+                        .collect();
+                    self.smap.insert(inst, lanes);
+                }
+            }
+            LLVMLoad => {
+                self.copy_primal(inst);
+                if inst.is_volatile() && self.activity.is_active(inst.operand(0)) && inst.ty().contains_float() {
+                    self.error(inst, format!("the volatile load `{}` of differentiated memory", describe(inst)), "use plain loads in differentiated code");
+                    return;
+                }
+                if self.has_shadow(inst) {
+                    let lanes: Vec<Value> = (0..self.width)
+                        .map(|k| {
+                            let s = self.shadow_or_null(inst.operand(0), k);
+                            self.emit_shadow_like(inst, &[(0, s)])
+                        })
+                        .collect();
+                    self.smap.insert(inst, lanes);
+                }
+            }
+            LLVMSelect | LLVMInsertValue | LLVMInsertElement => {
+                self.copy_primal(inst);
+                if self.has_shadow(inst) {
+                    let idx: &[u32] = if inst.opcode() == LLVMSelect { &[1, 2] } else { &[0, 1] };
+                    let lanes: Vec<Value> = (0..self.width)
+                        .map(|k| {
+                            let ov: Vec<(u32, Value)> = idx
+                                .iter()
+                                .map(|&i| {
+                                    let op = inst.operand(i);
+                                    let s = if op.ty().contains_pointer() { self.shadow_or_null(op, k) } else { self.val(op) };
+                                    (i, s)
+                                })
+                                .collect();
+                            self.emit_shadow_like(inst, &ov)
+                        })
+                        .collect();
+                    self.smap.insert(inst, lanes);
+                }
+            }
+            LLVMShuffleVector if self.activity.is_active(inst) => self.error(
+                inst,
+                format!("the vector shuffle `{}` on differentiated data", describe(inst)),
+                "reverse mode does not handle vector shuffles yet",
+            ),
+            _ => {
+                self.copy_primal(inst);
+            }
+        }
+    }
+
+    fn visit_terminator(&mut self, inst: Value) {
+        let here = inst.parent_block();
+        let t = if inst.opcode() == Opcode::LLVMRet {
+            match self.shape {
+                Shape::Combined => {
+                    if let (Some(slot), 1) = (self.ret_slot, inst.num_operands()) {
+                        let v = self.val(inst.operand(0));
+                        self.b.store(v, slot);
+                    }
+                    // Branch target set once the reverse blocks exist.
+                    self.b.unreachable()
+                }
+                Shape::Split => {
+                    if inst.num_operands() == 1 {
+                        let v = inst.operand(0);
+                        let ctx = context_of(self.module());
+                        let n = if returns_shadow(&self.key) { 1 + self.width } else { 1 };
+                        let sty = Type::struct_of(ctx, &vec![v.ty(); n]);
+                        let mut agg = sty.undef();
+                        agg = self.b.insert_value(agg, self.val(v), 0);
+                        for k in 1..n {
+                            let s = self.shadow_or_null(v, k - 1);
+                            agg = self.b.insert_value(agg, s, k as u32);
+                        }
+                        self.b.ret(agg)
+                    } else {
+                        self.b.ret_void()
+                    }
+                }
+            }
+        } else {
+            let c = self.emit_like(inst, &[]);
+            self.vmap.insert(inst, c);
+            c
+        };
+        self.save_point.insert(here, t);
+        let from = self.b.insert_block();
+        for s in inst.successors() {
+            self.edge_from.insert((here, s), from);
+        }
+    }
+
+    /// Mirrors a store into shadowed memory: pointers stored there get their shadows stored in
+    /// the shadow, integers their own bits; float data is left alone (the shadow holds adjoints,
+    /// which the reverse sweep consumes).
+    fn mirror_store(&mut self, store: Value) {
+        let (v, p) = (store.operand(0), store.operand(1));
+        if !self.activity.is_active(p) {
+            return;
+        }
+        let ty = v.ty();
+        if !ty.contains_pointer() && !has_int_leaf(ty) {
+            return;
+        }
+        if has_int_leaf(ty) && self.activity.is_active(v) {
+            self.error(
+                store,
+                format!("data of shadowed memory is copied through integers in `{}`", describe(store)),
+                "oxidase cannot tell whether these integers are floating-point numbers; copy the values with their own type",
+            );
+            return;
+        }
+        for k in 0..self.width {
+            let sp = self.shadow_or_null(p, k);
+            let pv = self.val(v);
+            let sv = if ty.contains_pointer() { Some(self.shadow_or_null(v, k)) } else { None };
+            let m = if ty.contains_float() {
+                let old = self.b.load(ty, sp);
+                mirror_value(&self.b, old, pv, sv)
+            } else {
+                let u = ty.undef();
+                mirror_value(&self.b, u, pv, sv)
+            };
+            self.emit_shadow_like(store, &[(0, m), (1, sp)]);
+        }
+    }
+
+    fn shadow_alloca(&mut self, inst: Value) {
+        let m = self.module();
+        let ctx = context_of(m);
+        let ty = inst.allocated_type();
+        let size = abi_size(m, ty);
+        let count = self.val(inst.operand(0));
+        let i64t = Type::i64(ctx);
+        let bytes = if let Some(n) = count.const_int_value() {
+            i64t.const_int(size * n as u64)
+        } else {
+            let n = self.b.cast(Opcode::LLVMZExt, count, i64t);
+            self.b.mul(n, i64t.const_int(size))
+        };
+        let mut lanes = Vec::new();
+        for _ in 0..self.width {
+            let s = match self.shape {
+                Shape::Combined => self.emit_shadow_like(inst, &[]),
+                // The forward function returns before the reverse sweep: its shadow stack memory
+                // lives on the heap until the allocation's reversal frees it.
+                Shape::Split => {
+                    let malloc = tape::libc_function(m, "malloc");
+                    self.b.call(malloc.function_type(), malloc, &[bytes])
+                }
+            };
+            self.b.memset(s, Type::i8(ctx).zero(), bytes, inst.alignment().max(1));
+            lanes.push(s);
+        }
+        self.smap.insert(inst, lanes);
+    }
+
+    fn visit_call(&mut self, call: Value) {
+        let kind = classify(call, &self.subst);
+        let args = call.call_args();
+        let is_invoke = call.opcode() == Opcode::LLVMInvoke;
+        let touches = self.call_touches_shadow(call, kind, &args);
+        match kind {
+            CallKind::Defined(f) if touches => self.call_augmented(call, f, &args),
+            _ if is_invoke => {
+                if touches {
+                    self.error(call, format!("an `invoke` of `{}` on differentiated data", describe(call)), "please report this shape");
+                    return;
+                }
+                self.visit_terminator(call);
+            }
+            CallKind::Ignored | CallKind::IntegerOnly | CallKind::Rule(_) | CallKind::ReduceFAdd => {
+                self.copy_primal(call);
+            }
+            CallKind::MemTransfer => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    match memory_contents(args[0], args[1]) {
+                        Contents::Floats(_) => {}
+                        Contents::NoFloats => {
+                            for k in 0..self.width {
+                                let d = self.shadow_or_null(args[0], k);
+                                let s = self.shadow(args[1], k);
+                                match s {
+                                    Some(s) => {
+                                        self.emit_shadow_like(call, &[(0, d), (1, s)]);
+                                    }
+                                    None => {
+                                        let s = self.val(args[1]);
+                                        self.emit_shadow_like(call, &[(0, d), (1, s)]);
+                                    }
+                                }
+                            }
+                        }
+                        Contents::Unknown => self.error(
+                            call,
+                            format!("`{}` copies memory whose type oxidase cannot deduce (floats, integers or pointers)", describe(call)),
+                            "copy typed values (e.g. element by element) or keep this copy out of the differentiated data",
+                        ),
+                    }
+                }
+            }
+            CallKind::MemSet => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    match memory_contents(args[0], args[0]) {
+                        Contents::Floats(_) => {}
+                        _ => {
+                            for k in 0..self.width {
+                                let d = self.shadow_or_null(args[0], k);
+                                self.emit_shadow_like(call, &[(0, d)]);
+                            }
+                        }
+                    }
+                }
+            }
+            CallKind::Allocation(_) | CallKind::Deallocation if touches => self.error(
+                call,
+                format!("heap allocation of differentiated data (`{}`) in reverse mode", describe(call)),
+                "reverse mode does not handle memory allocated inside the differentiated function yet; allocate buffers outside and pass them as Duplicated",
+            ),
+            _ => {
+                if touches {
+                    self.error(call, format!("the call `{}` on differentiated data", describe(call)), "this call has no derivative in reverse mode yet");
+                    return;
+                }
+                self.copy_primal(call);
+            }
+        }
+    }
+
+    fn call_touches_shadow(&self, call: Value, kind: CallKind, args: &[Value]) -> bool {
+        match kind {
+            CallKind::Ignored | CallKind::IntegerOnly => false,
+            _ => {
+                self.activity.is_active(call)
+                    || args.iter().any(|&a| activity::differentiable_type(a.ty()) && self.activity.is_active(a))
+            }
+        }
+    }
+
+    fn callee_key(&self, f: Value, call: Value, args: &[Value]) -> ReverseKey {
+        ReverseKey {
+            function: f,
+            args: args
+                .iter()
+                .map(|&a| {
+                    let active = activity::differentiable_type(a.ty()) && self.activity.is_active(a);
+                    if active && a.ty().contains_pointer() {
+                        RevArg::Duplicated
+                    } else if active {
+                        RevArg::Active
+                    } else if self.val(a).is_function() {
+                        RevArg::Constant(self.val(a))
+                    } else {
+                        RevArg::Const
+                    }
+                })
+                .collect(),
+            ret: if self.activity.is_active(call) && activity::differentiable_type(call.ty()) {
+                RevRet::Active
+            } else {
+                RevRet::Const
+            },
+            width: self.width as u32,
+        }
+    }
+
+    /// A call of a defined function on differentiated data: its augmented forward function now,
+    /// its reverse function in the reversal.
+    fn call_augmented(&mut self, call: Value, f: Value, args: &[Value]) {
+        let key = self.callee_key(f, call, args);
+        for (i, a) in key.args.iter().enumerate() {
+            let ty = args[i].ty();
+            if *a == RevArg::Duplicated && !ty.is_pointer() || *a == RevArg::Active && ty.contains_pointer() {
+                self.error(call, format!("argument {i} of `{}` mixes pointers and differentiated floats in one value", describe(call)), "pass them as separate arguments");
+                return;
+            }
+        }
+        let r = f.function_type().return_type();
+        if key.ret == RevRet::Active && r.contains_float() && r.contains_pointer() {
+            self.error(call, format!("`{}` returns pointers and differentiated floats in one value", describe(call)), "return them separately");
+            return;
+        }
+        let (aug, _) = self.engine.split_functions(&key);
+        let mut new_args = Vec::new();
+        for (&a, act) in args.iter().zip(&key.args) {
+            match act {
+                RevArg::Constant(_) => {}
+                RevArg::Const | RevArg::Active => new_args.push(self.val(a)),
+                RevArg::Duplicated => {
+                    new_args.push(self.val(a));
+                    for k in 0..self.width {
+                        let s = self.shadow_or_null(a, k);
+                        new_args.push(s);
+                    }
+                }
+            }
+        }
+        new_args.push(self.tape);
+        let fty = aug.function_type();
+        let result = if call.opcode() == Opcode::LLVMInvoke {
+            let ctx = context_of(self.module());
+            let here = call.parent_block();
+            let normal = call.normal_dest();
+            let cont = Block::append(ctx, self.fwd_fn, "invoke.cont");
+            let unwind = self.bmap[&call.unwind_dest()];
+            let r = self.b.invoke(fty, aug, &new_args, cont, unwind);
+            self.edge_from.insert((here, call.unwind_dest()), self.b.insert_block());
+            self.b.position_at_end(cont);
+            self.finish_call_result(call, r, &key);
+            let br = self.b.br(self.bmap[&normal]);
+            self.edge_from.insert((here, normal), cont);
+            self.save_point.insert(here, br);
+            return;
+        } else {
+            self.b.call(fty, aug, &new_args)
+        };
+        self.finish_call_result(call, result, &key);
+    }
+
+    fn finish_call_result(&mut self, call: Value, r: Value, key: &ReverseKey) {
+        if call.ty().is_void() {
+            self.vmap.insert(call, r);
+            return;
+        }
+        let p = self.b.extract_value(r, 0);
+        self.vmap.insert(call, p);
+        if returns_shadow(key) {
+            let lanes = (0..self.width).map(|k| self.b.extract_value(r, 1 + k as u32)).collect();
+            self.smap.insert(call, lanes);
+        }
+    }
+
+    // ---- reverse sweep ----
+
+    /// The forward value `fv` (already mapped into the forward function) inside the reversal of
+    /// the current block.
+    fn fetch(&mut self, fv: Value) -> Value {
+        if fv.is_constant() || fv.is_function() || fv.is_global_variable() || fv.is_metadata() {
+            return fv;
+        }
+        if self.shape == Shape::Combined && fv.is_argument() {
+            return fv;
+        }
+        let b = self.current.unwrap();
+        if let Some(&v) = self.fetched.get(&(b, fv)) {
+            return v;
+        }
+        let m = self.module();
+        let carrier = if self.shape == Shape::Combined && !self.cyclic.contains(&b) {
+            let slot = self.fwd_slots_b.alloca(fv.ty());
+            Carrier::Slot(slot)
+        } else {
+            Carrier::Tape
+        };
+        let v = match carrier {
+            Carrier::Slot(slot) => self.hb.load(fv.ty(), slot),
+            Carrier::Tape => tape::pop(m, &self.hb, self.rev_tape, fv.ty()),
+        };
+        self.saves.entry(b).or_default().push((fv, carrier));
+        self.fetched.insert((b, fv), v);
+        v
+    }
+
+    /// A primal value inside the reversal.
+    fn primal_at(&mut self, v: Value) -> Value {
+        let fv = self.val(v);
+        self.fetch(fv)
+    }
+
+    fn shadow_at(&mut self, v: Value, k: usize) -> Option<Value> {
+        let s = self.shadow(v, k)?;
+        Some(self.fetch(s))
+    }
+
+    fn adjoint_slots(&mut self, v: Value) -> Vec<Value> {
+        if let Some(s) = self.adj.get(&v) {
+            return s.clone();
+        }
+        let ty = v.ty();
+        let slots: Vec<Value> = (0..self.width)
+            .map(|_| {
+                let s = self.slots_b.alloca(ty);
+                self.slots_b.store(ty.zero(), s);
+                s
+            })
+            .collect();
+        self.adj.insert(v, slots.clone());
+        slots
+    }
+
+    /// `adj(v)[k] += d`.
+    fn accumulate(&mut self, v: Value, k: usize, d: Value) {
+        if !self.has_adjoint(v) {
+            return;
+        }
+        let slot = self.adjoint_slots(v)[k];
+        let old = self.b.load(v.ty(), slot);
+        let new = add_adjoints(&self.b, old, d);
+        self.b.store(new, slot);
+    }
+
+    /// Reads and clears the adjoint of `v` (the reversal of its definition).
+    fn take_adjoint(&mut self, v: Value) -> Vec<Value> {
+        let ty = v.ty();
+        let slots = self.adjoint_slots(v);
+        slots
+            .into_iter()
+            .map(|s| {
+                let d = self.b.load(ty, s);
+                self.b.store(ty.zero(), s);
+                d
+            })
+            .collect()
+    }
+
+    fn reverse_block(&mut self, b: Block, exit: Block) {
+        self.current = Some(b);
+        let (head, body) = (self.rhead[&b], self.rbody[&b]);
+        self.hb.position_at_end(head);
+        self.b.position_at_end(body);
+        let insts = b.instructions();
+        for &inst in insts.iter().rev() {
+            if inst.opcode() == Opcode::LLVMPHI {
+                continue;
+            }
+            self.reverse_inst(inst);
+            if !self.errors.is_empty() {
+                return;
+            }
+        }
+        // Phis: read their adjoints, then hand them to the incoming values on the way out.
+        let phis: Vec<Value> = insts.iter().copied().filter(|i| i.opcode() == Opcode::LLVMPHI && self.has_adjoint(*i)).collect();
+        let phi_adj: Vec<(Value, Vec<Value>)> = phis.iter().map(|&p| (p, self.take_adjoint(p))).collect();
+        let ctx = context_of(self.module());
+        let preds = self.unique_preds(b);
+        if preds.is_empty() {
+            self.b.br(exit);
+        } else if preds.len() == 1 {
+            self.phi_edge(b, preds[0], &phi_adj);
+            self.b.br(self.rhead[&preds[0]]);
+        } else {
+            let ch = self.fetch(self.choice[&b]);
+            let from = self.b.insert_block();
+            let mut cases = Vec::new();
+            for (i, &p) in preds.iter().enumerate() {
+                let e = Block::append(ctx, self.rev_fn, "rev.edge");
+                self.b.position_at_end(e);
+                self.phi_edge(b, p, &phi_adj);
+                self.b.br(self.rhead[&p]);
+                cases.push((Type::i32(ctx).const_int(i as u64), e));
+            }
+            self.b.position_at_end(from);
+            let default = cases[0].1;
+            self.b.switch(ch, default, &cases[1..]);
+        }
+        self.hb.position_at_end(head);
+        self.hb.br(body);
+        self.current = None;
+    }
+
+    fn phi_edge(&mut self, b: Block, pred: Block, phi_adj: &[(Value, Vec<Value>)]) {
+        for (phi, ds) in phi_adj {
+            let Some((v, _)) = phi.incoming().into_iter().find(|(_, p)| *p == pred) else { continue };
+            for (k, &d) in ds.iter().enumerate() {
+                self.accumulate(v, k, d);
+            }
+        }
+        let _ = b;
+    }
+
+    fn finish_exit(&mut self, exit: Block) {
+        let ctx = context_of(self.module());
+        self.b.position_at_end(exit);
+        let active: Vec<Value> = self
+            .primal
+            .params()
+            .into_iter()
+            .zip(self.key.args.clone())
+            .filter(|(_, a)| *a == RevArg::Active)
+            .map(|(p, _)| p)
+            .collect();
+        match self.shape {
+            Shape::Combined => {
+                let ty = self.fwd_fn.function_type().return_type();
+                let mut fields = Vec::new();
+                if let Some(slot) = self.ret_slot {
+                    let r = self.b.load(self.primal.function_type().return_type(), slot);
+                    fields.push(r);
+                }
+                for p in active {
+                    let s = self.adjoint_slots(p)[0];
+                    let d = self.b.load(p.ty(), s);
+                    fields.push(d);
+                }
+                tape::release(self.module(), &self.b, self.tape);
+                if ty.is_void() {
+                    self.b.ret_void();
+                } else {
+                    let mut agg = ty.undef();
+                    for (i, f) in fields.into_iter().enumerate() {
+                        agg = self.b.insert_value(agg, f, i as u32);
+                    }
+                    self.b.ret(agg);
+                }
+                // Forward returns jump into the reversal of their block.
+                for r in self.returns.clone() {
+                    if !self.needs_reverse.contains(&r) {
+                        continue;
+                    }
+                    let t = self.save_point[&r];
+                    self.b.position_before(t);
+                    let br = self.b.br(self.rhead[&r]);
+                    t.erase();
+                    self.save_point.insert(r, br);
+                }
+            }
+            Shape::Split => {
+                let ty = self.rev_fn.function_type().return_type();
+                if ty.is_void() {
+                    self.b.ret_void();
+                } else {
+                    let mut agg = ty.undef();
+                    let mut i = 0;
+                    for p in active {
+                        for s in self.adjoint_slots(p) {
+                            let d = self.b.load(p.ty(), s);
+                            agg = self.b.insert_value(agg, d, i);
+                            i += 1;
+                        }
+                    }
+                    self.b.ret(agg);
+                }
+            }
+        }
+        let _ = ctx;
+    }
+
+    /// Split reverse function: its entry pops which return the forward sweep took (if several)
+    /// and enters that block's reversal.
+    fn enter_reverse_split(&mut self) {
+        let rets: Vec<Block> = self.returns.iter().copied().filter(|r| self.needs_reverse.contains(r)).collect();
+        if rets.len() == 1 {
+            self.b.br(self.rhead[&rets[0]]);
+            return;
+        }
+        let ctx = context_of(self.module());
+        let i32t = Type::i32(ctx);
+        let which = tape::pop(self.module(), &self.b, self.rev_tape, i32t);
+        let cases: Vec<(Value, Block)> =
+            rets.iter().enumerate().map(|(i, &r)| (i32t.const_int(i as u64), self.rhead[&r])).collect();
+        if cases.is_empty() {
+            self.b.unreachable();
+            return;
+        }
+        self.b.switch(which, cases[0].1, &cases[1..]);
+        // The forward sweep pushes the index as the very last entry of each returning block.
+        for (i, &r) in rets.iter().enumerate() {
+            let t = self.save_point[&r];
+            self.b.position_before(t);
+            tape::push(self.module(), &self.b, self.tape, &[i32t.const_int(i as u64)]);
+        }
+    }
+
+    /// Emits, at the end of each forward block, the saves its reversal fetched (in reverse order,
+    /// so that the pops in the reversal's head come out in fetch order).
+    fn emit_saves(&mut self) {
+        let m = self.module();
+        let saves = std::mem::take(&mut self.saves);
+        for (b, list) in saves {
+            let at = self.save_point[&b];
+            self.b.position_before(at);
+            let mut pushes = Vec::new();
+            for &(fv, c) in list.iter().rev() {
+                match c {
+                    Carrier::Slot(slot) => {
+                        self.b.store(fv, slot);
+                    }
+                    Carrier::Tape => pushes.push(fv),
+                }
+            }
+            tape::push(m, &self.b, self.tape, &pushes);
+        }
+    }
+
+    fn reverse_inst(&mut self, inst: Value) {
+        use Opcode::*;
+        let w = self.width;
+        match inst.opcode() {
+            LLVMRet => {
+                if inst.num_operands() == 1 && self.key.ret == RevRet::Active {
+                    let v = inst.operand(0);
+                    for k in 0..w {
+                        if let Some(&s) = self.seeds.get(k) {
+                            self.accumulate(v, k, s);
+                        }
+                    }
+                }
+            }
+            LLVMBr | LLVMSwitch | LLVMUnreachable | LLVMResume | LLVMIndirectBr => {}
+            LLVMCall | LLVMInvoke => self.reverse_call(inst),
+            LLVMStore => self.reverse_store(inst),
+            LLVMLoad => {
+                let p = inst.operand(0);
+                if !self.has_adjoint(inst) || !self.activity.is_active(p) {
+                    if self.has_adjoint(inst) {
+                        self.take_adjoint(inst);
+                    }
+                    return;
+                }
+                let ds = self.take_adjoint(inst);
+                for (k, d) in ds.into_iter().enumerate() {
+                    let Some(sp) = self.shadow_at(p, k) else { continue };
+                    let old = self.b.load(inst.ty(), sp);
+                    let new = add_adjoints(&self.b, old, d);
+                    self.b.store(new, sp);
+                }
+            }
+            _ if !self.has_adjoint(inst) => {}
+            LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem | LLVMFNeg => {
+                let ds = self.take_adjoint(inst);
+                let op = inst.opcode();
+                let a = inst.operand(0);
+                let bb = if op == LLVMFNeg { a } else { inst.operand(1) };
+                for (k, d) in ds.into_iter().enumerate() {
+                    match op {
+                        LLVMFNeg => {
+                            let n = self.b.fneg(d);
+                            self.accumulate(a, k, n);
+                        }
+                        LLVMFAdd => {
+                            self.accumulate(a, k, d);
+                            self.accumulate(bb, k, d);
+                        }
+                        LLVMFSub => {
+                            self.accumulate(a, k, d);
+                            if self.has_adjoint(bb) {
+                                let n = self.b.fneg(d);
+                                self.accumulate(bb, k, n);
+                            }
+                        }
+                        LLVMFMul => {
+                            if self.has_adjoint(a) {
+                                let y = self.primal_at(bb);
+                                let t = self.b.fmul(d, y);
+                                self.accumulate(a, k, t);
+                            }
+                            if self.has_adjoint(bb) {
+                                let x = self.primal_at(a);
+                                let t = self.b.fmul(d, x);
+                                self.accumulate(bb, k, t);
+                            }
+                        }
+                        LLVMFDiv => {
+                            if self.has_adjoint(a) || self.has_adjoint(bb) {
+                                let y = self.primal_at(bb);
+                                let q = self.b.fdiv(d, y);
+                                self.accumulate(a, k, q);
+                                if self.has_adjoint(bb) {
+                                    // ∂(a/b)/∂b = -(a/b)/b
+                                    let r = self.primal_at(inst);
+                                    let t = self.b.fmul(q, r);
+                                    let n = self.b.fneg(t);
+                                    self.accumulate(bb, k, n);
+                                }
+                            }
+                        }
+                        _ => {
+                            // frem: a - trunc(a/b)·b
+                            self.accumulate(a, k, d);
+                            if self.has_adjoint(bb) {
+                                let (x, y) = (self.primal_at(a), self.primal_at(bb));
+                                let q = self.b.fdiv(x, y);
+                                let tq = self.intrinsic("trunc", q.ty(), &[q]);
+                                let t = self.b.fmul(tq, d);
+                                let n = self.b.fneg(t);
+                                self.accumulate(bb, k, n);
+                            }
+                        }
+                    }
+                }
+            }
+            LLVMFPExt | LLVMFPTrunc => {
+                let ds = self.take_adjoint(inst);
+                let a = inst.operand(0);
+                let back = if inst.opcode() == LLVMFPExt { LLVMFPTrunc } else { LLVMFPExt };
+                for (k, d) in ds.into_iter().enumerate() {
+                    let c = self.b.cast(back, d, a.ty());
+                    self.accumulate(a, k, c);
+                }
+            }
+            LLVMBitCast | LLVMFreeze => {
+                let ds = self.take_adjoint(inst);
+                let a = inst.operand(0);
+                for (k, d) in ds.into_iter().enumerate() {
+                    let c = if a.ty() == inst.ty() { d } else if a.ty().is_float_or_float_vector() {
+                        self.b.bitcast(d, a.ty())
+                    } else {
+                        continue;
+                    };
+                    self.accumulate(a, k, c);
+                }
+            }
+            LLVMSelect => {
+                let ds = self.take_adjoint(inst);
+                let (t, f) = (inst.operand(1), inst.operand(2));
+                let c = self.primal_at(inst.operand(0));
+                let zero = inst.ty().zero();
+                for (k, d) in ds.into_iter().enumerate() {
+                    if self.has_adjoint(t) {
+                        let x = self.b.select(c, d, zero);
+                        self.accumulate(t, k, x);
+                    }
+                    if self.has_adjoint(f) {
+                        let x = self.b.select(c, zero, d);
+                        self.accumulate(f, k, x);
+                    }
+                }
+            }
+            LLVMExtractValue => {
+                let ds = self.take_adjoint(inst);
+                let agg = inst.operand(0);
+                let idx = inst.indices();
+                for (k, d) in ds.into_iter().enumerate() {
+                    let z = agg.ty().zero();
+                    let ins = self.insert_path(z, d, &idx);
+                    self.accumulate(agg, k, ins);
+                }
+            }
+            LLVMInsertValue => {
+                let ds = self.take_adjoint(inst);
+                let (agg, v) = (inst.operand(0), inst.operand(1));
+                let idx = inst.indices();
+                for (k, d) in ds.into_iter().enumerate() {
+                    let part = self.extract_path(d, &idx);
+                    self.accumulate(v, k, part);
+                    let z = v.ty().zero();
+                    let rest = self.insert_path(d, z, &idx);
+                    self.accumulate(agg, k, rest);
+                }
+            }
+            LLVMExtractElement => {
+                let ds = self.take_adjoint(inst);
+                let vec = inst.operand(0);
+                let i = self.primal_at(inst.operand(1));
+                for (k, d) in ds.into_iter().enumerate() {
+                    let z = vec.ty().zero();
+                    let x = self.b.insert_element(z, d, i);
+                    self.accumulate(vec, k, x);
+                }
+            }
+            LLVMInsertElement => {
+                let ds = self.take_adjoint(inst);
+                let (vec, v) = (inst.operand(0), inst.operand(1));
+                let i = self.primal_at(inst.operand(2));
+                for (k, d) in ds.into_iter().enumerate() {
+                    let part = self.b.extract_element(d, i);
+                    self.accumulate(v, k, part);
+                    let z = v.ty().zero();
+                    let rest = self.b.insert_element(d, z, i);
+                    self.accumulate(vec, k, rest);
+                }
+            }
+            LLVMAlloca | LLVMGetElementPtr | LLVMIntToPtr | LLVMAddrSpaceCast => {}
+            op => self.error(
+                inst,
+                format!("the instruction `{}` ({op:?}) on differentiated data", describe(inst)),
+                "this operation has no reverse-mode derivative yet; please report it",
+            ),
+        }
+        // A split forward function's shadow stack memory is freed by the alloca's reversal.
+        if inst.opcode() == LLVMAlloca && self.shape == Shape::Split && self.has_shadow(inst) {
+            for k in 0..w {
+                if let Some(s) = self.shadow_at(inst, k) {
+                    let free = tape::libc_function(self.module(), "free");
+                    self.b.call(free.function_type(), free, &[s]);
+                }
+            }
+        }
+    }
+
+    fn extract_path(&mut self, agg: Value, idx: &[u32]) -> Value {
+        idx.iter().fold(agg, |a, &i| self.b.extract_value(a, i))
+    }
+
+    fn insert_path(&mut self, agg: Value, v: Value, idx: &[u32]) -> Value {
+        match idx {
+            [] => v,
+            [i] => self.b.insert_value(agg, v, *i),
+            [i, rest @ ..] => {
+                let inner = self.b.extract_value(agg, *i);
+                let new = self.insert_path(inner, v, rest);
+                self.b.insert_value(agg, new, *i)
+            }
+        }
+    }
+
+    fn reverse_store(&mut self, store: Value) {
+        let (v, p) = (store.operand(0), store.operand(1));
+        if !self.activity.is_active(p) || !v.ty().contains_float() {
+            return;
+        }
+        for k in 0..self.width {
+            let Some(sp) = self.shadow_at(p, k) else { continue };
+            let ty = v.ty();
+            let d = self.b.load(ty, sp);
+            let cleared = zero_floats(&self.b, d);
+            self.b.store(cleared, sp);
+            if self.has_adjoint(v) {
+                self.accumulate(v, k, d);
+            }
+        }
+    }
+
+    fn intrinsic(&mut self, name: &str, ty: Type, args: &[Value]) -> Value {
+        let decl = intrinsic_declaration(self.module(), &format!("llvm.{name}"), &[ty])
+            .unwrap_or_else(|| panic!("intrinsic llvm.{name} not found"));
+        self.b.call(decl.function_type(), decl, args)
+    }
+
+    /// Evaluates a rule expression in the reversal. `xs` are the operands, `y` the result.
+    fn eval(&mut self, e: &E, xs: &[Value], y: Value) -> Value {
+        let ty = y.ty();
+        match e {
+            E::X(i) => self.primal_at(xs[*i as usize]),
+            E::IntX(i) => {
+                let x = self.primal_at(xs[*i as usize]);
+                self.b.sitofp(x, ty)
+            }
+            E::Y => self.primal_at(y),
+            E::C(c) => ty.const_float(*c),
+            E::Neg(a) => {
+                let a = self.eval(a, xs, y);
+                self.b.fneg(a)
+            }
+            E::Add(a, b) | E::Sub(a, b) | E::Mul(a, b) | E::Div(a, b) => {
+                let (a2, b2) = (self.eval(a, xs, y), self.eval(b, xs, y));
+                match e {
+                    E::Add(..) => self.b.fadd(a2, b2),
+                    E::Sub(..) => self.b.fsub(a2, b2),
+                    E::Mul(..) => self.b.fmul(a2, b2),
+                    _ => self.b.fdiv(a2, b2),
+                }
+            }
+            E::Un(name, a) => {
+                let a = self.eval(a, xs, y);
+                self.intrinsic(name, ty, &[a])
+            }
+            E::Bin(name, a, b) => {
+                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
+                self.intrinsic(name, ty, &[a, b])
+            }
+            E::PowiMinus1(base, n) => {
+                let base = self.eval(base, xs, y);
+                let n = self.primal_at(xs[*n as usize]);
+                let one = n.ty().const_int(1);
+                let nm1 = self.b.sub(n, one);
+                let decl = intrinsic_declaration(self.module(), "llvm.powi", &[ty, n.ty()]).unwrap();
+                self.b.call(decl.function_type(), decl, &[base, nm1])
+            }
+            E::Select(cmp, a, b, t, f) => {
+                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
+                let pred = match cmp {
+                    Cmp::Lt => RealPredicate::LLVMRealOLT,
+                    Cmp::Le => RealPredicate::LLVMRealOLE,
+                    Cmp::Gt => RealPredicate::LLVMRealOGT,
+                    Cmp::Ge => RealPredicate::LLVMRealOGE,
+                    Cmp::Eq => RealPredicate::LLVMRealOEQ,
+                };
+                let c = self.b.fcmp(pred, a, b);
+                let (t, f) = (self.eval(t, xs, y), self.eval(f, xs, y));
+                self.b.select(c, t, f)
+            }
+        }
+    }
+
+    fn reverse_call(&mut self, call: Value) {
+        let kind = classify(call, &self.subst);
+        let args = call.call_args();
+        match kind {
+            CallKind::Defined(f) if self.call_touches_shadow(call, kind, &args) => self.reverse_defined_call(call, f, &args),
+            CallKind::Rule(rule) => {
+                if !self.has_adjoint(call) {
+                    return;
+                }
+                let ds = self.take_adjoint(call);
+                for (i, p) in rule.partials.iter().enumerate() {
+                    let a = args[i];
+                    if !self.has_adjoint(a) {
+                        continue;
+                    }
+                    match p {
+                        Partial::Zero => {}
+                        Partial::Inactive => {
+                            self.error(call, format!("a differentiated value flows into operand {i} of `{}`, which is not differentiable", describe(call)), "make that operand independent of the differentiated inputs");
+                            return;
+                        }
+                        Partial::D(e) => {
+                            let pd = self.eval(e, &args, call);
+                            for (k, &d) in ds.iter().enumerate() {
+                                let t = self.b.fmul(d, pd);
+                                self.accumulate(a, k, t);
+                            }
+                        }
+                    }
+                }
+            }
+            CallKind::ReduceFAdd => {
+                if !self.has_adjoint(call) {
+                    return;
+                }
+                let ds = self.take_adjoint(call);
+                let (start, vec) = (args[0], args[1]);
+                let ctx = context_of(self.module());
+                for (k, d) in ds.into_iter().enumerate() {
+                    self.accumulate(start, k, d);
+                    if self.has_adjoint(vec) {
+                        let vty = vec.ty();
+                        let mut splat = vty.undef();
+                        for j in 0..vty.vector_len() {
+                            splat = self.b.insert_element(splat, d, Type::i32(ctx).const_int(j as u64));
+                        }
+                        self.accumulate(vec, k, splat);
+                    }
+                }
+            }
+            CallKind::MemTransfer => {
+                if !self.activity.is_active(args[0]) {
+                    return;
+                }
+                if let Contents::Floats(ty) = memory_contents(args[0], args[1]) {
+                    let len = self.primal_at(args[2]);
+                    for k in 0..self.width {
+                        let Some(d) = self.shadow_at(args[0], k) else { continue };
+                        let s = if self.activity.is_active(args[1]) { self.shadow_at(args[1], k) } else { None };
+                        let mover = adjoint_mover(self.module(), ty);
+                        let src = s.unwrap_or_else(|| Type::ptr(context_of(self.module())).zero());
+                        self.b.call(mover.function_type(), mover, &[d, src, len]);
+                    }
+                }
+            }
+            CallKind::MemSet => {
+                if !self.activity.is_active(args[0]) {
+                    return;
+                }
+                if let Contents::Floats(_) = memory_contents(args[0], args[0]) {
+                    let len = self.primal_at(args[2]);
+                    for k in 0..self.width {
+                        let Some(d) = self.shadow_at(args[0], k) else { continue };
+                        let z = Type::i8(context_of(self.module())).zero();
+                        self.b.memset(d, z, len, 1);
+                    }
+                }
+            }
+            _ => {
+                if self.has_adjoint(call) {
+                    self.take_adjoint(call);
+                }
+            }
+        }
+    }
+
+    fn reverse_defined_call(&mut self, call: Value, f: Value, args: &[Value]) {
+        let key = self.callee_key(f, call, args);
+        let (_, rev) = self.engine.split_functions(&key);
+        let mut new_args = vec![self.rev_tape];
+        if takes_seed(&key) {
+            let ds = self.take_adjoint(call);
+            new_args.extend(ds);
+        }
+        let r = self.b.call(rev.function_type(), rev, &new_args);
+        let mut i = 0;
+        for (&a, act) in args.iter().zip(&key.args) {
+            if *act == RevArg::Active {
+                for k in 0..self.width {
+                    let d = self.b.extract_value(r, i);
+                    i += 1;
+                    self.accumulate(a, k, d);
+                }
+            }
+        }
+    }
+}
+
+fn has_int_leaf(ty: Type) -> bool {
+    if ty.is_int() {
+        return true;
+    }
+    if ty.is_vector() {
+        return ty.element().is_int();
+    }
+    if ty.is_aggregate() {
+        return (0..ty.aggregate_len()).any(|i| has_int_leaf(ty.field(i)));
+    }
+    false
+}
+
+/// What a `memcpy`/`memset` moves, deduced from how the memory is accessed elsewhere in the
+/// function (the type analysis this mode needs; never a guess).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Contents {
+    /// Only floats of this type.
+    Floats(Type),
+    /// No floats (integers and pointers).
+    NoFloats,
+    Unknown,
+}
+
+fn memory_contents(a: Value, b: Value) -> Contents {
+    let mut leaves = Vec::new();
+    for p in [a, b] {
+        let root = strip_pointer(p);
+        let mut seen = HashSet::new();
+        collect_access_types(root, &mut leaves, &mut seen);
+    }
+    let floats: Vec<Type> = leaves.iter().copied().filter(|t| t.is_float_or_float_vector()).collect();
+    if floats.is_empty() {
+        return if leaves.is_empty() { Contents::Unknown } else { Contents::NoFloats };
+    }
+    let scalar = |t: Type| if t.is_vector() { t.element() } else { t };
+    let f0 = scalar(floats[0]);
+    if leaves.len() == floats.len() && floats.iter().all(|&t| scalar(t) == f0) {
+        Contents::Floats(f0)
+    } else {
+        Contents::Unknown
+    }
+}
+
+fn strip_pointer(mut p: Value) -> Value {
+    while p.is_instruction() && matches!(p.opcode(), Opcode::LLVMGetElementPtr | Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast) {
+        p = p.operand(0);
+    }
+    p
+}
+
+fn scalar_leaves(ty: Type, out: &mut Vec<Type>) {
+    if ty.is_aggregate() {
+        for i in 0..ty.aggregate_len() {
+            scalar_leaves(ty.field(i), out);
+        }
+    } else if !ty.is_void() {
+        out.push(ty);
+    }
+}
+
+fn collect_access_types(p: Value, out: &mut Vec<Type>, seen: &mut HashSet<Value>) {
+    if !seen.insert(p) {
+        return;
+    }
+    if p.is_instruction() && p.opcode() == Opcode::LLVMAlloca {
+        scalar_leaves(p.allocated_type(), out);
+        out.retain(|t| !(t.is_int() && t.int_width() == 8));
+    }
+    for u in p.users() {
+        if !u.is_instruction() {
+            continue;
+        }
+        match u.opcode() {
+            Opcode::LLVMLoad => scalar_leaves(u.ty(), out),
+            Opcode::LLVMStore if u.operand(1) == p => scalar_leaves(u.operand(0).ty(), out),
+            Opcode::LLVMGetElementPtr if u.operand(0) == p => {
+                let src = u.gep_source_type();
+                if !(src.is_int() && src.int_width() == 8) {
+                    scalar_leaves(src, out);
+                }
+                collect_access_types(u, out, seen);
+            }
+            Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast => collect_access_types(u, out, seen),
+            _ => {}
+        }
+    }
+}
+
+/// `void oxidase.adjoint.move.<ty>(ptr dst_shadow, ptr src_shadow, i64 bytes)`: the reversal of
+/// copying floats: `src_shadow[i] += dst_shadow[i]; dst_shadow[i] = 0` (no `src_shadow` when
+/// it is null: the source was constant).
+fn adjoint_mover(m: LLVMModuleRef, ty: Type) -> Value {
+    let name = format!("oxidase.adjoint.move.{}", ty.print());
+    if let Some(f) = get_function(m, &name) {
+        return f;
+    }
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = add_function(m, &name, Type::function(Type::void(ctx), &[p, p, i64t], false));
+    f.set_linkage(Linkage::LLVMInternalLinkage);
+    let (dst, src, bytes) = (f.param(0), f.param(1), f.param(2));
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let lp = Block::append(ctx, f, "loop");
+    let done = Block::append(ctx, f, "done");
+    b.position_at_end(entry);
+    let size = abi_size(m, ty);
+    let count = b.udiv(bytes, i64t.const_int(size));
+    let has_src = b.icmp(IntPredicate::LLVMIntNE, src, p.zero());
+    let empty = b.icmp(IntPredicate::LLVMIntEQ, count, i64t.zero());
+    b.cond_br(empty, done, lp);
+    b.position_at_end(lp);
+    let i = b.phi(i64t);
+    let dp = b.gep(ty, dst, &[i]);
+    let d = b.load(ty, dp);
+    b.store(ty.zero(), dp);
+    let sp = b.gep(ty, src, &[i]);
+    let safe_sp = b.select(has_src, sp, dp);
+    let old = b.load(ty, safe_sp);
+    let sum = b.fadd(old, d);
+    let keep = b.select(has_src, sum, ty.zero());
+    b.store(keep, safe_sp);
+    let next = b.add(i, i64t.const_int(1));
+    let more = b.icmp(IntPredicate::LLVMIntULT, next, count);
+    b.cond_br(more, lp, done);
+    i.add_incoming(i64t.zero(), entry);
+    i.add_incoming(next, lp);
+    b.position_at_end(done);
+    b.ret_void();
+    f
+}

@@ -1,0 +1,174 @@
+//! The tape: a LIFO stack of bytes that carries values from the forward sweep of a reverse-mode
+//! derivative to its reverse sweep.
+//!
+//! The reverse sweep visits blocks in exactly the opposite order of the forward sweep, so a plain
+//! stack suffices: a block pushes what its reversal needs at its end, the reversal pops it at its
+//! start, and callee derivatives push and pop on the same tape in between. Every entry occupies a
+//! multiple of 8 bytes so that all entries stay 8-byte aligned.
+//!
+//! In IR the tape is the struct `{ ptr data, i64 len, i64 cap }` held in memory; pushes reserve
+//! space through `oxidase.tape.reserve` (a compare and, rarely, a call to the out-of-line
+//! `oxidase.tape.grow`), then store plain values. Growth uses `malloc`/`memcpy`/`free`, which
+//! forward mode can itself differentiate (higher order).
+
+use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
+use oxidase_llvm::module::{abi_size, add_function, context_of, get_function};
+use oxidase_llvm::{Block, Builder, IntPredicate, Linkage, Type, Value};
+
+/// The LLVM type of the tape header.
+pub fn header_type(m: LLVMModuleRef) -> Type {
+    let ctx = context_of(m);
+    Type::struct_of(ctx, &[Type::ptr(ctx), Type::i64(ctx), Type::i64(ctx)])
+}
+
+/// Bytes an entry of type `ty` occupies.
+pub fn entry_size(m: LLVMModuleRef, ty: Type) -> u64 {
+    abi_size(m, ty).div_ceil(8).max(1) * 8
+}
+
+/// Initializes an empty tape at `tape`.
+pub fn init(m: LLVMModuleRef, b: &Builder, tape: Value) {
+    b.store(header_type(m).zero(), tape);
+}
+
+/// Frees the tape's buffer.
+pub fn release(m: LLVMModuleRef, b: &Builder, tape: Value) {
+    let ctx = context_of(m);
+    let data = b.load(Type::ptr(ctx), tape);
+    let free = libc_function(m, "free");
+    b.call(free.function_type(), free, &[data]);
+}
+
+fn field(m: LLVMModuleRef, b: &Builder, tape: Value, i: u64) -> Value {
+    let ctx = context_of(m);
+    b.inbounds_gep(header_type(m), tape, &[Type::i32(ctx).zero(), Type::i32(ctx).const_int(i)])
+}
+
+/// Pushes `values` in order (the last one ends on top).
+pub fn push(m: LLVMModuleRef, b: &Builder, tape: Value, values: &[Value]) {
+    if values.is_empty() {
+        return;
+    }
+    let ctx = context_of(m);
+    let i64t = Type::i64(ctx);
+    let total: u64 = values.iter().map(|v| entry_size(m, v.ty())).sum();
+    let reserve = reserve_function(m);
+    b.call(reserve.function_type(), reserve, &[tape, i64t.const_int(total)]);
+    let data = b.load(Type::ptr(ctx), tape);
+    let len_ptr = field(m, b, tape, 1);
+    let mut len = b.load(i64t, len_ptr);
+    for &v in values {
+        let at = b.gep(Type::i8(ctx), data, &[len]);
+        b.store(v, at).set_alignment(8);
+        len = b.add(len, i64t.const_int(entry_size(m, v.ty())));
+    }
+    b.store(len, len_ptr);
+}
+
+/// Pops one value of type `ty`.
+pub fn pop(m: LLVMModuleRef, b: &Builder, tape: Value, ty: Type) -> Value {
+    let ctx = context_of(m);
+    let i64t = Type::i64(ctx);
+    let len_ptr = field(m, b, tape, 1);
+    let len = b.load(i64t, len_ptr);
+    let len = b.sub(len, i64t.const_int(entry_size(m, ty)));
+    b.store(len, len_ptr);
+    let data = b.load(Type::ptr(ctx), tape);
+    let at = b.gep(Type::i8(ctx), data, &[len]);
+    let v = b.load(ty, at);
+    v.set_alignment(8);
+    v
+}
+
+/// `malloc`, `free` or `memcpy`-like C functions, declared on first use.
+pub fn libc_function(m: LLVMModuleRef, name: &str) -> Value {
+    if let Some(f) = get_function(m, name) {
+        return f;
+    }
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let ty = match name {
+        "malloc" => Type::function(p, &[i64t], false),
+        "free" => Type::function(Type::void(ctx), &[p], false),
+        _ => unreachable!("unknown libc function {name}"),
+    };
+    add_function(m, name, ty)
+}
+
+/// `void oxidase.tape.reserve(ptr tape, i64 n)`: makes room for `n` more bytes.
+fn reserve_function(m: LLVMModuleRef) -> Value {
+    const NAME: &str = "oxidase.tape.reserve";
+    if let Some(f) = get_function(m, NAME) {
+        return f;
+    }
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = add_function(m, NAME, Type::function(Type::void(ctx), &[p, i64t], false));
+    f.set_linkage(Linkage::LLVMInternalLinkage);
+    f.add_fn_attribute("alwaysinline");
+    let (tape, n) = (f.param(0), f.param(1));
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let grow_bb = Block::append(ctx, f, "grow");
+    let done = Block::append(ctx, f, "done");
+    b.position_at_end(entry);
+    let len = b.load(i64t, field(m, &b, tape, 1));
+    let cap = b.load(i64t, field(m, &b, tape, 2));
+    let need = b.add(len, n);
+    let full = b.icmp(IntPredicate::LLVMIntUGT, need, cap);
+    b.cond_br(full, grow_bb, done);
+    b.position_at_end(grow_bb);
+    let grow = grow_function(m);
+    b.call(grow.function_type(), grow, &[tape, n]);
+    b.br(done);
+    b.position_at_end(done);
+    b.ret_void();
+    f
+}
+
+/// `void oxidase.tape.grow(ptr tape, i64 n)`: reallocates the buffer to fit `n` more bytes.
+fn grow_function(m: LLVMModuleRef) -> Value {
+    const NAME: &str = "oxidase.tape.grow";
+    if let Some(f) = get_function(m, NAME) {
+        return f;
+    }
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = add_function(m, NAME, Type::function(Type::void(ctx), &[p, i64t], false));
+    f.set_linkage(Linkage::LLVMInternalLinkage);
+    f.add_fn_attribute("noinline");
+    f.add_fn_attribute("cold");
+    let (tape, n) = (f.param(0), f.param(1));
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let fail = Block::append(ctx, f, "oom");
+    let ok = Block::append(ctx, f, "ok");
+    b.position_at_end(entry);
+    let data = b.load(p, tape);
+    let len = b.load(i64t, field(m, &b, tape, 1));
+    let cap = b.load(i64t, field(m, &b, tape, 2));
+    // new capacity: max(2·cap, len + n, 4096)
+    let twice = b.add(cap, cap);
+    let need = b.add(len, n);
+    let c1 = b.icmp(IntPredicate::LLVMIntUGT, twice, need);
+    let m1 = b.select(c1, twice, need);
+    let min = i64t.const_int(4096);
+    let c2 = b.icmp(IntPredicate::LLVMIntUGT, m1, min);
+    let newcap = b.select(c2, m1, min);
+    let malloc = libc_function(m, "malloc");
+    let fresh = b.call(malloc.function_type(), malloc, &[newcap]);
+    let null = b.icmp(IntPredicate::LLVMIntEQ, fresh, p.zero());
+    b.cond_br(null, fail, ok);
+    b.position_at_end(fail);
+    let trap = oxidase_llvm::intrinsic_declaration(m, "llvm.trap", &[]).expect("llvm.trap");
+    b.call(trap.function_type(), trap, &[]);
+    b.unreachable();
+    b.position_at_end(ok);
+    b.memcpy(fresh, 8, data, 8, len);
+    let free = libc_function(m, "free");
+    b.call(free.function_type(), free, &[data]);
+    b.store(fresh, tape);
+    b.store(newcap, field(m, &b, tape, 2));
+    b.ret_void();
+    f
+}
