@@ -1101,7 +1101,7 @@ impl Gen<'_> {
         let slots: Vec<Value> = (0..self.width)
             .map(|_| {
                 let s = self.slots_b.alloca(ty);
-                self.slots_b.store(ty.zero(), s);
+                self.slots_b.store(ty.fadd_identity(), s);
                 s
             })
             .collect();
@@ -1128,7 +1128,7 @@ impl Gen<'_> {
             .into_iter()
             .map(|s| {
                 let d = self.b.load(ty, s);
-                self.b.store(ty.zero(), s);
+                self.b.store(ty.fadd_identity(), s);
                 d
             })
             .collect()
@@ -1211,6 +1211,8 @@ impl Gen<'_> {
                 for p in active {
                     let s = self.adjoint_slots(p)[0];
                     let d = self.b.load(p.ty(), s);
+                    // Adjoint slots start at -0.0 (see `fadd_identity`); users expect +0.0.
+                    let d = add_adjoints(&self.b, d, p.ty().zero());
                     fields.push(d);
                 }
                 tape::release(self.module(), &self.b, self.tape);
@@ -1425,7 +1427,7 @@ impl Gen<'_> {
                 let ds = self.take_adjoint(inst);
                 let (t, f) = (inst.operand(1), inst.operand(2));
                 let c = self.primal_at(inst.operand(0));
-                let zero = inst.ty().zero();
+                let zero = inst.ty().fadd_identity();
                 for (k, d) in ds.into_iter().enumerate() {
                     if self.has_adjoint(t) {
                         let x = self.b.select(c, d, zero);
@@ -1442,7 +1444,7 @@ impl Gen<'_> {
                 let agg = inst.operand(0);
                 let idx = inst.indices();
                 for (k, d) in ds.into_iter().enumerate() {
-                    let z = agg.ty().zero();
+                    let z = agg.ty().fadd_identity();
                     let ins = self.insert_path(z, d, &idx);
                     self.accumulate(agg, k, ins);
                 }
@@ -1454,7 +1456,7 @@ impl Gen<'_> {
                 for (k, d) in ds.into_iter().enumerate() {
                     let part = self.extract_path(d, &idx);
                     self.accumulate(v, k, part);
-                    let z = v.ty().zero();
+                    let z = v.ty().fadd_identity();
                     let rest = self.insert_path(d, z, &idx);
                     self.accumulate(agg, k, rest);
                 }
@@ -1464,7 +1466,7 @@ impl Gen<'_> {
                 let vec = inst.operand(0);
                 let i = self.primal_at(inst.operand(1));
                 for (k, d) in ds.into_iter().enumerate() {
-                    let z = vec.ty().zero();
+                    let z = vec.ty().fadd_identity();
                     let x = self.b.insert_element(z, d, i);
                     self.accumulate(vec, k, x);
                 }
@@ -1476,7 +1478,7 @@ impl Gen<'_> {
                 for (k, d) in ds.into_iter().enumerate() {
                     let part = self.b.extract_element(d, i);
                     self.accumulate(v, k, part);
-                    let z = v.ty().zero();
+                    let z = v.ty().fadd_identity();
                     let rest = self.b.insert_element(d, z, i);
                     self.accumulate(vec, k, rest);
                 }

@@ -67,6 +67,10 @@ fn compile(ir: &str, f: &str, args: Vec<RevArg>, ret: RevRet, width: u32) -> Res
     let pw = wrap(m, function);
     let gw = wrap(m, df);
     module::verify_module(m).map_err(|e| format!("verify: {e}\n{}", module::print_module(m)))?;
+    if std::env::var_os("OXIDASE_OPT").is_some() {
+        let opts = oxidase_llvm::passes::PipelineOptions { vectorize: true, unroll: true, verify_each: false };
+        oxidase_llvm::passes::run_on_module(m, "default<O3>", opts)?;
+    }
     if std::env::var_os("OXIDASE_DUMP").is_some() {
         eprintln!("{}", module::print_module(m));
     }
@@ -238,5 +242,54 @@ done:
         xm[i] -= h;
         let fd = (prim(&xp) - prim(&xm)) / (2.0 * h);
         assert!(close(dx[i], fd, 1e-6), "i={i}: {} vs {fd}", dx[i]);
+    }
+}
+
+/// Forward over reverse: the Hessian-vector product of Rosenbrock, checked against finite
+/// differences of the reverse-mode gradient.
+#[test]
+fn hessian_vector_product_forward_over_reverse() {
+    use oxidase_engine::{ArgActivity, ForwardKey};
+    oxidase_llvm::jit::initialize_native_target();
+    let ctx = Context::new();
+    let owned = ctx.parse_ir(&format!("{HEADER}{ROSENBROCK}"), "test").unwrap();
+    let m = owned.raw();
+    let function = module::get_function(m, "rosen").unwrap();
+    let mut engine = Engine::new(m, Options::default());
+    let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const], ret: RevRet::Active, width: 1 };
+    let grad = engine.reverse(&key).unwrap();
+    // grad(x, dx, n, dret): x and dx Dual, n Const, dret Const.
+    let fkey = ForwardKey {
+        function: grad,
+        args: vec![ArgActivity::Dual, ArgActivity::Dual, ArgActivity::Const, ArgActivity::Const],
+        width: 1,
+    };
+    let hvp = engine.forward(&fkey).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    drop(engine);
+    let gw = wrap(m, grad);
+    let hw = wrap(m, hvp);
+    module::verify_module(m).unwrap();
+    let jit = Jit::new(ctx, owned).unwrap();
+    let g = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&gw).unwrap()) };
+    let h = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&hw).unwrap()) };
+    let n = 6;
+    let mut x: Vec<f64> = (0..n).map(|i| 0.5 + 0.1 * i as f64).collect();
+    let mut v: Vec<f64> = (0..n).map(|i| 1.0 - 0.3 * i as f64).collect();
+    let mut dx = vec![0.0; n];
+    let mut ddx = vec![0.0; n];
+    let mut out = [0u64; 2];
+    h([p(&mut x), p(&mut v), p(&mut dx), p(&mut ddx), n as u64, f(1.0)].as_ptr(), out.as_mut_ptr());
+    let eps = 1e-6;
+    let gradient_at = |s: f64| {
+        let mut xs: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + s * b).collect();
+        let mut d = vec![0.0; n];
+        let mut o = [0u64; 1];
+        g([p(&mut xs), p(&mut d), n as u64, f(1.0)].as_ptr(), o.as_mut_ptr());
+        d
+    };
+    let (gp, gm) = (gradient_at(eps), gradient_at(-eps));
+    for i in 0..n {
+        let fd = (gp[i] - gm[i]) / (2.0 * eps);
+        assert!(close(ddx[i], fd, 1e-5), "i={i}: Hv {} vs {fd}", ddx[i]);
     }
 }

@@ -217,6 +217,27 @@ impl Type {
             Value(unsafe { LLVMConstReal(self.0, v) })
         }
     }
+    /// The identity of `fadd` for this type: float leaves are `-0.0` (`-0.0 + x == x` for every
+    /// `x`, so the optimizer folds the addition away), other leaves are zero.
+    pub fn fadd_identity(self) -> Value {
+        if self.is_float_or_float_vector() {
+            return self.const_float(-0.0);
+        }
+        if !self.contains_float() {
+            return self.zero();
+        }
+        let mut fields: Vec<LLVMValueRef> = (0..self.aggregate_len()).map(|i| self.field(i).fadd_identity().0).collect();
+        unsafe {
+            if self.is_array() {
+                Value(LLVMConstArray2(self.element().0, fields.as_mut_ptr(), fields.len() as u64))
+            } else if !LLVMGetStructName(self.0).is_null() {
+                Value(LLVMConstNamedStruct(self.0, fields.as_mut_ptr(), fields.len() as u32))
+            } else {
+                let packed = LLVMIsPackedStruct(self.0);
+                Value(LLVMConstStructInContext(self.context(), fields.as_mut_ptr(), fields.len() as u32, packed))
+            }
+        }
+    }
     pub fn const_int(self, v: u64) -> Value {
         if self.is_vector() {
             let e = self.element().const_int(v);
