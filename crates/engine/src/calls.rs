@@ -127,7 +127,7 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
         let floaty = fty.return_type().contains_float() || fty.param_types().iter().any(|t| t.contains_float());
         return if floaty { CallKind::External(f) } else { CallKind::IntegerOnly };
     }
-    let name = f.name();
+    let name = allocator_symbol(&f.name());
     match name.as_str() {
         "__rust_alloc" | "malloc" | "__rdl_alloc" => return CallKind::Allocation(Alloc::Uninit),
         "__rust_alloc_zeroed" | "calloc" | "__rdl_alloc_zeroed" => return CallKind::Allocation(Alloc::Zeroed),
@@ -164,4 +164,16 @@ pub fn indirect_candidates(call: Value) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The allocator shim's symbol without rustc's mangling: newer rustc emits
+/// `_RNvCs…_7___rustc12___rust_alloc` (demangled `__rustc::__rust_alloc`) for `__rust_alloc`.
+fn allocator_symbol(name: &str) -> String {
+    if name.starts_with("_R") {
+        let d = crate::error::demangle(name);
+        if let Some(last) = d.strip_prefix("__rustc::") {
+            return last.to_string();
+        }
+    }
+    name.to_string()
 }

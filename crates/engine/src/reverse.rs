@@ -36,7 +36,7 @@
 //!   parameters, `width` per parameter, as a literal struct (or `void`).
 
 use crate::activity::{self, Activity};
-use crate::calls::{classify, CallKind};
+use crate::calls::{classify, Alloc, CallKind};
 use crate::error::{describe, AdError};
 use crate::forward::reverse_post_order;
 use crate::rules::{Cmp, Partial, E};
@@ -933,11 +933,23 @@ impl Gen<'_> {
                     }
                 }
             }
-            CallKind::Allocation(_) | CallKind::Deallocation if touches => self.error(
+            CallKind::Allocation(Alloc::Realloc) if touches => self.error(
                 call,
-                format!("heap allocation of differentiated data (`{}`) in reverse mode", describe(call)),
-                "reverse mode does not handle memory allocated inside the differentiated function yet; allocate buffers outside and pass them as Duplicated",
+                format!("reallocation of differentiated data (`{}`) in reverse mode", describe(call)),
+                "reverse mode does not handle growing a buffer inside the differentiated function yet; reserve the capacity (Vec::with_capacity) outside and pass the buffer as Duplicated",
             ),
+            CallKind::Allocation(alloc) => {
+                self.copy_primal(call);
+                if self.has_shadow(call) {
+                    self.shadow_allocation(call, alloc, &args);
+                }
+            }
+            CallKind::Deallocation => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    self.defer_shadow_free(call, &args);
+                }
+            }
             _ => {
                 if touches {
                     self.error(call, format!("the call `{}` on differentiated data", describe(call)), "this call has no derivative in reverse mode yet");
@@ -945,6 +957,35 @@ impl Gen<'_> {
                 }
                 self.copy_primal(call);
             }
+        }
+    }
+
+    /// Shadow memory for a fresh heap block, from the same allocator, zeroed.
+    fn shadow_allocation(&mut self, call: Value, alloc: Alloc, args: &[Value]) {
+        let ctx = context_of(self.module());
+        let mut lanes = Vec::new();
+        for _ in 0..self.width {
+            let s = self.emit_shadow_like(call, &[]);
+            if alloc == Alloc::Uninit {
+                let size = self.val(args[0]);
+                self.b.memset(s, Type::i8(ctx).zero(), size, 1);
+            }
+            lanes.push(s);
+        }
+        self.smap.insert(call, lanes);
+    }
+
+    /// The primal frees a block whose shadow the reverse sweep still needs: the shadow's free
+    /// runs when the tape is released.
+    fn defer_shadow_free(&mut self, call: Value, args: &[Value]) {
+        let m = self.module();
+        let i64t = Type::i64(context_of(m));
+        let callee = call.called_value();
+        let dealloc = self.val(callee);
+        let (size, align) = if args.len() == 3 { (self.val(args[1]), self.val(args[2])) } else { (i64t.zero(), i64t.zero()) };
+        for k in 0..self.width {
+            let s = self.shadow_or_null(args[0], k);
+            tape::defer_free(m, &self.b, self.tape, dealloc, s, size, align);
         }
     }
 

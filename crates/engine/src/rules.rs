@@ -195,7 +195,54 @@ pub static RULES: &[Rule] = &[
 
 /// Finds the rule for an intrinsic base name or a C library function name.
 pub fn lookup(name: &str) -> Option<&'static Rule> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(r) = fault::lookup(name) {
+        return Some(r);
+    }
     RULES.iter().find(|r| r.names.contains(&name))
+}
+
+/// Test aid (`--features fault-injection`): deliberately wrong rules, used when the environment
+/// variable `OXIDASE_FAULT_RULE` names the primitive (`sin`, `exp`, ...; without `llvm.`), to show
+/// that the differential tester (`tests/differential.rs`) catches a wrong rule.
+#[cfg(feature = "fault-injection")]
+mod fault {
+    use super::*;
+
+    static WRONG: &[Rule] = &[
+        // sin' = sin (should be cos)
+        Rule { names: &["llvm.sin", "sin", "sinf"], partials: &[D(Un("sin", &X(0)))] },
+        // cos' = sin (sign lost)
+        Rule { names: &["llvm.cos", "cos", "cosf"], partials: &[D(Un("sin", &X(0)))] },
+        // exp' = 1.001 exp (slightly off)
+        Rule { names: &["llvm.exp", "exp", "expf"], partials: &[D(Mul(&C(1.001), &Y))] },
+        // log' = 1/(x+1)
+        Rule { names: &["llvm.log", "log", "logf"], partials: &[D(Div(&ONE, &Add(&X(0), &ONE)))] },
+        // sqrt' = 1/y (factor 2)
+        Rule { names: &["llvm.sqrt", "sqrt", "sqrtf"], partials: &[D(Div(&ONE, &Y))] },
+        // pow: the exponent partial uses log2 instead of ln
+        Rule {
+            names: &["llvm.pow", "pow", "powf"],
+            partials: &[
+                D(Mul(&X(1), &Bin("pow", &X(0), &Sub(&X(1), &ONE)))),
+                D(Mul(&Y, &Un("log2", &X(0)))),
+            ],
+        },
+        // tanh' = 1 + y² (sign)
+        Rule { names: &["llvm.tanh", "tanh", "tanhf"], partials: &[D(Add(&ONE, &Mul(&Y, &Y)))] },
+        // atan' = 1/(1 + x)
+        Rule { names: &["llvm.atan", "atan", "atanf"], partials: &[D(Div(&ONE, &Add(&ONE, &X(0))))] },
+        // fma: operands' partials swapped with the addend's
+        Rule { names: &["llvm.fma", "llvm.fmuladd", "fma", "fmaf"], partials: &[D(X(1)), D(ONE), D(X(0))] },
+    ];
+
+    pub fn lookup(name: &str) -> Option<&'static Rule> {
+        let target = std::env::var("OXIDASE_FAULT_RULE").ok()?;
+        let target = target.trim().trim_start_matches("llvm.");
+        WRONG
+            .iter()
+            .find(|r| r.names.contains(&name) && r.names.iter().any(|n| n.trim_start_matches("llvm.") == target))
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,11 @@
 //! start, and callee derivatives push and pop on the same tape in between. Every entry occupies a
 //! multiple of 8 bytes so that all entries stay 8-byte aligned.
 //!
-//! In IR the tape is the struct `{ ptr data, i64 len, i64 cap }` held in memory; pushes reserve
+//! The tape also keeps a list of deferred frees: shadows of heap blocks the primal frees during
+//! the forward sweep must live until the reverse sweep has passed them, so their frees run when
+//! the tape is released at the very end.
+//!
+//! In IR the tape is the struct `{ ptr data, i64 len, i64 cap, ptr frees }` held in memory; pushes reserve
 //! space through `oxidase.tape.reserve` (a compare and, rarely, a call to the out-of-line
 //! `oxidase.tape.grow`), then store plain values. Growth uses `malloc`/`memcpy`/`free`, which
 //! forward mode can itself differentiate (higher order).
@@ -18,7 +22,7 @@ use oxidase_llvm::{Block, Builder, IntPredicate, Linkage, Type, Value};
 /// The LLVM type of the tape header.
 pub fn header_type(m: LLVMModuleRef) -> Type {
     let ctx = context_of(m);
-    Type::struct_of(ctx, &[Type::ptr(ctx), Type::i64(ctx), Type::i64(ctx)])
+    Type::struct_of(ctx, &[Type::ptr(ctx), Type::i64(ctx), Type::i64(ctx), Type::ptr(ctx)])
 }
 
 /// Bytes an entry of type `ty` occupies.
@@ -31,12 +35,127 @@ pub fn init(m: LLVMModuleRef, b: &Builder, tape: Value) {
     b.store(header_type(m).zero(), tape);
 }
 
-/// Frees the tape's buffer.
+/// Frees the tape's buffer and runs the deferred frees.
 pub fn release(m: LLVMModuleRef, b: &Builder, tape: Value) {
     let ctx = context_of(m);
     let data = b.load(Type::ptr(ctx), tape);
     let free = libc_function(m, "free");
     b.call(free.function_type(), free, &[data]);
+    let frees = field(m, b, tape, 3);
+    let head = b.load(Type::ptr(ctx), frees);
+    let run = run_frees_function(m);
+    b.call(run.function_type(), run, &[head]);
+}
+
+/// Defers `dealloc(ptr, size, align)` (or `dealloc(ptr)` for C's `free`) to the release of the
+/// tape.
+pub fn defer_free(m: LLVMModuleRef, b: &Builder, tape: Value, dealloc: Value, ptr: Value, size: Value, align: Value) {
+    register_deallocator(m, dealloc);
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let node_ty = free_node_type(m);
+    let malloc = libc_function(m, "malloc");
+    let node = b.call(malloc.function_type(), malloc, &[i64t.const_int(abi_size(m, node_ty))]);
+    let frees = field(m, b, tape, 3);
+    let head = b.load(p, frees);
+    let mut v = node_ty.undef();
+    for (i, x) in [head, dealloc, ptr, size, align].into_iter().enumerate() {
+        v = b.insert_value(v, x, i as u32);
+    }
+    b.store(v, node);
+    b.store(node, frees);
+}
+
+/// `{ ptr next, ptr dealloc, ptr block, i64 size, i64 align }`.
+fn free_node_type(m: LLVMModuleRef) -> Type {
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    Type::struct_of(ctx, &[p, p, p, i64t, i64t])
+}
+
+/// `void oxidase.tape.run_frees(ptr head)`: runs and frees every node of the list. Each node
+/// names its deallocator; the body compares it with every deallocator deferred so far and calls
+/// that one directly (so that the function stays differentiable), and is rebuilt when a new
+/// deallocator shows up.
+fn run_frees_function(m: LLVMModuleRef) -> Value {
+    const NAME: &str = "oxidase.tape.run_frees";
+    if let Some(f) = get_function(m, NAME) {
+        return f;
+    }
+    let ctx = context_of(m);
+    let f = add_function(m, NAME, Type::function(Type::void(ctx), &[Type::ptr(ctx)], false));
+    f.set_linkage(Linkage::LLVMInternalLinkage);
+    build_run_frees(m, f, &[]);
+    f
+}
+
+/// The deallocators `run_frees` knows: the callees of its `dealloc` blocks.
+fn known_deallocators(f: Value) -> Vec<Value> {
+    f.blocks()
+        .into_iter()
+        .filter(|b| b.name().starts_with("dealloc.hit"))
+        .filter_map(|b| b.instructions().into_iter().find_map(|i| i.called_function()))
+        .collect()
+}
+
+fn register_deallocator(m: LLVMModuleRef, dealloc: Value) {
+    let f = run_frees_function(m);
+    let mut known = known_deallocators(f);
+    if known.contains(&dealloc) {
+        return;
+    }
+    known.push(dealloc);
+    for b in f.blocks() {
+        for i in b.instructions() {
+            if !i.ty().is_void() {
+                i.replace_all_uses_with(i.ty().poison());
+            }
+        }
+    }
+    for b in f.blocks() {
+        b.delete();
+    }
+    build_run_frees(m, f, &known);
+}
+
+fn build_run_frees(m: LLVMModuleRef, f: Value, deallocators: &[Value]) {
+    let ctx = context_of(m);
+    let p = Type::ptr(ctx);
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let body = Block::append(ctx, f, "node");
+    let next_bb = Block::append(ctx, f, "next");
+    let done = Block::append(ctx, f, "done");
+    b.position_at_end(entry);
+    let empty = b.icmp(IntPredicate::LLVMIntEQ, f.param(0), p.zero());
+    b.cond_br(empty, done, body);
+    b.position_at_end(body);
+    let node = b.phi(p);
+    let v = b.load(free_node_type(m), node);
+    let next = b.extract_value(v, 0);
+    let dealloc = b.extract_value(v, 1);
+    let args = [b.extract_value(v, 2), b.extract_value(v, 3), b.extract_value(v, 4)];
+    for &d in deallocators {
+        let hit = Block::append(ctx, f, "dealloc.hit");
+        let miss = Block::append(ctx, f, "dealloc.next");
+        let is = b.icmp(IntPredicate::LLVMIntEQ, dealloc, d);
+        b.cond_br(is, hit, miss);
+        b.position_at_end(hit);
+        let n = d.function_type().param_types().len();
+        b.call(d.function_type(), d, &args[..n.min(3)]);
+        b.br(next_bb);
+        b.position_at_end(miss);
+    }
+    b.br(next_bb);
+    b.position_at_end(next_bb);
+    let free = libc_function(m, "free");
+    b.call(free.function_type(), free, &[node]);
+    let last = b.icmp(IntPredicate::LLVMIntEQ, next, p.zero());
+    b.cond_br(last, done, body);
+    node.add_incoming(f.param(0), entry);
+    node.add_incoming(next, next_bb);
+    b.position_at_end(done);
+    b.ret_void();
 }
 
 fn field(m: LLVMModuleRef, b: &Builder, tape: Value, i: u64) -> Value {

@@ -293,3 +293,52 @@ fn hessian_vector_product_forward_over_reverse() {
         assert!(close(ddx[i], fd, 1e-5), "i={i}: Hv {} vs {fd}", ddx[i]);
     }
 }
+
+/// A heap buffer allocated, filled, read and freed inside the function: its shadow lives until
+/// the reverse sweep is done.
+#[test]
+fn heap_buffer_inside() {
+    let ir = r#"
+declare ptr @malloc(i64)
+declare void @free(ptr)
+define double @buf(ptr %x, i64 %n) {
+entry:
+  %bytes = mul i64 %n, 8
+  %t = call ptr @malloc(i64 %bytes)
+  br label %fill
+fill:
+  %i = phi i64 [ 0, %entry ], [ %i1, %fill ]
+  %px = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %px
+  %sq = fmul double %xi, %xi
+  %pt = getelementptr double, ptr %t, i64 %i
+  store double %sq, ptr %pt
+  %i1 = add i64 %i, 1
+  %more = icmp slt i64 %i1, %n
+  br i1 %more, label %fill, label %sum
+sum:
+  %j = phi i64 [ 0, %fill ], [ %j1, %sum ]
+  %acc = phi double [ 0.0, %fill ], [ %acc1, %sum ]
+  %qt = getelementptr double, ptr %t, i64 %j
+  %v = load double, ptr %qt
+  %qx = getelementptr double, ptr %x, i64 %j
+  %w = load double, ptr %qx
+  %vw = fmul double %v, %w
+  %acc1 = fadd double %acc, %vw
+  %j1 = add i64 %j, 1
+  %more2 = icmp slt i64 %j1, %n
+  br i1 %more2, label %sum, label %done
+done:
+  call void @free(ptr %t)
+  ret double %acc1
+}"#;
+    let c = compile(ir, "buf", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let mut x = vec![0.5, -1.5, 2.0];
+    let mut dx = vec![0.0; 3];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), 3, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(f64::from_bits(out[0]), x.iter().map(|a| a * a * a).sum::<f64>());
+    for i in 0..3 {
+        assert!(close(dx[i], 3.0 * x[i] * x[i], 1e-15), "{dx:?}");
+    }
+}
