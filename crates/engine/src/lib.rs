@@ -93,6 +93,8 @@ pub struct Options {
     pub print_activity: bool,
     /// Print each derivative generated (`PrintSteps`).
     pub print_steps: bool,
+    /// Print how reverse mode carries values to the reverse sweep (`PrintPerf`).
+    pub print_perf: bool,
     /// Restrict reports to functions whose demangled name contains this.
     pub function_filter: Option<String>,
 }

@@ -200,7 +200,21 @@ struct Gen<'e> {
     /// The primal block whose reversal is being generated.
     current: Option<Block>,
     seeds: Vec<Value>,
+    /// Arguments of the forward function whose memory nothing writes while the derivative runs
+    /// (`noalias readonly` in the primal): loads from it can be repeated in the reversal.
+    readonly_args: HashSet<Value>,
+    stats: CacheStats,
     errors: Vec<AdError>,
+}
+
+/// How the values the reverse sweep needs were carried (`-Z autodiff=PrintPerf`).
+#[derive(Default, Debug)]
+struct CacheStats {
+    slots: usize,
+    taped: usize,
+    /// Bytes pushed per execution of every cyclic block once (a loop iteration's cost).
+    tape_bytes: u64,
+    recomputed: usize,
 }
 
 /// Generates the derivative(s) for `key`: `fns` is `[combined]` or `[augmented, reverse]`,
@@ -283,9 +297,23 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         fetched: HashMap::new(),
         current: None,
         seeds: Vec::new(),
+        readonly_args: HashSet::new(),
+        stats: CacheStats::default(),
         errors: Vec::new(),
     };
     g.run();
+    if g.engine.options.print_perf && g.engine.wants_report(primal) {
+        let st = &g.stats;
+        let line = format!(
+            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} on the tape ({} bytes per pass through the loops), {} recomputed",
+            crate::error::demangle(&primal.name()),
+            st.slots,
+            st.taped,
+            st.tape_bytes,
+            st.recomputed
+        );
+        g.engine.report.push(line);
+    }
     if g.errors.is_empty() {
         Ok(())
     } else {
@@ -552,14 +580,26 @@ impl Gen<'_> {
                     self.vmap.insert(p, *c);
                 }
                 RevArg::Const | RevArg::Active => {
-                    self.vmap.insert(p, new_params.next().unwrap());
+                    let np = new_params.next().unwrap();
+                    self.vmap.insert(p, np);
+                    self.note_readonly(p, np);
                 }
                 RevArg::Duplicated => {
-                    self.vmap.insert(p, new_params.next().unwrap());
+                    let np = new_params.next().unwrap();
+                    self.vmap.insert(p, np);
+                    self.note_readonly(p, np);
                     let shadows: Vec<Value> = (0..self.width).map(|_| new_params.next().unwrap()).collect();
                     self.smap.insert(p, shadows);
                 }
             }
+        }
+    }
+
+    fn note_readonly(&mut self, p: Value, np: Value) {
+        let Some(i) = self.primal.params().iter().position(|&q| q == p) else { return };
+        let i = i as u32;
+        if p.ty().is_pointer() && self.primal.param_has_attribute(i, "readonly") && self.primal.param_has_attribute(i, "noalias") {
+            self.readonly_args.insert(np);
         }
     }
 
@@ -1107,6 +1147,23 @@ impl Gen<'_> {
         if let Some(&v) = self.fetched.get(&(b, fv)) {
             return v;
         }
+        if self.should_recompute(fv) {
+            let c = fv.clone_instruction();
+            let ops: Vec<(u32, Value)> = (0..fv.num_operands())
+                .filter_map(|i| {
+                    let op = fv.operand(i);
+                    (!op.is_null() && !op.is_basic_block()).then(|| (i, self.fetch(op)))
+                })
+                .collect();
+            self.hb.insert(c);
+            for (i, v) in ops {
+                c.set_operand(i, v);
+            }
+            c.set_debug_loc_none();
+            self.stats.recomputed += 1;
+            self.fetched.insert((b, fv), c);
+            return c;
+        }
         let m = self.module();
         let carrier = if self.shape == Shape::Combined && !self.cyclic.contains(&b) {
             let slot = self.fwd_slots_b.alloca(fv.ty());
@@ -1115,12 +1172,76 @@ impl Gen<'_> {
             Carrier::Tape
         };
         let v = match carrier {
-            Carrier::Slot(slot) => self.hb.load(fv.ty(), slot),
-            Carrier::Tape => tape::pop(m, &self.hb, self.rev_tape, fv.ty()),
+            Carrier::Slot(slot) => {
+                self.stats.slots += 1;
+                self.hb.load(fv.ty(), slot)
+            }
+            Carrier::Tape => {
+                self.stats.taped += 1;
+                self.stats.tape_bytes += tape::entry_size(m, fv.ty());
+                tape::pop(m, &self.hb, self.rev_tape, fv.ty())
+            }
         };
         self.saves.entry(b).or_default().push((fv, carrier));
         self.fetched.insert((b, fv), v);
         v
+    }
+
+    /// Whether the reversal should recompute the forward value `fv` from its operands instead of
+    /// carrying it: when that needs at most one value not carried already (so it never costs
+    /// more tape or slots) and only cheap pure instructions, or loads of memory nothing writes
+    /// while the derivative runs.
+    fn should_recompute(&self, fv: Value) -> bool {
+        if !fv.is_instruction() || !self.recomputable_op(fv) {
+            return false;
+        }
+        let mut leaves = Vec::new();
+        for i in 0..fv.num_operands() {
+            let op = fv.operand(i);
+            if !op.is_null() && !op.is_basic_block() {
+                self.recompute_leaves(op, 3, &mut leaves);
+            }
+        }
+        leaves.sort();
+        leaves.dedup();
+        leaves.len() <= 1
+    }
+
+    fn recomputable_op(&self, v: Value) -> bool {
+        use Opcode::*;
+        match v.opcode() {
+            LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMIntToPtr | LLVMPtrToInt | LLVMZExt | LLVMSExt
+            | LLVMTrunc | LLVMSIToFP | LLVMUIToFP | LLVMFPExt | LLVMFPTrunc | LLVMAdd | LLVMSub | LLVMMul | LLVMShl
+            | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMFCmp | LLVMSelect | LLVMFAdd | LLVMFSub | LLVMFMul
+            | LLVMFNeg | LLVMExtractValue => true,
+            LLVMLoad => {
+                self.shape == Shape::Combined && !v.is_volatile() && self.readonly_args.contains(&strip_pointer(v.operand(0)))
+            }
+            _ => false,
+        }
+    }
+
+    /// Values that recomputing `v` would have to carry (not free and not carried already).
+    fn recompute_leaves(&self, v: Value, depth: u32, out: &mut Vec<Value>) {
+        if v.is_constant() || v.is_function() || v.is_global_variable() || v.is_metadata() || v.is_basic_block() {
+            return;
+        }
+        if self.shape == Shape::Combined && v.is_argument() {
+            return;
+        }
+        if self.fetched.contains_key(&(self.current.unwrap(), v)) {
+            return;
+        }
+        if depth == 0 || !v.is_instruction() || !self.recomputable_op(v) {
+            out.push(v);
+            return;
+        }
+        for i in 0..v.num_operands() {
+            let op = v.operand(i);
+            if !op.is_null() {
+                self.recompute_leaves(op, depth - 1, out);
+            }
+        }
     }
 
     /// A primal value inside the reversal.

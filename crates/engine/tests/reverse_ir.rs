@@ -118,7 +118,7 @@ define double @f(double %x, double %y) {
 
 /// Rosenbrock over a slice: loop, loads, phis.
 const ROSENBROCK: &str = r#"
-define double @rosen(ptr %x, i64 %n) {
+define double @rosen(ptr noalias readonly %x, i64 %n) {
 entry:
   %m = sub i64 %n, 1
   %empty = icmp sle i64 %m, 0
