@@ -3,15 +3,19 @@
 //! rustc lowers every generated function to a call of a variadic marker declaration
 //! (`__enzyme_fwddiff_<outer>` / `__enzyme_autodiff_<outer>`) whose arguments name the primal and,
 //! group by group, the activity of each of its LLVM parameters (shapes catalogued in
-//! shared/docs/IR-SHAPES.md). This module parses those calls into engine requests, replaces each
-//! call with a call to the generated derivative plus the glue that builds the value rustc
-//! expects, removes the markers, and finally optimizes the module (rustc runs no IR optimization
-//! after this pass).
+//! shared/docs/IR-SHAPES.md). This module parses those calls into engine requests
+//! ([`ForwardKey`] / [`ReverseKey`]), replaces each call with a call to the generated derivative
+//! plus the glue that builds the value rustc expects, removes the markers, and finally optimizes
+//! the module (rustc runs no IR optimization after this pass).
+//!
+//! What rustc leaves out is supplied here: storage for a primal's sret result, the reverse seed
+//! `dret` (never passed by this nightly: 1.0), and shadows for Active large structs, which rustc
+//! passes as `enzyme_out ptr` and which the engine sees as Duplicated with a zeroed shadow.
 
 use crate::flags::Flags;
 use llvm_sys::prelude::LLVMModuleRef;
 use oxidase_engine::error::demangle;
-use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options};
+use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::module::{self, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
 use oxidase_llvm::{Builder, Opcode, Type, Value};
@@ -64,6 +68,7 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     let options = Options {
         print_activity: flags.print_activity,
         print_steps: flags.print_steps,
+        print_perf: flags.print_perf,
         function_filter: flags.function_to_analyze.clone(),
     };
     let started = std::time::Instant::now();
@@ -237,116 +242,168 @@ fn parse_call(marker: Value, call: Value) -> Result<MarkerCall, String> {
 
 fn lower_call(engine: &mut Engine, marker: Value, call: Value) -> Result<(), Vec<String>> {
     let mc = parse_call(marker, call).map_err(|e| vec![e])?;
-    let primal_name = demangle(&mc.primal.name());
-    // Activity checks that hold in both modes.
-    for g in &mc.groups {
-        if let Group::Active(v) = g {
-            if mc.mode == Mode::Forward {
-                return Err(vec![format!("`{}`: Active can not be used in Forward Mode (differentiating `{primal_name}`)", mc.outer)]);
-            }
-            if !v.ty().is_float() && !(v.ty().is_aggregate() && v.ty().contains_float() && !v.ty().contains_pointer()) {
+    match mc.mode {
+        Mode::Forward => {
+            if mc.groups.iter().any(|g| matches!(g, Group::Active(_))) {
                 return Err(vec![format!(
-                    "`{}`: Active can not be used for this type: an argument of `{primal_name}` is passed as `{}`, not as a float value; use Duplicated for references and pointers",
+                    "`{}`: Active can not be used in Forward Mode (differentiating `{}`)",
                     mc.outer,
-                    v.ty().print()
+                    demangle(&mc.primal.name())
                 )]);
             }
+            lower_forward(engine, &mc)
         }
+        Mode::Reverse => lower_reverse(engine, &mc),
     }
-    if mc.mode == Mode::Reverse {
-        return Err(vec![format!(
-            "`{}`: reverse mode (#[autodiff_reverse]) is not supported by this oxidase backend yet (differentiating `{primal_name}`); use #[autodiff_forward] for now",
-            mc.outer
-        )]);
-    }
-    lower_forward(engine, &mc)
 }
 
-fn lower_forward(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>> {
-    let primal = mc.primal;
-    let fty = primal.function_type();
-    let params = fty.param_types();
-    let sret = (0..params.len() as u32).find(|&i| primal.param_has_attribute(i, "sret"));
-    let expected = params.len() - sret.is_some() as usize;
-    if mc.groups.len() != expected {
-        return Err(vec![format!(
-            "`{}`: the autodiff call passes {} arguments but `{}` takes {expected}",
-            mc.outer,
-            mc.groups.len(),
-            demangle(&primal.name())
-        )]);
-    }
-    let ctx = context_of(engine.module);
-    let b = Builder::new(ctx);
-    let w = mc.width as usize;
-    // Storage for an sret primal result and its tangents, in the caller's entry block.
-    let sret_ty = sret.map(|i| primal.param_type_attribute(i, "sret").unwrap_or_else(|| Type::i8(ctx)));
-    let mut sret_slots = Vec::new();
-    if let Some(ty) = sret_ty {
-        let entry = mc.call.parent_block().parent().entry_block();
-        b.position_before(entry.first_instruction().unwrap());
-        for _ in 0..=w {
-            sret_slots.push(b.alloca(ty));
-        }
-    }
-    b.position_before(mc.call);
-    let mut args = Vec::new();
-    let mut call_args = Vec::new();
-    let mut groups = mc.groups.iter();
-    for (i, &pty) in params.iter().enumerate() {
-        if Some(i as u32) == sret {
-            args.push(ArgActivity::Dual);
-            call_args.extend(sret_slots.iter().copied());
-            continue;
-        }
-        let g = groups.next().unwrap();
-        let value = match g {
+impl Group {
+    /// The primal value the group passes.
+    fn value(&self) -> Value {
+        match self {
             Group::Const(v) | Group::Active(v) | Group::Dual(v, _) => *v,
             Group::DualVector { value, .. } => *value,
-        };
+        }
+    }
+}
+
+/// The primal as both lowerings see it: its parameters, each paired with the call's group for it.
+struct Primal<'a> {
+    function: Value,
+    /// Demangled, for diagnostics.
+    name: String,
+    /// The LLVM return type (`void` for an sret primal).
+    ret: Type,
+    /// Per LLVM parameter: its type and the call's group, `None` for the sret parameter (rustc never
+    /// passes one; the lowering supplies the storage).
+    params: Vec<(Type, Option<&'a Group>)>,
+    /// The type of the value an sret primal writes.
+    sret_ty: Option<Type>,
+}
+
+impl Primal<'_> {
+    /// The primal's result as a value (the sret type for an sret primal), `None` when it returns
+    /// nothing.
+    fn result_type(&self) -> Option<Type> {
+        self.sret_ty.or((!self.ret.is_void()).then_some(self.ret))
+    }
+}
+
+/// Pairs the call's groups with the primal's parameters and checks their number and types.
+fn primal_of<'a>(mc: &'a MarkerCall) -> Result<Primal<'a>, Vec<String>> {
+    let f = mc.primal;
+    let name = demangle(&f.name());
+    let fty = f.function_type();
+    let types = fty.param_types();
+    let sret = (0..types.len() as u32).find(|&i| f.param_has_attribute(i, "sret"));
+    let expected = types.len() - sret.is_some() as usize;
+    if mc.groups.len() != expected {
+        return Err(vec![format!(
+            "`{}`: the autodiff call passes {} arguments but `{name}` takes {expected}",
+            mc.outer,
+            mc.groups.len()
+        )]);
+    }
+    let mut groups = mc.groups.iter();
+    let mut params = Vec::new();
+    for (i, &pty) in types.iter().enumerate() {
+        if Some(i as u32) == sret {
+            params.push((pty, None));
+            continue;
+        }
+        let g = groups.next().expect("counted above");
+        let value = g.value();
         if value.ty() != pty {
             return Err(vec![format!(
-                "`{}`: argument {} of `{}` has LLVM type `{}` but the autodiff call passes `{}`; this nightly passes by-value enums this way and the value cannot be recovered (pass the enum by reference instead)",
+                "`{}`: argument {} of `{name}` has LLVM type `{}` but the autodiff call passes `{}`; this nightly passes by-value enums this way and the value cannot be recovered (pass the enum by reference instead)",
                 mc.outer,
                 i,
-                demangle(&primal.name()),
                 pty.print(),
                 value.ty().print()
             )]);
         }
+        params.push((pty, Some(g)));
+    }
+    let ctx = context_of(f.global_parent());
+    let sret_ty = sret.map(|i| f.param_type_attribute(i, "sret").unwrap_or_else(|| Type::i8(ctx)));
+    Ok(Primal { function: f, name, ret: fty.return_type(), params, sret_ty })
+}
+
+/// A stack slot in the entry block of the function holding the marker call (so that a call in a
+/// loop reuses it).
+fn entry_slot(mc: &MarkerCall, ty: Type) -> Value {
+    let function = mc.call.parent_block().parent();
+    let b = Builder::new(context_of(function.global_parent()));
+    b.position_before(function.entry_block().first_instruction().expect("the call is in this function"));
+    b.alloca(ty)
+}
+
+/// The `width` shadows of a Dual / Duplicated group, as call arguments (`enzyme_dupv`: one pointer
+/// per lane into the single shadow, `stride` bytes apart). Emits code at `b`'s position.
+fn shadow_args(b: &Builder, width: u32, g: &Group) -> Vec<Value> {
+    match g {
+        Group::Dual(_, shadows) => shadows.clone(),
+        Group::DualVector { shadow, stride, .. } => (0..width as u64)
+            .map(|k| {
+                let off = b.mul(*stride, stride.ty().const_int(k));
+                b.gep(Type::i8(b.context()), *shadow, &[off])
+            })
+            .collect(),
+        Group::Const(_) | Group::Active(_) => Vec::new(),
+    }
+}
+
+/// The engine's errors, each with the request that led to it.
+fn engine_errors(mc: &MarkerCall, p: &Primal, errs: Vec<oxidase_engine::AdError>) -> Vec<String> {
+    errs.into_iter().map(|e| format!("{e}\n  = note: while differentiating `{}` for `{}`", p.name, mc.outer)).collect()
+}
+
+/// Replaces the marker call by `value` (the value rustc expects) and removes it.
+fn replace_marker_call(mc: &MarkerCall, value: Value) {
+    if !mc.call.ty().is_void() {
+        mc.call.replace_all_uses_with(value);
+    }
+    erase_marker_call(mc.call);
+}
+
+fn lower_forward(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>> {
+    let p = primal_of(mc)?;
+    let ctx = context_of(engine.module);
+    let b = Builder::new(ctx);
+    let w = mc.width as usize;
+    // Storage for an sret primal result and its tangents, in the caller's entry block.
+    let sret_slots: Vec<Value> = p.sret_ty.map(|ty| (0..=w).map(|_| entry_slot(mc, ty)).collect()).unwrap_or_default();
+    b.position_before(mc.call);
+    let mut args = Vec::new();
+    let mut call_args = Vec::new();
+    for &(_, g) in &p.params {
         match g {
-            Group::Const(v) if v.is_function() => args.push(ArgActivity::Constant(*v)),
-            Group::Const(v) => {
+            None => {
+                args.push(ArgActivity::Dual);
+                call_args.extend(sret_slots.iter().copied());
+            }
+            Some(Group::Const(v)) if v.is_function() => args.push(ArgActivity::Constant(*v)),
+            Some(Group::Const(v)) => {
                 args.push(ArgActivity::Const);
                 call_args.push(*v);
             }
-            Group::Dual(v, shadows) => {
+            Some(g @ (Group::Dual(..) | Group::DualVector { .. })) => {
                 args.push(ArgActivity::Dual);
-                call_args.push(*v);
-                call_args.extend(shadows.iter().copied());
+                call_args.push(g.value());
+                call_args.extend(shadow_args(&b, mc.width, g));
             }
-            Group::DualVector { value, stride, shadow } => {
-                args.push(ArgActivity::Dual);
-                call_args.push(*value);
-                for k in 0..w {
-                    let off = b.mul(*stride, stride.ty().const_int(k as u64));
-                    call_args.push(b.gep(Type::i8(ctx), *shadow, &[off]));
-                }
-            }
-            Group::Active(_) => unreachable!("rejected above"),
+            Some(Group::Active(_)) => unreachable!("rejected by lower_call"),
         }
     }
-    let key = ForwardKey { function: primal, args, width: mc.width };
-    let df = engine.forward(&key).map_err(|errs| {
-        errs.into_iter().map(|e| format!("{e}\n  = note: while differentiating `{}` for `{}`", demangle(&primal.name()), mc.outer)).collect::<Vec<_>>()
-    })?;
+    let key = ForwardKey { function: p.function, args, width: mc.width };
+    let df = engine.forward(&key).map_err(|errs| engine_errors(mc, &p, errs))?;
     b.position_before(mc.call);
     let result = b.call(df.function_type(), df, &call_args);
     // The primal's result and tangents, as values.
-    let (value, tangents): (Option<Value>, Vec<Value>) = if let Some(ty) = sret_ty {
+    let (value, tangents): (Option<Value>, Vec<Value>) = if let Some(ty) = p.sret_ty {
         let v = b.load(ty, sret_slots[0]);
         (Some(v), (1..=w).map(|k| b.load(ty, sret_slots[k])).collect())
-    } else if fty.return_type().is_void() {
+    } else if p.ret.is_void() {
         (None, Vec::new())
     } else {
         (Some(b.extract_value(result, 0)), (1..=w).map(|k| b.extract_value(result, k as u32)).collect())
@@ -356,10 +413,350 @@ fn lower_forward(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>
         None => rty.zero(),
         Some(v) => build_forward_result(&b, mc, rty, v, &tangents)?,
     };
-    if !rty.is_void() {
-        mc.call.replace_all_uses_with(replacement);
+    replace_marker_call(mc, replacement);
+    Ok(())
+}
+
+// ---- reverse mode ----
+
+/// An Active (`enzyme_out`) input as the call's result type R sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Out {
+    /// A float value (or float vector / aggregate of floats) passed by value: its adjoint has its
+    /// type. The two halves of a by-value pair are two such inputs sharing one field of R.
+    Value(Type),
+    /// A pointer to a large by-value struct (IR-SHAPES §6.7): its adjoint is a whole field of R,
+    /// whose type is the struct's.
+    Indirect,
+}
+
+/// Where one Active input's adjoint goes in R.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Placement {
+    /// The adjoint's type: the input's own type, or for [`Out::Indirect`] the field type in R.
+    ty: Type,
+    /// (path inside the adjoint, path inside R): a single `([], field)` when the adjoint fills a
+    /// field; one entry per leaf when it is one half of a by-value pair nested in R.
+    parts: Vec<(Vec<u32>, Vec<u32>)>,
+}
+
+/// How the call's result type R is made up (IR-SHAPES §4, "Reverse mode").
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ReverseResult {
+    /// Path of the primal result in R (`[]`: R is the primal itself); `None` when R omits it.
+    primal: Option<Vec<u32>>,
+    /// Whether the return is differentiated (Active / ActiveOnly: seeded with 1.0).
+    ret_active: bool,
+    /// One per Active input, in order.
+    adjoints: Vec<Placement>,
+}
+
+/// The leaves (scalars, vectors, pointers) of `ty` with their paths, in memory order.
+fn leaves(ty: Type) -> Vec<(Vec<u32>, Type)> {
+    fn walk(ty: Type, path: &mut Vec<u32>, out: &mut Vec<(Vec<u32>, Type)>) {
+        if ty.is_aggregate() {
+            for i in 0..ty.aggregate_len() {
+                path.push(i);
+                walk(ty.field(i), path, out);
+                path.pop();
+            }
+        } else {
+            out.push((path.clone(), ty));
+        }
     }
-    erase_marker_call(mc.call);
+    let mut out = Vec::new();
+    walk(ty, &mut Vec::new(), &mut out);
+    out
+}
+
+/// Whether a value of `ty` can be an Active adjoint (floats, no pointers).
+fn adjoint_type(ty: Type) -> bool {
+    ty.contains_float() && !ty.contains_pointer()
+}
+
+/// Assigns the Active inputs `outs`, in order, to the adjoint fields of R. A field takes one
+/// input of its own type, or consecutive inputs whose leaves are exactly its leaves (a by-value
+/// pair `out a, out b` nested as `{ double, double }`), or one [`Out::Indirect`] input whole.
+fn place_adjoints(fields: &[(Type, Vec<u32>)], outs: &[Out]) -> Option<Vec<Placement>> {
+    let mut placed = Vec::new();
+    let mut next = outs.iter();
+    for (fty, fpath) in fields {
+        match *next.next()? {
+            Out::Indirect if adjoint_type(*fty) => placed.push(Placement { ty: *fty, parts: vec![(Vec::new(), fpath.clone())] }),
+            Out::Indirect => return None,
+            Out::Value(t) if t == *fty => placed.push(Placement { ty: t, parts: vec![(Vec::new(), fpath.clone())] }),
+            Out::Value(first) => {
+                let field_leaves = leaves(*fty);
+                let mut filled = 0;
+                let mut t = first;
+                loop {
+                    let mut parts = Vec::new();
+                    for (src, lty) in leaves(t) {
+                        let (dst, fty) = field_leaves.get(filled)?;
+                        if *fty != lty {
+                            return None;
+                        }
+                        parts.push((src, fpath.iter().chain(dst).copied().collect()));
+                        filled += 1;
+                    }
+                    placed.push(Placement { ty: t, parts });
+                    if filled == field_leaves.len() {
+                        break;
+                    }
+                    match *next.next()? {
+                        Out::Value(u) => t = u,
+                        Out::Indirect => return None,
+                    }
+                }
+            }
+        }
+    }
+    next.next().is_none().then_some(placed)
+}
+
+/// Reads R: `[primal] ++ [one adjoint per Active Rust input]`, a bare type when that is one field,
+/// `{}` when none. `primal` is the primal's result type (`None`: unit), `primal_return` whether
+/// `enzyme_primal_return` was passed.
+///
+/// Without the flag a non-unit primal is either a Const return (primal kept) or ActiveOnly (primal
+/// dropped); R tells them apart (IR-SHAPES §6.4). When both readings fit, which needs an Active
+/// large struct whose adjoint type starts with the primal's type, the Const reading wins.
+fn read_reverse_result(rty: Type, primal: Option<Type>, primal_return: bool, outs: &[Out]) -> Result<ReverseResult, String> {
+    let readings: &[bool] = match (primal_return, primal) {
+        (true, None) => return Err("`enzyme_primal_return` is passed but the function returns nothing".into()),
+        (true, Some(_)) => &[true],
+        (false, None) => &[false],
+        (false, Some(_)) => &[true, false],
+    };
+    // R split into its fields, or taken as one field.
+    let mut splits: Vec<Vec<(Type, Vec<u32>)>> = Vec::new();
+    if rty.is_void() {
+        splits.push(Vec::new());
+    } else {
+        if rty.is_struct() {
+            splits.push(rty.struct_fields().into_iter().enumerate().map(|(i, t)| (t, vec![i as u32])).collect());
+        }
+        splits.push(vec![(rty, Vec::new())]);
+    }
+    for &with_primal in readings {
+        for fields in &splits {
+            let (primal_path, rest) = if with_primal {
+                match fields.split_first() {
+                    Some(((t, path), rest)) if Some(*t) == primal => (Some(path.clone()), rest),
+                    _ => continue,
+                }
+            } else {
+                (None, &fields[..])
+            };
+            if let Some(adjoints) = place_adjoints(rest, outs) {
+                return Ok(ReverseResult { primal: primal_path, ret_active: primal_return || (!with_primal && primal.is_some()), adjoints });
+            }
+        }
+    }
+    let outs: Vec<String> = outs
+        .iter()
+        .map(|o| match o {
+            Out::Value(t) => t.print(),
+            Out::Indirect => "ptr (by-value struct)".into(),
+        })
+        .collect();
+    Err(format!(
+        "unexpected result type `{}` for a reverse derivative of a function returning `{}` with Active inputs [{}]{}",
+        rty.print(),
+        primal.map(|t| t.print()).unwrap_or_else(|| "()".into()),
+        outs.join(", "),
+        if primal_return { " and an Active return" } else { "" }
+    ))
+}
+
+/// A value of `ty` with every float 1.0 (other leaves zero): the seed `dret` that this nightly
+/// never passes (IR-SHAPES §6.1).
+fn ones(b: &Builder, ty: Type) -> Value {
+    if ty.is_float_or_float_vector() {
+        ty.const_float(1.0)
+    } else if ty.is_aggregate() {
+        (0..ty.aggregate_len()).fold(ty.undef(), |agg, i| b.insert_value(agg, ones(b, ty.field(i)), i))
+    } else {
+        ty.zero()
+    }
+}
+
+fn extract_at(b: &Builder, v: Value, path: &[u32]) -> Value {
+    path.iter().fold(v, |v, &i| b.extract_value(v, i))
+}
+
+fn insert_at(b: &Builder, agg: Value, v: Value, path: &[u32]) -> Value {
+    match path.split_first() {
+        None => v,
+        Some((&i, rest)) => {
+            let inner = insert_at(b, b.extract_value(agg, i), v, rest);
+            b.insert_value(agg, inner, i)
+        }
+    }
+}
+
+/// How one primal parameter is passed to the reverse derivative.
+enum RevParam<'a> {
+    /// rustc's group, passed as the engine expects it.
+    Group(&'a Group),
+    /// The sret parameter: storage for the result, duplicated with a shadow per lane that seeds
+    /// the result (1.0 for an Active return, 0 for Const).
+    Sret(Type),
+    /// An Active large struct behind a pointer: duplicated with a zeroed shadow of this type, read
+    /// back as its adjoint.
+    Indirect(Value, Type),
+}
+
+fn lower_reverse(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>> {
+    let p = primal_of(mc)?;
+    let err = |what: String| vec![format!("`{}`: {what} (differentiating `{}`)", mc.outer, p.name)];
+    // The Active inputs, as R sees them.
+    let mut outs = Vec::new();
+    for &(pty, g) in &p.params {
+        match g {
+            Some(Group::Active(_)) => {
+                if pty.is_pointer() {
+                    outs.push(Out::Indirect);
+                } else if pty.is_float_or_float_vector() || (pty.is_aggregate() && adjoint_type(pty)) {
+                    outs.push(Out::Value(pty));
+                } else {
+                    return Err(err(format!(
+                        "Active can not be used for this type: an argument is passed as `{}`, not as a float value; use Duplicated for references and pointers, Const for integers",
+                        pty.print()
+                    )));
+                }
+                if mc.width > 1 {
+                    return Err(err(format!(
+                        "Active inputs are not supported with width {}: upstream leaves batched reverse mode with Active inputs unfinished (one adjoint for all lanes); use width 1, or pass the value by reference as Duplicated",
+                        mc.width
+                    )));
+                }
+            }
+            Some(g @ (Group::Dual(..) | Group::DualVector { .. })) if !g.value().ty().is_pointer() => {
+                return Err(err(format!(
+                    "Duplicated needs a reference or pointer, but an argument is passed as `{}`; use Active for floats passed by value",
+                    pty.print()
+                )));
+            }
+            _ => {}
+        }
+    }
+    let rty = mc.call.ty();
+    let layout = read_reverse_result(rty, p.result_type(), mc.primal_return, &outs).map_err(err)?;
+    // The engine's request.
+    let mut args = Vec::new();
+    let mut plan = Vec::new();
+    let mut adjoints = layout.adjoints.iter();
+    for &(_, g) in &p.params {
+        let (arg, how) = match g {
+            None => (RevArg::Duplicated, RevParam::Sret(p.sret_ty.expect("sret parameter"))),
+            Some(Group::Const(v)) if v.is_function() => (RevArg::Constant(*v), RevParam::Group(g.unwrap())),
+            Some(g @ Group::Const(_)) => (RevArg::Const, RevParam::Group(g)),
+            Some(g @ (Group::Dual(..) | Group::DualVector { .. })) => (RevArg::Duplicated, RevParam::Group(g)),
+            Some(g @ Group::Active(v)) => {
+                let adjoint = adjoints.next().expect("one placement per Active input");
+                if v.ty().is_pointer() {
+                    (RevArg::Duplicated, RevParam::Indirect(*v, adjoint.ty))
+                } else {
+                    (RevArg::Active, RevParam::Group(g))
+                }
+            }
+        };
+        args.push(arg);
+        plan.push(how);
+    }
+    // An sret primal returns void: its result is seeded through the shadow of its storage.
+    let ret = if layout.ret_active && p.sret_ty.is_none() { RevRet::Active } else { RevRet::Const };
+    let key = ReverseKey { function: p.function, args, ret, width: mc.width };
+    let df = engine.reverse(&key).map_err(|errs| engine_errors(mc, &p, errs))?;
+
+    // Slots go to the entry block (`entry_slot`); everything else right before the marker call.
+    let b = Builder::new(context_of(engine.module));
+    b.position_before(mc.call);
+    let mut call_args = Vec::new();
+    let mut sret_slot = None;
+    let mut indirect_slots = Vec::new();
+    for how in &plan {
+        match *how {
+            RevParam::Group(Group::Const(v)) if v.is_function() => {}
+            RevParam::Group(g) => {
+                call_args.push(g.value());
+                call_args.extend(shadow_args(&b, mc.width, g));
+            }
+            RevParam::Sret(ty) => {
+                let slot = entry_slot(mc, ty);
+                sret_slot = Some((slot, ty));
+                call_args.push(slot);
+                for _ in 0..mc.width {
+                    let shadow = entry_slot(mc, ty);
+                    b.store(if layout.ret_active { ones(&b, ty) } else { ty.zero() }, shadow);
+                    call_args.push(shadow);
+                }
+            }
+            RevParam::Indirect(v, ty) => {
+                let shadow = entry_slot(mc, ty);
+                b.store(ty.zero(), shadow);
+                indirect_slots.push((shadow, ty));
+                call_args.extend([v, shadow]);
+            }
+        }
+    }
+    if ret == RevRet::Active {
+        call_args.push(ones(&b, p.ret));
+    }
+    let result = b.call(df.function_type(), df, &call_args);
+    // The engine's result: `{ primal (unless void), adjoint per Active parameter }`.
+    let mut expected = Vec::new();
+    if !p.ret.is_void() {
+        expected.push(p.ret);
+    }
+    expected.extend(key.args.iter().zip(&p.params).filter(|(a, _)| **a == RevArg::Active).map(|(_, (t, _))| *t));
+    let rety = result.ty();
+    let fields: Vec<Value> = if expected.is_empty() {
+        Vec::new()
+    } else if rety == Type::struct_of(b.context(), &expected) {
+        (0..expected.len() as u32).map(|i| b.extract_value(result, i)).collect()
+    } else if expected.len() == 1 && rety == expected[0] {
+        vec![result]
+    } else {
+        return Err(err(format!(
+            "the engine's reverse derivative returns `{}`, expected the fields [{}] (internal error)",
+            rety.print(),
+            expected.iter().map(|t| t.print()).collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let mut fields = fields.into_iter();
+    let primal_value = match sret_slot {
+        Some((slot, ty)) => Some(b.load(ty, slot)),
+        None if !p.ret.is_void() => fields.next(),
+        None => None,
+    };
+    // The adjoint of each Active input, in order.
+    let mut indirect = indirect_slots.into_iter();
+    let adjoint_values: Vec<Value> = plan
+        .iter()
+        .filter_map(|how| match how {
+            RevParam::Group(Group::Active(_)) => fields.next(),
+            RevParam::Indirect(..) => indirect.next().map(|(slot, ty)| b.load(ty, slot)),
+            _ => None,
+        })
+        .collect();
+    // Build R.
+    let replacement = if rty.is_void() || (rty.is_struct() && rty.aggregate_len() == 0) {
+        rty.zero()
+    } else {
+        let mut r = rty.undef();
+        if let (Some(path), Some(v)) = (&layout.primal, primal_value) {
+            r = insert_at(&b, r, v, path);
+        }
+        for (place, &v) in layout.adjoints.iter().zip(&adjoint_values) {
+            for (src, dst) in &place.parts {
+                r = insert_at(&b, r, extract_at(&b, v, src), dst);
+            }
+        }
+        r
+    };
+    replace_marker_call(mc, replacement);
     Ok(())
 }
 
@@ -466,4 +863,147 @@ fn optimize(module: LLVMModuleRef, level: u32) -> Result<(), String> {
     }
     let pipeline = format!("default<O{}>", level.min(3));
     passes::run_on_module(module, &pipeline, PipelineOptions { vectorize: level >= 2, unroll: level >= 2, verify_each: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxidase_llvm::module::Context;
+
+    struct T {
+        _module: oxidase_llvm::module::OwnedModule,
+        _ctx: Context,
+        d: Type,
+        f: Type,
+        i32: Type,
+        raw: llvm_sys::prelude::LLVMContextRef,
+    }
+
+    fn types() -> T {
+        let ctx = Context::new();
+        let raw = ctx.raw();
+        let m = ctx.parse_ir("declare float @f32()", "types").unwrap();
+        let f = module::get_function(m.raw(), "f32").unwrap().function_type().return_type();
+        T { d: Type::f64(raw), f, i32: Type::i32(raw), raw, _module: m, _ctx: ctx }
+    }
+
+    impl T {
+        fn s(&self, fields: &[Type]) -> Type {
+            Type::struct_of(self.raw, fields)
+        }
+    }
+
+    fn whole(ty: Type, path: &[u32]) -> Placement {
+        Placement { ty, parts: vec![(Vec::new(), path.to_vec())] }
+    }
+
+    #[test]
+    fn active_scalar_active_return() {
+        // 02: `primal_return, out double` -> { double, double }
+        let t = types();
+        let r = read_reverse_result(t.s(&[t.d, t.d]), Some(t.d), true, &[Out::Value(t.d)]).unwrap();
+        assert_eq!(r, ReverseResult { primal: Some(vec![0]), ret_active: true, adjoints: vec![whole(t.d, &[1])] });
+    }
+
+    #[test]
+    fn active_only_return() {
+        // 04 d_px_only: `out double, const double` -> double
+        let t = types();
+        let r = read_reverse_result(t.d, Some(t.d), false, &[Out::Value(t.d)]).unwrap();
+        assert_eq!(r, ReverseResult { primal: None, ret_active: true, adjoints: vec![whole(t.d, &[])] });
+        // 04 d_p_only: `out double, out double` -> { double, double }
+        let r = read_reverse_result(t.s(&[t.d, t.d]), Some(t.d), false, &[Out::Value(t.d), Out::Value(t.d)]).unwrap();
+        assert_eq!(r, ReverseResult { primal: None, ret_active: true, adjoints: vec![whole(t.d, &[0]), whole(t.d, &[1])] });
+        // Duplicated inputs only, ActiveOnly return: {}
+        let r = read_reverse_result(t.s(&[]), Some(t.d), false, &[]).unwrap();
+        assert_eq!(r, ReverseResult { primal: None, ret_active: true, adjoints: vec![] });
+    }
+
+    #[test]
+    fn const_return() {
+        // 05: `dup, dup` -> double (the primal)
+        let t = types();
+        let r = read_reverse_result(t.d, Some(t.d), false, &[]).unwrap();
+        assert_eq!(r, ReverseResult { primal: Some(vec![]), ret_active: false, adjoints: vec![] });
+        // x14: (Active, Const): `out double` -> { double, double } = {primal, dx}
+        let r = read_reverse_result(t.s(&[t.d, t.d]), Some(t.d), false, &[Out::Value(t.d)]).unwrap();
+        assert_eq!(r, ReverseResult { primal: Some(vec![0]), ret_active: false, adjoints: vec![whole(t.d, &[1])] });
+        // x05: i32 Const return
+        let r = read_reverse_result(t.i32, Some(t.i32), false, &[]).unwrap();
+        assert_eq!(r.primal, Some(vec![]));
+        // x05: [4 x double] returned through sret
+        let arr = Type::array_of(t.d, 4);
+        let r = read_reverse_result(arr, Some(arr), false, &[]).unwrap();
+        assert_eq!(r, ReverseResult { primal: Some(vec![]), ret_active: false, adjoints: vec![] });
+        // x10: tuple return, Const: { { double, double }, double, double }
+        let pair = t.s(&[t.d, t.d]);
+        let r = read_reverse_result(t.s(&[pair, t.d, t.d]), Some(pair), false, &[Out::Value(t.d), Out::Value(t.d)]).unwrap();
+        assert_eq!(r, ReverseResult { primal: Some(vec![0]), ret_active: false, adjoints: vec![whole(t.d, &[1]), whole(t.d, &[2])] });
+    }
+
+    #[test]
+    fn unit_primal() {
+        // 11: `dup, dup` -> {}
+        let t = types();
+        let r = read_reverse_result(t.s(&[]), None, false, &[]).unwrap();
+        assert_eq!(r, ReverseResult { primal: None, ret_active: false, adjoints: vec![] });
+        // x06: `&mut self` Duplicated, `out double`, unit return -> double
+        let r = read_reverse_result(t.d, None, false, &[Out::Value(t.d)]).unwrap();
+        assert_eq!(r, ReverseResult { primal: None, ret_active: false, adjoints: vec![whole(t.d, &[])] });
+    }
+
+    #[test]
+    fn by_value_pair_is_nested() {
+        // 25: `primal_return, out double, out double` -> { double, { double, double } }
+        let t = types();
+        let r = read_reverse_result(t.s(&[t.d, t.s(&[t.d, t.d])]), Some(t.d), true, &[Out::Value(t.d), Out::Value(t.d)]).unwrap();
+        let half = |i: u32| Placement { ty: t.d, parts: vec![(vec![], vec![1, i])] };
+        assert_eq!(r, ReverseResult { primal: Some(vec![0]), ret_active: true, adjoints: vec![half(0), half(1)] });
+        // x06 `self` by value next to a scalar: { double, double, double }
+        let r = read_reverse_result(t.s(&[t.d, t.d, t.d]), Some(t.d), true, &[Out::Value(t.d), Out::Value(t.d)]).unwrap();
+        assert_eq!(r.adjoints, vec![whole(t.d, &[1]), whole(t.d, &[2])]);
+        // A pair and a scalar, ActiveOnly: { { double, double }, double }
+        let r = read_reverse_result(t.s(&[t.s(&[t.d, t.d]), t.d]), Some(t.d), false, &[Out::Value(t.d), Out::Value(t.d), Out::Value(t.d)]).unwrap();
+        assert_eq!(r.primal, None);
+        assert_eq!(r.adjoints[2], whole(t.d, &[1]));
+        assert_eq!(r.adjoints[1], Placement { ty: t.d, parts: vec![(vec![], vec![0, 1])] });
+    }
+
+    #[test]
+    fn mixed_float_types() {
+        // 37: f32 inputs, f64 return -> { double, float, float }
+        let t = types();
+        let r = read_reverse_result(t.s(&[t.d, t.f, t.f]), Some(t.d), true, &[Out::Value(t.f), Out::Value(t.f)]).unwrap();
+        assert_eq!(r.adjoints, vec![whole(t.f, &[1]), whole(t.f, &[2])]);
+    }
+
+    #[test]
+    fn large_struct_by_pointer() {
+        // x04: `primal_return, out ptr` -> { double, { double, double, double } }
+        let t = types();
+        let v3 = t.s(&[t.d, t.d, t.d]);
+        let r = read_reverse_result(t.s(&[t.d, v3]), Some(t.d), true, &[Out::Indirect]).unwrap();
+        assert_eq!(r, ReverseResult { primal: Some(vec![0]), ret_active: true, adjoints: vec![whole(v3, &[1])] });
+        // ActiveOnly: R is the struct's adjoint itself
+        let r = read_reverse_result(v3, Some(t.d), false, &[Out::Indirect]).unwrap();
+        assert_eq!(r, ReverseResult { primal: None, ret_active: true, adjoints: vec![whole(v3, &[])] });
+        // Const return
+        let r = read_reverse_result(t.s(&[t.d, v3]), Some(t.d), false, &[Out::Indirect]).unwrap();
+        assert_eq!(r, ReverseResult { primal: Some(vec![0]), ret_active: false, adjoints: vec![whole(v3, &[1])] });
+    }
+
+    #[test]
+    fn mismatches_are_errors() {
+        let t = types();
+        // One adjoint too few.
+        assert!(read_reverse_result(t.s(&[t.d, t.d]), Some(t.d), true, &[Out::Value(t.d), Out::Value(t.d)]).is_err());
+        // Wrong float type.
+        assert!(read_reverse_result(t.s(&[t.d, t.d]), Some(t.d), true, &[Out::Value(t.f)]).is_err());
+        // Primal flag on a unit function.
+        assert!(read_reverse_result(t.d, None, true, &[Out::Value(t.d)]).is_err());
+        // An indirect adjoint must hold floats.
+        assert!(read_reverse_result(t.s(&[t.d, t.i32]), Some(t.d), true, &[Out::Indirect]).is_err());
+        // Leaves must agree in order.
+        assert!(read_reverse_result(t.s(&[t.d, t.s(&[t.f, t.d])]), None, false, &[Out::Value(t.d), Out::Value(t.d), Out::Value(t.f)]).is_err());
+    }
 }
