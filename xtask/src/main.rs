@@ -53,7 +53,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Profile::Release)]
         profile: Profile,
         /// Which `cases/` programs to run (by the autodiff macro they use); `errors/` ignores it.
-        #[arg(long, value_enum, default_value_t = Select::Forward)]
+        #[arg(long, value_enum, default_value_t = Select::All)]
         select: Select,
         /// Which directory of the corpus to run.
         #[arg(value_enum, default_value_t = What::All)]
@@ -226,31 +226,11 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
             paths.corpus_script.display()
         );
     } else {
-        let mut suites = vec![
-            Suite {
-                what: What::Cases,
-                select: Select::Forward,
-                profile: Profile::Release,
-            },
-            Suite {
-                what: What::Cases,
-                select: Select::Forward,
-                profile: Profile::Dev,
-            },
-            Suite {
-                what: What::Errors,
-                select: Select::All,
-                profile: Profile::Release,
-            },
-        ];
-        if std::env::var_os("OXIDASE_REVERSE").is_some_and(|v| v == "1") {
-            suites.push(Suite {
-                what: What::Cases,
-                select: Select::Reverse,
-                profile: Profile::Release,
-            });
-        } else {
-            println!("[test] reverse-mode corpus cases skipped (not implemented yet; set OXIDASE_REVERSE=1 to run them)");
+        // The acceptance criterion: `run_corpus.sh all` in release and in dev.
+        let mut suites = Vec::new();
+        for profile in [Profile::Release, Profile::Dev] {
+            suites.push(Suite { what: What::Cases, select: Select::All, profile });
+            suites.push(Suite { what: What::Errors, select: Select::All, profile });
         }
         let (r, errors) = corpus::run_suites(paths, &suites);
         results = r;

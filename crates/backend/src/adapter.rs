@@ -16,7 +16,7 @@ use crate::flags::Flags;
 use llvm_sys::prelude::LLVMModuleRef;
 use oxidase_engine::error::demangle;
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
-use oxidase_llvm::module::{self, context_of};
+use oxidase_llvm::module::{self, abi_size, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
 use oxidase_llvm::{Builder, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
@@ -241,7 +241,8 @@ fn parse_call(marker: Value, call: Value) -> Result<MarkerCall, String> {
 }
 
 fn lower_call(engine: &mut Engine, marker: Value, call: Value) -> Result<(), Vec<String>> {
-    let mc = parse_call(marker, call).map_err(|e| vec![e])?;
+    let mut mc = parse_call(marker, call).map_err(|e| vec![e])?;
+    reinterpret_const_enums(&mut mc);
     match mc.mode {
         Mode::Forward => {
             if mc.groups.iter().any(|g| matches!(g, Group::Active(_))) {
@@ -289,6 +290,34 @@ impl Primal<'_> {
     }
 }
 
+/// By-value enums arrive with the wrong LLVM type (IR-SHAPES §6.6): rustc passes the enum's
+/// memory representation (`[1 x i64]`) where the primal takes the payload as `double`. For a
+/// `Const` group of the same size the bits are the value, so they are reinterpreted through a
+/// stack slot; any other mismatch is reported by [`primal_of`].
+fn reinterpret_const_enums(mc: &mut MarkerCall) {
+    let f = mc.primal;
+    let m = f.global_parent();
+    let types = f.function_type().param_types();
+    let sret = (0..types.len() as u32).find(|&i| f.param_has_attribute(i, "sret"));
+    let expected: Vec<Type> =
+        types.iter().enumerate().filter(|(i, _)| Some(*i as u32) != sret).map(|(_, &t)| t).collect();
+    if expected.len() != mc.groups.len() {
+        return;
+    }
+    for (g, &pty) in mc.groups.iter_mut().zip(&expected) {
+        let Group::Const(v) = g else { continue };
+        let vty = v.ty();
+        if vty == pty || abi_size(m, vty) != abi_size(m, pty) || !(pty.is_float() || pty.is_int()) {
+            continue;
+        }
+        let slot = entry_slot_in(mc.call, vty);
+        let b = Builder::new(context_of(m));
+        b.position_before(mc.call);
+        b.store(*v, slot);
+        *v = b.load(pty, slot);
+    }
+}
+
 /// Pairs the call's groups with the primal's parameters and checks their number and types.
 fn primal_of<'a>(mc: &'a MarkerCall) -> Result<Primal<'a>, Vec<String>> {
     let f = mc.primal;
@@ -332,7 +361,11 @@ fn primal_of<'a>(mc: &'a MarkerCall) -> Result<Primal<'a>, Vec<String>> {
 /// A stack slot in the entry block of the function holding the marker call (so that a call in a
 /// loop reuses it).
 fn entry_slot(mc: &MarkerCall, ty: Type) -> Value {
-    let function = mc.call.parent_block().parent();
+    entry_slot_in(mc.call, ty)
+}
+
+fn entry_slot_in(call: Value, ty: Type) -> Value {
+    let function = call.parent_block().parent();
     let b = Builder::new(context_of(function.global_parent()));
     b.position_before(function.entry_block().first_instruction().expect("the call is in this function"));
     b.alloca(ty)

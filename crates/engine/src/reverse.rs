@@ -861,7 +861,7 @@ impl Gen<'_> {
         if !ty.contains_pointer() && !has_int_leaf(ty) {
             return;
         }
-        if has_int_leaf(ty) && self.activity.is_active(v) {
+        if has_int_leaf(ty) && self.activity.is_active(v) && !integer_data(v, p) {
             self.error(
                 store,
                 format!("data of shadowed memory is copied through integers in `{}`", describe(store)),
@@ -1866,6 +1866,27 @@ impl Gen<'_> {
     }
 }
 
+/// Whether the integer `v`, stored through `p`, is integer data rather than float bits moved as
+/// an integer: it is used in integer arithmetic, or neither memory holds floats.
+fn integer_data(v: Value, p: Value) -> bool {
+    use Opcode::*;
+    let numeric_use = v.users().into_iter().any(|u| {
+        u.is_instruction()
+            && match u.opcode() {
+                LLVMAdd | LLVMSub | LLVMMul | LLVMUDiv | LLVMSDiv | LLVMURem | LLVMSRem | LLVMShl | LLVMLShr
+                | LLVMAShr | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMZExt | LLVMSExt | LLVMTrunc | LLVMSwitch
+                | LLVMIntToPtr => true,
+                LLVMGetElementPtr => u.operand(0) != v,
+                _ => false,
+            }
+    });
+    if numeric_use {
+        return true;
+    }
+    let src = if v.is_instruction() && v.opcode() == LLVMLoad { v.operand(0) } else { p };
+    memory_contents(p, src) == Contents::NoFloats
+}
+
 fn has_int_leaf(ty: Type) -> bool {
     if ty.is_int() {
         return true;
@@ -1935,6 +1956,22 @@ fn collect_access_types(p: Value, out: &mut Vec<Type>, seen: &mut HashSet<Value>
         scalar_leaves(p.allocated_type(), out);
         out.retain(|t| !(t.is_int() && t.int_width() == 8));
     }
+    if p.is_argument() {
+        // A parameter: what the callers pass there is the same memory.
+        let f = p.parent_function();
+        if let Some(i) = f.params().iter().position(|&q| q == p) {
+            for site in f.users() {
+                if site.is_instruction()
+                    && matches!(site.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)
+                    && site.called_value() == f
+                {
+                    if let Some(&a) = site.call_args().get(i) {
+                        collect_access_types(strip_pointer(a), out, seen);
+                    }
+                }
+            }
+        }
+    }
     for u in p.users() {
         if !u.is_instruction() {
             continue;
@@ -1950,6 +1987,19 @@ fn collect_access_types(p: Value, out: &mut Vec<Type>, seen: &mut HashSet<Value>
                 collect_access_types(u, out, seen);
             }
             Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast => collect_access_types(u, out, seen),
+            // Passed to a function with a body: how that function accesses it counts too.
+            Opcode::LLVMCall | Opcode::LLVMInvoke => {
+                let Some(callee) = u.called_function() else { continue };
+                let args = u.call_args();
+                let Some(i) = args.iter().position(|&a| a == p) else { continue };
+                if let CallKind::MemTransfer = classify(u, &HashMap::new()) {
+                    // A copy: what is copied from/to the other side has the same layout.
+                    let other = if i == 0 { args[1] } else { args[0] };
+                    collect_access_types(strip_pointer(other), out, seen);
+                } else if !callee.is_declaration() && i < callee.params().len() {
+                    collect_access_types(callee.param(i as u32), out, seen);
+                }
+            }
             _ => {}
         }
     }

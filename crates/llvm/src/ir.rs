@@ -522,6 +522,10 @@ impl Value {
     }
 
     // ---- functions ----
+    /// The function a parameter belongs to.
+    pub fn parent_function(self) -> Value {
+        Value(unsafe { LLVMGetParamParent(self.0) })
+    }
     pub fn params(self) -> Vec<Value> {
         let n = unsafe { LLVMCountParams(self.0) };
         (0..n).map(|i| Value(unsafe { LLVMGetParam(self.0, i) })).collect()
