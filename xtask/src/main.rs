@@ -209,6 +209,14 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
         step_outcome(cmd::run(&mut c)),
     ));
 
+    // The differential tester must catch a deliberately wrong derivative rule.
+    println!("[test] differential tester with a wrong rule for sin (must report mismatches)");
+    let mut c = cmd::cargo("stable");
+    c.args(["test", "-p", "oxidase-engine", "--features", "fault-injection", "--test", "differential", "fault_injection"])
+        .env("OXIDASE_FAULT_RULE", "sin")
+        .current_dir(&paths.root);
+    steps.push(("differential tester catches a wrong rule".into(), step_outcome(cmd::run(&mut c))));
+
     for profile in [Profile::Dev, Profile::Release] {
         let r = run_examples(paths, &tc.host, profile, "test");
         steps.push((

@@ -14,10 +14,11 @@
 use crate::activity::{self, differentiable_type, Activity};
 use crate::calls::{classify, Alloc, CallKind};
 use crate::error::{describe, AdError};
-use crate::rules::{Cmp, Partial, E};
+use crate::emit;
+use crate::rules::Partial;
 use crate::{ArgActivity, Engine, ForwardKey};
 use oxidase_llvm::module::{abi_size, context_of};
-use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, Opcode, RealPredicate, Type, Value};
+use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 /// The derivative's LLVM function type for `key`.
@@ -43,10 +44,6 @@ pub fn derivative_type(key: &ForwardKey) -> Type {
     };
     Type::function(ret, &params, false)
 }
-
-/// Metadata that promises facts about primal values; a shadow copy must not inherit them.
-const PRIMAL_ONLY_METADATA: &[&str] =
-    &["range", "nonnull", "noundef", "align", "dereferenceable", "dereferenceable_or_null", "invariant.load"];
 
 type Lanes = Vec<Option<Value>>;
 
@@ -263,28 +260,13 @@ impl Gen<'_> {
 
     /// Clones `inst` at the builder, remapping operands, then overriding `overrides`.
     fn emit_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        let c = inst.clone_instruction();
-        self.b.insert(c);
-        for i in 0..inst.num_operands() {
-            let op = inst.operand(i);
-            if op.is_null() {
-                continue;
-            }
-            c.set_operand(i, self.val(op));
-        }
-        for &(i, v) in overrides {
-            c.set_operand(i, v);
-        }
-        c.set_debug_loc_none();
-        c
+        emit::clone_at(&self.b, inst, |v| self.val(v), overrides)
     }
 
     /// A clone that computes a shadow: primal-only metadata is dropped.
     fn emit_shadow_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
         let c = self.emit_like(inst, overrides);
-        for kind in PRIMAL_ONLY_METADATA {
-            c.clear_metadata(kind);
-        }
+        emit::strip_primal_facts(c);
         c
     }
 
@@ -303,65 +285,7 @@ impl Gen<'_> {
     }
 
     fn intrinsic(&mut self, name: &str, ty: Type, args: &[Value]) -> Value {
-        let decl = intrinsic_declaration(self.module(), &format!("llvm.{name}"), &[ty])
-            .unwrap_or_else(|| panic!("intrinsic llvm.{name} not found"));
-        self.b.call(decl.function_type(), decl, args)
-    }
-
-    /// Evaluates a rule expression at the builder. `xs` are the (mapped) operands, `y` the result.
-    fn eval(&mut self, e: &E, xs: &[Value], y: Value) -> Value {
-        let ty = y.ty();
-        match e {
-            E::X(i) => xs[*i as usize],
-            E::IntX(i) => {
-                let x = xs[*i as usize];
-                self.b.sitofp(x, ty)
-            }
-            E::Y => y,
-            E::C(c) => ty.const_float(*c),
-            E::Neg(a) => {
-                let a = self.eval(a, xs, y);
-                self.b.fneg(a)
-            }
-            E::Add(a, b) | E::Sub(a, b) | E::Mul(a, b) | E::Div(a, b) => {
-                let (a2, b2) = (self.eval(a, xs, y), self.eval(b, xs, y));
-                match e {
-                    E::Add(..) => self.b.fadd(a2, b2),
-                    E::Sub(..) => self.b.fsub(a2, b2),
-                    E::Mul(..) => self.b.fmul(a2, b2),
-                    _ => self.b.fdiv(a2, b2),
-                }
-            }
-            E::Un(name, a) => {
-                let a = self.eval(a, xs, y);
-                self.intrinsic(name, ty, &[a])
-            }
-            E::Bin(name, a, b) => {
-                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
-                self.intrinsic(name, ty, &[a, b])
-            }
-            E::PowiMinus1(base, n) => {
-                let base = self.eval(base, xs, y);
-                let n = xs[*n as usize];
-                let one = n.ty().const_int(1);
-                let nm1 = self.b.sub(n, one);
-                let decl = intrinsic_declaration(self.module(), "llvm.powi", &[ty, n.ty()]).unwrap();
-                self.b.call(decl.function_type(), decl, &[base, nm1])
-            }
-            E::Select(cmp, a, b, t, f) => {
-                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
-                let pred = match cmp {
-                    Cmp::Lt => RealPredicate::LLVMRealOLT,
-                    Cmp::Le => RealPredicate::LLVMRealOLE,
-                    Cmp::Gt => RealPredicate::LLVMRealOGT,
-                    Cmp::Ge => RealPredicate::LLVMRealOGE,
-                    Cmp::Eq => RealPredicate::LLVMRealOEQ,
-                };
-                let c = self.b.fcmp(pred, a, b);
-                let (t, f) = (self.eval(t, xs, y), self.eval(f, xs, y));
-                self.b.select(c, t, f)
-            }
-        }
+        emit::intrinsic(self.module(), &self.b, name, ty, args)
     }
 
     // ---- the visitor ----
@@ -594,7 +518,7 @@ impl Gen<'_> {
                 if !self.activity.is_active(call) {
                     return;
                 }
-                let xs: Vec<Value> = args.iter().map(|&a| self.val(a)).collect();
+                let xs: Vec<Option<Value>> = args.iter().map(|&a| Some(self.val(a))).collect();
                 let mut partials = Vec::new();
                 for (i, p) in rule.partials.iter().enumerate() {
                     let a = args[i];
@@ -608,7 +532,7 @@ impl Gen<'_> {
                             return;
                         }
                         Partial::D(e) => {
-                            let d = self.eval(e, &xs, c);
+                            let d = emit::eval(self.module(), &self.b, e, &xs, Some(c), c.ty());
                             partials.push((a, d));
                         }
                     }

@@ -12,6 +12,7 @@
 
 pub mod activity;
 pub mod calls;
+mod emit;
 pub mod error;
 pub mod forward;
 pub mod reverse;
@@ -303,16 +304,7 @@ impl Engine {
             created.extend(job.functions());
         }
         for f in &created {
-            for b in f.blocks() {
-                for i in b.instructions() {
-                    if !i.ty().is_void() {
-                        i.replace_all_uses_with(i.ty().poison());
-                    }
-                }
-            }
-            for b in f.blocks() {
-                b.delete();
-            }
+            module::clear_body(*f);
         }
         for f in created {
             if f.users().is_empty() {

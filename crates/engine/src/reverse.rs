@@ -39,11 +39,12 @@ use crate::activity::{self, Activity};
 use crate::calls::{classify, Alloc, CallKind};
 use crate::error::{describe, AdError};
 use crate::forward::reverse_post_order;
-use crate::rules::{Cmp, Partial, E};
+use crate::emit;
+use crate::rules::{Partial, E};
 use crate::{tape, Engine, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{abi_size, context_of, get_function, add_function};
-use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, Linkage, Opcode, RealPredicate, Type, Value};
+use oxidase_llvm::{Block, Builder, IntPredicate, Linkage, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Which of the two shapes is generated.
@@ -134,10 +135,6 @@ pub fn split_reverse_type(key: &ReverseKey) -> Type {
     let r = if fields.is_empty() { Type::void(ctx) } else { Type::struct_of(ctx, &fields) };
     Type::function(r, &params, false)
 }
-
-/// Metadata that promises facts about primal values; a shadow copy must not inherit them.
-const PRIMAL_ONLY_METADATA: &[&str] =
-    &["range", "nonnull", "noundef", "align", "dereferenceable", "dereferenceable_or_null", "invariant.load"];
 
 /// Where a forward value needed by the reverse sweep is kept.
 #[derive(Clone, Copy)]
@@ -685,27 +682,12 @@ impl Gen<'_> {
     // ---- forward sweep ----
 
     fn emit_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        let c = inst.clone_instruction();
-        self.b.insert(c);
-        for i in 0..inst.num_operands() {
-            let op = inst.operand(i);
-            if op.is_null() {
-                continue;
-            }
-            c.set_operand(i, self.val(op));
-        }
-        for &(i, v) in overrides {
-            c.set_operand(i, v);
-        }
-        c.set_debug_loc_none();
-        c
+        emit::clone_at(&self.b, inst, |v| self.val(v), overrides)
     }
 
     fn emit_shadow_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
         let c = self.emit_like(inst, overrides);
-        for kind in PRIMAL_ONLY_METADATA {
-            c.clear_metadata(kind);
-        }
+        emit::strip_primal_facts(c);
         c
     }
 
@@ -750,15 +732,7 @@ impl Gen<'_> {
             LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze | LLVMIntToPtr | LLVMExtractValue
             | LLVMExtractElement => {
                 self.copy_primal(inst);
-                if self.has_shadow(inst) {
-                    let lanes: Vec<Value> = (0..self.width)
-                        .map(|k| {
-                            let s = self.shadow_or_null(inst.operand(0), k);
-                            self.emit_shadow_like(inst, &[(0, s)])
-                        })
-                        .collect();
-                    self.smap.insert(inst, lanes);
-                }
+                self.shadow_through_operand0(inst);
             }
             LLVMLoad => {
                 self.copy_primal(inst);
@@ -766,15 +740,7 @@ impl Gen<'_> {
                     self.error(inst, format!("the volatile load `{}` of differentiated memory", describe(inst)), "use plain loads in differentiated code");
                     return;
                 }
-                if self.has_shadow(inst) {
-                    let lanes: Vec<Value> = (0..self.width)
-                        .map(|k| {
-                            let s = self.shadow_or_null(inst.operand(0), k);
-                            self.emit_shadow_like(inst, &[(0, s)])
-                        })
-                        .collect();
-                    self.smap.insert(inst, lanes);
-                }
+                self.shadow_through_operand0(inst);
             }
             LLVMSelect | LLVMInsertValue | LLVMInsertElement => {
                 self.copy_primal(inst);
@@ -805,6 +771,21 @@ impl Gen<'_> {
                 self.copy_primal(inst);
             }
         }
+    }
+
+    /// The shadow of a pointer-valued instruction of its pointer operand 0 (GEP, casts, loads
+    /// of pointers from shadow memory): the same instruction applied to that operand's shadow.
+    fn shadow_through_operand0(&mut self, inst: Value) {
+        if !self.has_shadow(inst) {
+            return;
+        }
+        let lanes: Vec<Value> = (0..self.width)
+            .map(|k| {
+                let s = self.shadow_or_null(inst.operand(0), k);
+                self.emit_shadow_like(inst, &[(0, s)])
+            })
+            .collect();
+        self.smap.insert(inst, lanes);
     }
 
     fn visit_terminator(&mut self, inst: Value) {
@@ -1697,65 +1678,22 @@ impl Gen<'_> {
     }
 
     fn intrinsic(&mut self, name: &str, ty: Type, args: &[Value]) -> Value {
-        let decl = intrinsic_declaration(self.module(), &format!("llvm.{name}"), &[ty])
-            .unwrap_or_else(|| panic!("intrinsic llvm.{name} not found"));
-        self.b.call(decl.function_type(), decl, args)
+        emit::intrinsic(self.module(), &self.b, name, ty, args)
     }
 
-    /// Evaluates a rule expression in the reversal. `xs` are the operands, `y` the result.
-    fn eval(&mut self, e: &E, xs: &[Value], y: Value) -> Value {
-        let ty = y.ty();
-        match e {
-            E::X(i) => self.primal_at(xs[*i as usize]),
-            E::IntX(i) => {
-                let x = self.primal_at(xs[*i as usize]);
-                self.b.sitofp(x, ty)
-            }
-            E::Y => self.primal_at(y),
-            E::C(c) => ty.const_float(*c),
-            E::Neg(a) => {
-                let a = self.eval(a, xs, y);
-                self.b.fneg(a)
-            }
-            E::Add(a, b) | E::Sub(a, b) | E::Mul(a, b) | E::Div(a, b) => {
-                let (a2, b2) = (self.eval(a, xs, y), self.eval(b, xs, y));
-                match e {
-                    E::Add(..) => self.b.fadd(a2, b2),
-                    E::Sub(..) => self.b.fsub(a2, b2),
-                    E::Mul(..) => self.b.fmul(a2, b2),
-                    _ => self.b.fdiv(a2, b2),
-                }
-            }
-            E::Un(name, a) => {
-                let a = self.eval(a, xs, y);
-                self.intrinsic(name, ty, &[a])
-            }
-            E::Bin(name, a, b) => {
-                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
-                self.intrinsic(name, ty, &[a, b])
-            }
-            E::PowiMinus1(base, n) => {
-                let base = self.eval(base, xs, y);
-                let n = self.primal_at(xs[*n as usize]);
-                let one = n.ty().const_int(1);
-                let nm1 = self.b.sub(n, one);
-                let decl = intrinsic_declaration(self.module(), "llvm.powi", &[ty, n.ty()]).unwrap();
-                self.b.call(decl.function_type(), decl, &[base, nm1])
-            }
-            E::Select(cmp, a, b, t, f) => {
-                let (a, b) = (self.eval(a, xs, y), self.eval(b, xs, y));
-                let pred = match cmp {
-                    Cmp::Lt => RealPredicate::LLVMRealOLT,
-                    Cmp::Le => RealPredicate::LLVMRealOLE,
-                    Cmp::Gt => RealPredicate::LLVMRealOGT,
-                    Cmp::Ge => RealPredicate::LLVMRealOGE,
-                    Cmp::Eq => RealPredicate::LLVMRealOEQ,
-                };
-                let c = self.b.fcmp(pred, a, b);
-                let (t, f) = (self.eval(t, xs, y), self.eval(f, xs, y));
-                self.b.select(c, t, f)
+    /// A rule's partial derivative in the reversal: carries only the operands it reads.
+    fn eval_partial(&mut self, e: &E, args: &[Value], call: Value) -> Value {
+        let (mut used, mut uses_y) = (Vec::new(), false);
+        emit::uses(e, &mut used, &mut uses_y);
+        let mut xs = vec![None; args.len()];
+        for i in used {
+            let i = i as usize;
+            if xs[i].is_none() {
+                xs[i] = Some(self.primal_at(args[i]));
             }
         }
+        let y = if uses_y { Some(self.primal_at(call)) } else { None };
+        emit::eval(self.module(), &self.b, e, &xs, y, call.ty())
     }
 
     fn reverse_call(&mut self, call: Value) {
@@ -1780,7 +1718,7 @@ impl Gen<'_> {
                             return;
                         }
                         Partial::D(e) => {
-                            let pd = self.eval(e, &args, call);
+                            let pd = self.eval_partial(e, &args, call);
                             for (k, &d) in ds.iter().enumerate() {
                                 let t = self.b.fmul(d, pd);
                                 self.accumulate(a, k, t);

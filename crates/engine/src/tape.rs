@@ -105,16 +105,7 @@ fn register_deallocator(m: LLVMModuleRef, dealloc: Value) {
         return;
     }
     known.push(dealloc);
-    for b in f.blocks() {
-        for i in b.instructions() {
-            if !i.ty().is_void() {
-                i.replace_all_uses_with(i.ty().poison());
-            }
-        }
-    }
-    for b in f.blocks() {
-        b.delete();
-    }
+    oxidase_llvm::module::clear_body(f);
     build_run_frees(m, f, &known);
 }
 

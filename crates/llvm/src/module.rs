@@ -177,3 +177,18 @@ pub fn abi_alignment(m: LLVMModuleRef, ty: Type) -> u32 {
         llvm_sys::target::LLVMABIAlignmentOfType(dl, ty.0)
     }
 }
+
+/// Deletes every block of `f`, leaving a declaration (its uses inside are replaced by poison
+/// first, so that blocks can go in any order).
+pub fn clear_body(f: Value) {
+    for b in f.blocks() {
+        for i in b.instructions() {
+            if !i.ty().is_void() {
+                i.replace_all_uses_with(i.ty().poison());
+            }
+        }
+    }
+    for b in f.blocks() {
+        b.delete();
+    }
+}
