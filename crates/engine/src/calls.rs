@@ -122,9 +122,12 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
         if let Some(rule) = rules::lookup(&base) {
             return CallKind::Rule(rule);
         }
-        // Remaining intrinsics are differentiable only if they touch floats.
+        // Remaining intrinsics are differentiable only if they produce floats: one that maps
+        // floats to integers or flags (`fptosi.sat`, `lround`, `is.fpclass`) is piecewise
+        // constant and carries no derivative.
         let fty = call.called_function_type();
-        let floaty = fty.return_type().contains_float() || fty.param_types().iter().any(|t| t.contains_float());
+        let ret = fty.return_type();
+        let floaty = ret.contains_float() || ret.contains_pointer() || (ret.is_void() && fty.param_types().iter().any(|t| t.contains_float()));
         return if floaty { CallKind::External(f) } else { CallKind::IntegerOnly };
     }
     let name = allocator_symbol(&f.name());

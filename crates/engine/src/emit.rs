@@ -73,7 +73,19 @@ pub fn eval(m: LLVMModuleRef, b: &Builder, e: &E, xs: &[Option<Value>], y: Optio
     let go = |e: &E| eval(m, b, e, xs, y, ty);
     match e {
         E::X(i) => x(i),
-        E::IntX(i) => b.sitofp(x(i), ty),
+        E::IntX(i) => {
+            // powi's exponent is one integer even for a vector base: convert, then splat.
+            if ty.is_vector() {
+                let s = b.sitofp(x(i), ty.element());
+                let mut v = ty.undef();
+                for k in 0..ty.vector_len() {
+                    v = b.insert_element(v, s, Type::i32(ty.context()).const_int(k as u64));
+                }
+                v
+            } else {
+                b.sitofp(x(i), ty)
+            }
+        }
         E::Y => y.expect("result used by the rule"),
         E::C(c) => ty.const_float(*c),
         E::Neg(a) => {

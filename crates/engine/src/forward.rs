@@ -522,7 +522,9 @@ impl Gen<'_> {
                 let mut partials = Vec::new();
                 for (i, p) in rule.partials.iter().enumerate() {
                     let a = args[i];
-                    if !self.activity.is_active(a) {
+                    // Integers carry no derivative into a rule (an exponent read from shadowed
+                    // memory is "active" only as memory contents).
+                    if !self.activity.is_active(a) || !a.ty().contains_float() {
                         continue;
                     }
                     match p {

@@ -1357,16 +1357,13 @@ ir_tests! {
     invoke => "invoke.ll",
     errors => "errors.ll",
     atomics => "atomics.ll",
+    vector_powi => "vector_powi.ll",
+    int_operand_from_memory => "int_operand_from_memory.ll",
+    float_to_int => "float_to_int.ll",
 
     // Engine bugs: each file's header comment describes the bug (expected vs got).
-    #[ignore = "engine bug: float->int intrinsics (llvm.fptosi.sat, fptoui.sat, lround, is.fpclass) on a Dual value are rejected as calls without a derivative rule"]
-    bug_float_to_int_intrinsics => "bug_float_to_int_intrinsics.ll",
     #[ignore = "engine bug: a callee returning a pointer to a constant global returns a null shadow; the caller's derivative segfaults"]
     bug_const_global_return => "bug_const_global_return.ll",
-    #[ignore = "engine bug: vector llvm.powi with a non-constant exponent emits `sitofp i32 to <N x double>` (invalid derivative)"]
-    bug_vector_powi => "bug_vector_powi.ll",
-    #[ignore = "engine bug: an integer loaded from shadowed memory used as powi's exponent is rejected as a differentiated value"]
-    bug_int_operand_from_shadow_memory => "bug_int_operand_from_shadow_memory.ll",
     #[ignore = "engine bug: a constant GEP expression into a constant global merged with a Dual pointer is rejected (plain globals work)"]
     bug_const_gep_global => "bug_const_gep_global.ll",
 }

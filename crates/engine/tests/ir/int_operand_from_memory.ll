@@ -1,4 +1,4 @@
-; ENGINE BUG (test ignored): an integer read from shadowed memory is "active" (it carries a
+; Regression (was an engine bug): an integer read from shadowed memory is "active" (it carries a
 ; shadow of the same bits, in case it is a float in disguise), so when it reaches an operand
 ; whose partial is `Inactive` — here powi's exponent — the request fails with
 ;   "a differentiated value flows into operand 1 of `%r = call double @llvm.powi.f64.i32(...)`,

@@ -1,4 +1,4 @@
-; ENGINE BUG (test ignored): `llvm.powi` on a vector with a non-constant exponent. The rule's
+; Regression (was an engine bug): `llvm.powi` on a vector with a non-constant exponent. The rule's
 ; `IntX(1)` (forward.rs `eval`) emits `sitofp i32 %n to <4 x double>`, a scalar-to-vector cast
 ; the verifier rejects:
 ;   SIToFP source and dest must both be vector or scalar

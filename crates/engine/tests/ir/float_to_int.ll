@@ -1,4 +1,4 @@
-; ENGINE BUG (test ignored): intrinsics that take a float and return an integer or a flag
+; Regression (was an engine bug): intrinsics that take a float and return an integer or a flag
 ; (llvm.fptosi.sat / llvm.fptoui.sat — what Rust's `x as i32` lowers to —, llvm.lround,
 ; llvm.is.fpclass) have no derivative rule, so a Dual operand makes `classify` return
 ; CallKind::External and the request fails with
