@@ -1,4 +1,5 @@
-//! Forward-mode automatic differentiation with `std::autodiff`, checked against finite differences.
+//! Automatic differentiation with `std::autodiff`, checked against finite differences: forward
+//! mode here, reverse mode and higher order in `reverse.rs`.
 //!
 //! `#[autodiff_forward(NAME, [WIDTH,] ACTIVITY...)]` generates a function `NAME` next to the
 //! primal. Every `Dual` argument gets a shadow of the same type right after it (the tangent
@@ -10,6 +11,8 @@
 //! `RUSTFLAGS=-Zautodiff=Enable cargo +enzyme run --release --target x86_64-unknown-linux-gnu`
 
 #![feature(autodiff)]
+
+mod reverse;
 
 use std::autodiff::autodiff_forward;
 use std::ops::{Add, Mul, Sub};
@@ -361,5 +364,6 @@ fn main() -> ExitCode {
     example_rosenbrock(&mut checks);
     example_logistic_f32(&mut checks);
     example_kepler(&mut checks);
+    reverse::run(&mut checks);
     checks.finish()
 }

@@ -37,12 +37,15 @@ impl Activity {
     }
 }
 
-/// Answers, for a call of `callee` whose parameter `i` is active iff `active[i]`, which inactive
-/// parameters the callee needs shadows for (interprocedural requirement, see [`Activity`]).
-pub type CalleeRequirements<'a> = dyn FnMut(Value, &[bool]) -> Vec<usize> + 'a;
+/// Answers, for a call of `callee` whose parameter `i` is active iff `active[i]` and whose
+/// pointer result needs a shadow iff the flag is set, which inactive parameters the callee needs
+/// shadows for (interprocedural requirement, see [`Activity`]).
+pub type CalleeRequirements<'a> = dyn FnMut(Value, &[bool], bool) -> Vec<usize> + 'a;
 
 struct Analyzer<'s> {
     function: Value,
+    /// The caller needs a shadow for the returned pointer.
+    ret_shadow: bool,
     subst: &'s HashMap<Value, Value>,
     callees: &'s mut CalleeRequirements<'s>,
     result: Activity,
@@ -50,15 +53,17 @@ struct Analyzer<'s> {
     changed: bool,
 }
 
-/// Analyzes `function` whose parameter `i` is active iff `active_params[i]`; `subst` maps
-/// parameters to constants the derivative is specialized on.
+/// Analyzes `function` whose parameter `i` is active iff `active_params[i]`; `ret_shadow`: the
+/// returned pointer must have a shadow; `subst` maps parameters to constants the derivative is
+/// specialized on.
 pub fn analyze<'s>(
     function: Value,
     active_params: &[bool],
+    ret_shadow: bool,
     subst: &'s HashMap<Value, Value>,
     callees: &'s mut CalleeRequirements<'s>,
 ) -> Result<Activity, Vec<AdError>> {
-    let mut a = Analyzer { function, subst, callees, result: Activity::default(), errors: Vec::new(), changed: true };
+    let mut a = Analyzer { function, ret_shadow, subst, callees, result: Activity::default(), errors: Vec::new(), changed: true };
     for (p, &act) in function.params().into_iter().zip(active_params) {
         if act {
             a.result.active.insert(p);
@@ -151,6 +156,12 @@ impl Analyzer<'_> {
                 }
             }
             LLVMCall | LLVMInvoke => self.visit_call(inst),
+            LLVMRet if self.ret_shadow && inst.num_operands() == 1 && inst.operand(0).ty().contains_pointer() => {
+                let v = inst.operand(0);
+                if !self.active(v) {
+                    self.require(v, true, inst);
+                }
+            }
             _ => {}
         }
     }
@@ -163,6 +174,14 @@ impl Analyzer<'_> {
             CallKind::MemTransfer => {
                 if self.active(args[1]) && !self.active(args[0]) {
                     self.require(args[0], true, call);
+                } else if self.active(args[0])
+                    && !self.active(args[1])
+                    && !matches!(crate::types::memory_contents(args[0], args[1]), crate::types::Contents::Floats(_))
+                {
+                    // Pointers copied into shadowed memory are read back as shadow pointers:
+                    // the source needs a shadow to copy them from (a null one would be
+                    // dereferenced with an offset).
+                    self.require(args[1], true, call);
                 }
             }
             CallKind::Rule(_) | CallKind::ReduceFAdd => {
@@ -211,7 +230,8 @@ impl Analyzer<'_> {
             if let CallKind::Defined(callee) = classify(call, self.subst) {
                 let pattern: Vec<bool> =
                     args.iter().map(|&a| differentiable_type(a.ty()) && self.active(a)).collect();
-                for k in (self.callees)(callee, &pattern) {
+                let ret_needed = self.active(call) && call.ty().contains_pointer();
+                for k in (self.callees)(callee, &pattern, ret_needed) {
                     if let Some(&a) = args.get(k) {
                         if !self.active(a) {
                             self.require(a, true, call);
@@ -249,6 +269,9 @@ impl Analyzer<'_> {
                 LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze => {
                     self.require_rec(p.operand(0), strict, at, seen)
                 }
+                // A pointer made from an integer is a sentinel (Rust's dangling pointer of an
+                // empty buffer, never dereferenced): it is its own shadow.
+                LLVMIntToPtr => {}
                 LLVMExtractValue => {
                     self.require_rec(p.operand(0), strict, at, seen);
                     if self.active(p.operand(0)) {
@@ -278,7 +301,15 @@ impl Analyzer<'_> {
                     }
                 }
                 LLVMCall | LLVMInvoke => match classify(p, self.subst) {
-                    CallKind::Allocation(_) => self.mark(p),
+                    CallKind::Allocation(alloc) => {
+                        self.mark(p);
+                        if alloc == crate::calls::Alloc::Realloc {
+                            // The grown block's shadow starts as a copy of the old one's.
+                            if let Some(&old) = p.call_args().first() {
+                                self.require_rec(old, strict, at, seen);
+                            }
+                        }
+                    }
                     CallKind::Defined(_) if differentiable_type(p.ty()) => {
                         // A pointer returned by a helper (e.g. `slice.iter()`): differentiate
                         // the helper so that it returns the shadow too, which needs shadows for
@@ -313,6 +344,8 @@ impl Analyzer<'_> {
                     self.changed = true;
                 }
             }
+        } else if p.is_int_to_ptr() {
+            // A constant sentinel address, its own shadow (see `LLVMIntToPtr` above).
         } else if p.is_function() || p.is_undef() || p.ty().is_aggregate() && p.is_constant() || (p.is_constant() && p.const_int_value().is_none() && is_null(p)) {
             // Functions are their own shadow; null/undef never get dereferenced.
         } else {

@@ -180,3 +180,34 @@ fn allocator_symbol(name: &str) -> String {
     }
     name.to_string()
 }
+
+/// The function of the same allocator family as `realloc_fn` (`__rust_realloc`, `__rdl_realloc`,
+/// mangled or not) for `what` (`"alloc_zeroed"`, `"dealloc"`), declared if the module lacks it.
+/// `None` for C's `realloc`, whose family has no sized deallocation.
+pub fn allocator_sibling(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, realloc_fn: Value, what: &str) -> Option<Value> {
+    use oxidase_llvm::module::{add_function, context_of, get_function};
+    use oxidase_llvm::Type;
+    let name = realloc_fn.name();
+    let base = allocator_symbol(&name);
+    let family = base.strip_suffix("_realloc")?; // "__rust" or "__rdl"
+    let ident = format!("{family}_{what}");
+    let sibling = if name.starts_with("_R") {
+        // v0 mangling: the identifier is `<len>_<ident>` at the end of the symbol.
+        let old = format!("{}_{}", base.len(), base);
+        let prefix = name.strip_suffix(&old)?;
+        format!("{prefix}{}_{ident}", ident.len())
+    } else {
+        ident
+    };
+    if let Some(f) = get_function(m, &sibling) {
+        return Some(f);
+    }
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let ty = match what {
+        "alloc_zeroed" => Type::function(p, &[i64t, i64t], false),
+        "dealloc" => Type::function(Type::void(ctx), &[p, i64t, i64t], false),
+        _ => return None,
+    };
+    Some(add_function(m, &sibling, ty))
+}

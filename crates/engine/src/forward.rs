@@ -79,15 +79,15 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
     }
     let active_params: Vec<bool> = key.args.iter().map(|a| *a == ArgActivity::Dual).collect();
     let activity = {
-        let mut callees = |c: Value, a: &[bool]| engine.param_requirements(c, a);
-        activity::analyze(primal, &active_params, &subst, &mut callees)?
+        let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
+        activity::analyze(primal, &active_params, false, &subst, &mut callees)?
     };
     if let Some(&k) = activity.required_params.iter().find(|&&k| !active_params[k]) {
         let p = primal.param(k as u32);
         return Err(vec![AdError::new(
             primal,
             format!(
-                "derivative data is written into memory reached through parameter {k} (`{}`), which is not differentiated",
+                "memory reached through parameter {k} (`{}`) needs a shadow (derivative data or shadow pointers are kept there), but the parameter is not differentiated",
                 describe(p)
             ),
             "mark that argument Dual (with a zero tangent) instead of Const",
@@ -238,6 +238,10 @@ impl Gen<'_> {
         }
         if v.is_function() {
             return Some(v);
+        }
+        if v.is_int_to_ptr() && !self.activity.is_active(v) {
+            // A sentinel address made from an integer is its own shadow (activity.rs).
+            return Some(self.val(v));
         }
         None
     }

@@ -18,6 +18,7 @@ pub mod forward;
 pub mod reverse;
 pub mod rules;
 pub mod tape;
+pub mod types;
 
 pub use error::AdError;
 
@@ -114,7 +115,7 @@ pub struct Engine {
     in_request: Vec<Job>,
     shadow_globals: HashMap<Value, Value>,
     /// Memoized interprocedural requirements (see [`activity::Activity::required_params`]).
-    requirements: HashMap<(Value, Vec<bool>), Vec<usize>>,
+    requirements: HashMap<(Value, Vec<bool>, bool), Vec<usize>>,
 }
 
 impl Engine {
@@ -245,8 +246,8 @@ impl Engine {
     /// Which inactive parameters of `f` need shadow memory when its parameters are active as in
     /// `active`. Recursion is cut by assuming "none" for a query already in progress, then
     /// iterating until the answer is stable.
-    pub(crate) fn param_requirements(&mut self, f: Value, active: &[bool]) -> Vec<usize> {
-        let key = (f, active.to_vec());
+    pub(crate) fn param_requirements(&mut self, f: Value, active: &[bool], ret_shadow: bool) -> Vec<usize> {
+        let key = (f, active.to_vec(), ret_shadow);
         if let Some(r) = self.requirements.get(&key) {
             return r.clone();
         }
@@ -254,8 +255,8 @@ impl Engine {
         let subst = HashMap::new();
         loop {
             let result = {
-                let mut callees = |c: Value, a: &[bool]| self.param_requirements(c, a);
-                activity::analyze(f, active, &subst, &mut callees)
+                let mut callees = |c: Value, a: &[bool], r: bool| self.param_requirements(c, a, r);
+                activity::analyze(f, active, ret_shadow, &subst, &mut callees)
             };
             // Errors surface when the derivative itself is generated; here they mean "nothing".
             let req = result.map(|a| a.required_params).unwrap_or_default();

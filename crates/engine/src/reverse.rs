@@ -41,7 +41,8 @@ use crate::error::{describe, AdError};
 use crate::forward::reverse_post_order;
 use crate::emit;
 use crate::rules::{Partial, E};
-use crate::{tape, Engine, RevArg, RevRet, ReverseKey};
+use crate::types::{memory_contents, strip_pointer, Contents};
+use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{abi_size, context_of, get_function, add_function};
 use oxidase_llvm::{Block, Builder, IntPredicate, Linkage, Opcode, Type, Value};
@@ -240,15 +241,15 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
     }
     let active_params: Vec<bool> = key.args.iter().map(|a| matches!(a, RevArg::Active | RevArg::Duplicated)).collect();
     let activity = {
-        let mut callees = |c: Value, a: &[bool]| engine.param_requirements(c, a);
-        activity::analyze(primal, &active_params, &subst, &mut callees)?
+        let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
+        activity::analyze(primal, &active_params, returns_shadow(key), &subst, &mut callees)?
     };
     if let Some(&k) = activity.required_params.iter().find(|&&k| !active_params[k]) {
         let p = primal.param(k as u32);
         return Err(vec![AdError::new(
             primal,
             format!(
-                "derivative data is written into memory reached through parameter {k} (`{}`), which is not differentiated",
+                "memory reached through parameter {k} (`{}`) needs a shadow (derivative data or shadow pointers are kept there), but the parameter is not differentiated",
                 describe(p)
             ),
             "mark that argument Duplicated (with a zero shadow) instead of Const",
@@ -662,11 +663,28 @@ impl Gen<'_> {
         if v.is_function() || (v.is_constant() && v.ty().is_pointer() && (v.is_null() || v.is_undef())) {
             return Some(v);
         }
+        if v.is_int_to_ptr() && !self.activity.is_active(v) {
+            // A sentinel address made from an integer is its own shadow (activity.rs).
+            return Some(self.val(v));
+        }
         None
     }
 
+    /// The shadow of a pointer that must have one. A pointer without a shadow here would make
+    /// the derivative read or write through null: refuse instead (an inconsistency between
+    /// activity analysis and this transformation, reported as an internal error).
     fn shadow_or_null(&mut self, v: Value, k: usize) -> Value {
-        self.shadow(v, k).unwrap_or_else(|| v.ty().zero())
+        if let Some(s) = self.shadow(v, k) {
+            return s;
+        }
+        if v.ty().contains_pointer() && !v.is_constant() {
+            self.error(
+                v,
+                format!("no shadow is known for the pointer `{}` (internal error)", describe(v)),
+                "please report this program",
+            );
+        }
+        v.ty().zero()
     }
 
     /// Whether `v` carries an adjoint.
@@ -842,7 +860,7 @@ impl Gen<'_> {
         if !ty.contains_pointer() && !has_int_leaf(ty) {
             return;
         }
-        if has_int_leaf(ty) && self.activity.is_active(v) && !integer_data(v, p) {
+        if has_int_leaf(ty) && self.activity.is_active(v) && !types::integer_data(self.module(), v, p) {
             self.error(
                 store,
                 format!("data of shadowed memory is copied through integers in `{}`", describe(store)),
@@ -926,8 +944,10 @@ impl Gen<'_> {
                                         self.emit_shadow_like(call, &[(0, d), (1, s)]);
                                     }
                                     None => {
-                                        let s = self.val(args[1]);
-                                        self.emit_shadow_like(call, &[(0, d), (1, s)]);
+                                        // Copied from memory without a shadow (constant data):
+                                        // its pointers have no shadows, never the primal's own.
+                                        let len = self.val(args[2]);
+                                        self.b.memset(d, Type::i8(context_of(self.module())).zero(), len, 1);
                                     }
                                 }
                             }
@@ -954,11 +974,7 @@ impl Gen<'_> {
                     }
                 }
             }
-            CallKind::Allocation(Alloc::Realloc) if touches => self.error(
-                call,
-                format!("reallocation of differentiated data (`{}`) in reverse mode", describe(call)),
-                "reverse mode does not handle growing a buffer inside the differentiated function yet; reserve the capacity (Vec::with_capacity) outside and pass the buffer as Duplicated",
-            ),
+            CallKind::Allocation(Alloc::Realloc) if touches => self.shadow_realloc(call, &args),
             CallKind::Allocation(alloc) => {
                 self.copy_primal(call);
                 if self.has_shadow(call) {
@@ -992,6 +1008,39 @@ impl Gen<'_> {
                 self.b.memset(s, Type::i8(ctx).zero(), size, 1);
             }
             lanes.push(s);
+        }
+        self.smap.insert(call, lanes);
+    }
+
+    /// `__rust_realloc(old, old_size, align, new_size)` of differentiated memory: the shadow moves
+    /// to a fresh zeroed block holding a copy of the old shadow; the old shadow stays alive for
+    /// the reverse sweep (its free is deferred). The reversal copies the adjoints back.
+    fn shadow_realloc(&mut self, call: Value, args: &[Value]) {
+        let m = self.module();
+        let callee = call.called_value();
+        let (Some(alloc), Some(dealloc), 4) = (
+            crate::calls::allocator_sibling(m, callee, "alloc_zeroed"),
+            crate::calls::allocator_sibling(m, callee, "dealloc"),
+            args.len(),
+        ) else {
+            self.error(
+                call,
+                format!("`{}` on differentiated memory (its old size is unknown)", describe(call)),
+                "use Rust's allocator (Vec, Box)",
+            );
+            return;
+        };
+        self.copy_primal(call);
+        let (old, align, new) = (self.val(args[1]), self.val(args[2]), self.val(args[3]));
+        let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
+        let kept = self.b.select(grows, old, new);
+        let mut lanes = Vec::new();
+        for k in 0..self.width {
+            let s_old = self.shadow_or_null(args[0], k);
+            let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
+            self.b.memcpy(s_new, 1, s_old, 1, kept);
+            tape::defer_free(m, &self.b, self.tape, dealloc, s_old, old, align);
+            lanes.push(s_new);
         }
         self.smap.insert(call, lanes);
     }
@@ -1665,9 +1714,9 @@ impl Gen<'_> {
         if !self.activity.is_active(p) || !v.ty().contains_float() {
             return;
         }
+        let ty = v.ty();
         for k in 0..self.width {
             let Some(sp) = self.shadow_at(p, k) else { continue };
-            let ty = v.ty();
             let d = self.b.load(ty, sp);
             let cleared = zero_floats(&self.b, d);
             self.b.store(cleared, sp);
@@ -1761,6 +1810,22 @@ impl Gen<'_> {
                     }
                 }
             }
+            CallKind::Allocation(Alloc::Realloc) if self.has_shadow(call) => {
+                // The moved data's adjoints, accumulated in the new shadow, belong to the old
+                // data: copy them back (the old shadow still holds what was copied forward).
+                let (old, new) = (self.primal_at(args[1]), self.primal_at(args[3]));
+                let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
+                let kept = self.b.select(grows, old, new);
+                let floats = matches!(memory_contents(call, args[0]), Contents::Floats(_));
+                for k in 0..self.width {
+                    let (Some(s_new), Some(s_old)) = (self.shadow_at(call, k), self.shadow_at(args[0], k)) else { continue };
+                    self.b.memcpy(s_old, 1, s_new, 1, kept);
+                    if floats {
+                        let z = Type::i8(context_of(self.module())).zero();
+                        self.b.memset(s_new, z, kept, 1);
+                    }
+                }
+            }
             CallKind::MemSet => {
                 if !self.activity.is_active(args[0]) {
                     return;
@@ -1804,26 +1869,6 @@ impl Gen<'_> {
     }
 }
 
-/// Whether the integer `v`, stored through `p`, is integer data rather than float bits moved as
-/// an integer: it is used in integer arithmetic, or neither memory holds floats.
-fn integer_data(v: Value, p: Value) -> bool {
-    use Opcode::*;
-    let numeric_use = v.users().into_iter().any(|u| {
-        u.is_instruction()
-            && match u.opcode() {
-                LLVMAdd | LLVMSub | LLVMMul | LLVMUDiv | LLVMSDiv | LLVMURem | LLVMSRem | LLVMShl | LLVMLShr
-                | LLVMAShr | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMZExt | LLVMSExt | LLVMTrunc | LLVMSwitch
-                | LLVMIntToPtr => true,
-                LLVMGetElementPtr => u.operand(0) != v,
-                _ => false,
-            }
-    });
-    if numeric_use {
-        return true;
-    }
-    let src = if v.is_instruction() && v.opcode() == LLVMLoad { v.operand(0) } else { p };
-    memory_contents(p, src) == Contents::NoFloats
-}
 
 fn has_int_leaf(ty: Type) -> bool {
     if ty.is_int() {
@@ -1836,111 +1881,6 @@ fn has_int_leaf(ty: Type) -> bool {
         return (0..ty.aggregate_len()).any(|i| has_int_leaf(ty.field(i)));
     }
     false
-}
-
-/// What a `memcpy`/`memset` moves, deduced from how the memory is accessed elsewhere in the
-/// function (the type analysis this mode needs; never a guess).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Contents {
-    /// Only floats of this type.
-    Floats(Type),
-    /// No floats (integers and pointers).
-    NoFloats,
-    Unknown,
-}
-
-fn memory_contents(a: Value, b: Value) -> Contents {
-    let mut leaves = Vec::new();
-    for p in [a, b] {
-        let root = strip_pointer(p);
-        let mut seen = HashSet::new();
-        collect_access_types(root, &mut leaves, &mut seen);
-    }
-    let floats: Vec<Type> = leaves.iter().copied().filter(|t| t.is_float_or_float_vector()).collect();
-    if floats.is_empty() {
-        return if leaves.is_empty() { Contents::Unknown } else { Contents::NoFloats };
-    }
-    let scalar = |t: Type| if t.is_vector() { t.element() } else { t };
-    let f0 = scalar(floats[0]);
-    if leaves.len() == floats.len() && floats.iter().all(|&t| scalar(t) == f0) {
-        Contents::Floats(f0)
-    } else {
-        Contents::Unknown
-    }
-}
-
-fn strip_pointer(mut p: Value) -> Value {
-    while p.is_instruction() && matches!(p.opcode(), Opcode::LLVMGetElementPtr | Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast) {
-        p = p.operand(0);
-    }
-    p
-}
-
-fn scalar_leaves(ty: Type, out: &mut Vec<Type>) {
-    if ty.is_aggregate() {
-        for i in 0..ty.aggregate_len() {
-            scalar_leaves(ty.field(i), out);
-        }
-    } else if !ty.is_void() {
-        out.push(ty);
-    }
-}
-
-fn collect_access_types(p: Value, out: &mut Vec<Type>, seen: &mut HashSet<Value>) {
-    if !seen.insert(p) {
-        return;
-    }
-    if p.is_instruction() && p.opcode() == Opcode::LLVMAlloca {
-        scalar_leaves(p.allocated_type(), out);
-        out.retain(|t| !(t.is_int() && t.int_width() == 8));
-    }
-    if p.is_argument() {
-        // A parameter: what the callers pass there is the same memory.
-        let f = p.parent_function();
-        if let Some(i) = f.params().iter().position(|&q| q == p) {
-            for site in f.users() {
-                if site.is_instruction()
-                    && matches!(site.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)
-                    && site.called_value() == f
-                {
-                    if let Some(&a) = site.call_args().get(i) {
-                        collect_access_types(strip_pointer(a), out, seen);
-                    }
-                }
-            }
-        }
-    }
-    for u in p.users() {
-        if !u.is_instruction() {
-            continue;
-        }
-        match u.opcode() {
-            Opcode::LLVMLoad => scalar_leaves(u.ty(), out),
-            Opcode::LLVMStore if u.operand(1) == p => scalar_leaves(u.operand(0).ty(), out),
-            Opcode::LLVMGetElementPtr if u.operand(0) == p => {
-                let src = u.gep_source_type();
-                if !(src.is_int() && src.int_width() == 8) {
-                    scalar_leaves(src, out);
-                }
-                collect_access_types(u, out, seen);
-            }
-            Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast => collect_access_types(u, out, seen),
-            // Passed to a function with a body: how that function accesses it counts too.
-            Opcode::LLVMCall | Opcode::LLVMInvoke => {
-                let Some(callee) = u.called_function() else { continue };
-                let args = u.call_args();
-                let Some(i) = args.iter().position(|&a| a == p) else { continue };
-                if let CallKind::MemTransfer = classify(u, &HashMap::new()) {
-                    // A copy: what is copied from/to the other side has the same layout.
-                    let other = if i == 0 { args[1] } else { args[0] };
-                    collect_access_types(strip_pointer(other), out, seen);
-                } else if !callee.is_declaration() && i < callee.params().len() {
-                    collect_access_types(callee.param(i as u32), out, seen);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// `void oxidase.adjoint.move.<ty>(ptr dst_shadow, ptr src_shadow, i64 bytes)`: the reversal of

@@ -349,6 +349,22 @@ impl Value {
     pub fn opcode(self) -> Opcode {
         unsafe { LLVMGetInstructionOpcode(self.0) }
     }
+    /// The opcode of a constant expression (`inttoptr (i64 8 to ptr)`), if `self` is one.
+    pub fn const_expr_opcode(self) -> Option<Opcode> {
+        unsafe {
+            if LLVMIsAConstantExpr(self.0).is_null() {
+                None
+            } else {
+                Some(LLVMGetConstOpcode(self.0))
+            }
+        }
+    }
+    /// Whether this is a pointer made from an integer (`inttoptr` instruction or constant
+    /// expression): a sentinel such as Rust's dangling pointer of an empty `Vec`.
+    pub fn is_int_to_ptr(self) -> bool {
+        (self.is_instruction() && self.opcode() == Opcode::LLVMIntToPtr)
+            || self.const_expr_opcode() == Some(Opcode::LLVMIntToPtr)
+    }
     pub fn num_operands(self) -> u32 {
         unsafe { LLVMGetNumOperands(self.0) as u32 }
     }
