@@ -269,9 +269,10 @@ impl Analyzer<'_> {
                 LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze => {
                     self.require_rec(p.operand(0), strict, at, seen)
                 }
-                // A pointer made from an integer is a sentinel (Rust's dangling pointer of an
-                // empty buffer, never dereferenced): it is its own shadow.
-                LLVMIntToPtr => {}
+                // A pointer made from a constant or a parameter is a sentinel (Rust's dangling
+                // pointer of an empty buffer, never dereferenced): it is its own shadow. One made
+                // from pointer arithmetic on integers points into real memory: refused.
+                LLVMIntToPtr if is_sentinel(p) => {}
                 LLVMExtractValue => {
                     self.require_rec(p.operand(0), strict, at, seen);
                     if self.active(p.operand(0)) {
@@ -344,7 +345,7 @@ impl Analyzer<'_> {
                     self.changed = true;
                 }
             }
-        } else if p.is_int_to_ptr() {
+        } else if is_sentinel(p) {
             // A constant sentinel address, its own shadow (see `LLVMIntToPtr` above).
         } else if p.is_function() || p.is_undef() || p.ty().is_aggregate() && p.is_constant() || (p.is_constant() && p.const_int_value().is_none() && is_null(p)) {
             // Functions are their own shadow; null/undef never get dereferenced.
@@ -368,6 +369,16 @@ impl Analyzer<'_> {
             AdError::new(self.function, format!("{what} (in `{}`)", describe(at)), "mark that argument Dual/Duplicated (with a zero shadow) instead of Const, or keep differentiated values out of it").at(at),
         );
     }
+}
+
+/// A pointer made from an integer that does not come from a pointer: a constant address or an
+/// integer parameter (an alignment used as a dangling pointer).
+pub fn is_sentinel(p: Value) -> bool {
+    if !p.is_int_to_ptr() {
+        return false;
+    }
+    let i = p.operand(0);
+    i.is_constant() || i.is_argument()
 }
 
 fn is_null(v: Value) -> bool {

@@ -663,7 +663,7 @@ impl Gen<'_> {
         if v.is_function() || (v.is_constant() && v.ty().is_pointer() && (v.is_null() || v.is_undef())) {
             return Some(v);
         }
-        if v.is_int_to_ptr() && !self.activity.is_active(v) {
+        if activity::is_sentinel(v) && !self.activity.is_active(v) {
             // A sentinel address made from an integer is its own shadow (activity.rs).
             return Some(self.val(v));
         }
