@@ -444,3 +444,83 @@ define void @f(ptr %x, ptr %y) {
     assert_eq!(dx2, [x[0].cos(), 0.0]);
     assert_eq!((dy1, dy2), ([0.0; 2], [0.0; 2]));
 }
+
+/// A buffer grown by `__rust_realloc` while it is filled (what `Vec::push` does), then read and
+/// freed: the shadow moves with the data and the adjoints find their way back.
+#[test]
+fn vec_growth_with_rust_realloc() {
+    let ir = r#"
+declare ptr @malloc(i64)
+declare ptr @calloc(i64, i64)
+declare ptr @realloc(ptr, i64)
+declare void @free(ptr)
+define ptr @__rust_alloc(i64 %s, i64 %a) {
+  %p = call ptr @malloc(i64 %s)
+  ret ptr %p
+}
+define ptr @__rust_alloc_zeroed(i64 %s, i64 %a) {
+  %p = call ptr @calloc(i64 %s, i64 1)
+  ret ptr %p
+}
+define ptr @__rust_realloc(ptr %p, i64 %o, i64 %a, i64 %n) {
+  %q = call ptr @realloc(ptr %p, i64 %n)
+  ret ptr %q
+}
+define void @__rust_dealloc(ptr %p, i64 %s, i64 %a) {
+  call void @free(ptr %p)
+  ret void
+}
+define double @grow(ptr %x, i64 %n) {
+entry:
+  %buf0 = call ptr @__rust_alloc(i64 8, i64 8)
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %cont ]
+  %buf = phi ptr [ %buf0, %entry ], [ %buf2, %cont ]
+  %cap = phi i64 [ 1, %entry ], [ %cap2, %cont ]
+  %full = icmp eq i64 %i, %cap
+  br i1 %full, label %growbb, label %cont
+growbb:
+  %newcap = mul i64 %cap, 2
+  %oldb = mul i64 %cap, 8
+  %newb = mul i64 %newcap, 8
+  %nb = call ptr @__rust_realloc(ptr %buf, i64 %oldb, i64 8, i64 %newb)
+  br label %cont
+cont:
+  %buf2 = phi ptr [ %buf, %loop ], [ %nb, %growbb ]
+  %cap2 = phi i64 [ %cap, %loop ], [ %newcap, %growbb ]
+  %px = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %px
+  %sq = fmul double %xi, %xi
+  %pb = getelementptr double, ptr %buf2, i64 %i
+  store double %sq, ptr %pb
+  %i1 = add i64 %i, 1
+  %more = icmp slt i64 %i1, %n
+  br i1 %more, label %loop, label %sum
+sum:
+  %j = phi i64 [ 0, %cont ], [ %j1, %sum ]
+  %acc = phi double [ 0.0, %cont ], [ %acc1, %sum ]
+  %qb = getelementptr double, ptr %buf2, i64 %j
+  %v = load double, ptr %qb
+  %qx = getelementptr double, ptr %x, i64 %j
+  %w = load double, ptr %qx
+  %vw = fmul double %v, %w
+  %acc1 = fadd double %acc, %vw
+  %j1 = add i64 %j, 1
+  %more2 = icmp slt i64 %j1, %n
+  br i1 %more2, label %sum, label %done
+done:
+  %bytes = mul i64 %cap2, 8
+  call void @__rust_dealloc(ptr %buf2, i64 %bytes, i64 8)
+  ret double %acc1
+}"#;
+    let c = compile(ir, "grow", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let mut x = vec![0.5, -1.5, 2.0, 1.25, -0.75];
+    let mut dx = vec![0.0; 5];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), 5, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[0]), x.iter().map(|a| a * a * a).sum::<f64>(), 1e-15));
+    for i in 0..5 {
+        assert!(close(dx[i], 3.0 * x[i] * x[i], 1e-15), "{dx:?}");
+    }
+}
