@@ -895,7 +895,16 @@ fn optimize(module: LLVMModuleRef, level: u32) -> Result<(), String> {
         return Ok(());
     }
     let pipeline = format!("default<O{}>", level.min(3));
-    passes::run_on_module(module, &pipeline, PipelineOptions { vectorize: level >= 2, unroll: level >= 2, verify_each: false })
+    // Straight-line vectorization merges a reverse sweep's adjacent shadow updates
+    // (`dx[i] += ..; dx[i+1] += ..`) into vector read-modify-writes that overlap from one
+    // iteration to the next, which defeats store-to-load forwarding (measured: Rosenbrock's
+    // gradient 2.4x slower). Off unless OXIDASE_SLP=1. The pipeline option alone does not stop
+    // the pass in this LLVM; its own switch does (process-wide, fine inside this pass).
+    let slp = level >= 2 && std::env::var("OXIDASE_SLP").is_ok_and(|v| v == "1");
+    if !slp {
+        passes::set_llvm_options(&["-vectorize-slp=false"]);
+    }
+    passes::run_on_module(module, &pipeline, PipelineOptions { vectorize: level >= 2, slp, unroll: level >= 2, verify_each: false })
 }
 
 #[cfg(test)]

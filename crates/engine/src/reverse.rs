@@ -165,9 +165,13 @@ struct Gen<'e> {
     slots_b: Builder,
     /// Builder at the top of the forward function (value slots).
     fwd_slots_b: Builder,
+    /// The shared tape header (see [`tape`]) in the forward function.
     tape: Value,
-    /// The tape pointer inside the reverse function.
+    /// The shared tape header inside the reverse function.
     rev_tape: Value,
+    /// Private working copies of the header's stack state (pushes and pops go through them).
+    fwd_local: Value,
+    rev_local: Value,
     // forward sweep
     vmap: HashMap<Value, Value>,
     /// Primal pointer value → its shadows (one per lane).
@@ -276,6 +280,8 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         fwd_slots_b: Builder::new(ctx),
         tape: Type::ptr(ctx).zero(),
         rev_tape: Type::ptr(ctx).zero(),
+        fwd_local: Type::ptr(ctx).zero(),
+        rev_local: Type::ptr(ctx).zero(),
         vmap: HashMap::new(),
         smap: HashMap::new(),
         bmap: HashMap::new(),
@@ -491,10 +497,15 @@ impl Gen<'_> {
         self.map_params();
         let (rev_entry, seed_params) = match self.shape {
             Shape::Combined => {
-                let t = self.b.alloca(tape::header_type(self.module()));
-                tape::init(self.module(), &self.b, t);
+                let m = self.module();
+                let t = self.b.alloca(tape::header_type(m));
+                tape::init(m, &self.b, t);
+                let local = self.b.alloca(tape::header_type(m));
+                tape::init(m, &self.b, local);
                 self.tape = t;
                 self.rev_tape = t;
+                self.fwd_local = local;
+                self.rev_local = local;
                 let ret = self.primal.function_type().return_type();
                 if !ret.is_void() {
                     self.ret_slot = Some(self.b.alloca(ret));
@@ -502,11 +513,17 @@ impl Gen<'_> {
                 (fwd_entry, Vec::new())
             }
             Shape::Split => {
+                let m = self.module();
                 let ps = self.fwd_fn.params();
                 self.tape = *ps.last().unwrap();
+                self.fwd_local = self.b.alloca(tape::header_type(m));
+                tape::sync(m, &self.b, self.tape, self.fwd_local);
                 let e = Block::append(ctx, self.rev_fn, "entry");
                 let rps = self.rev_fn.params();
                 self.rev_tape = rps[0];
+                let rb = Builder::new(ctx);
+                rb.position_at_end(e);
+                self.rev_local = rb.alloca(tape::header_type(m));
                 (e, rps[1..].to_vec())
             }
         };
@@ -562,8 +579,17 @@ impl Gen<'_> {
         self.emit_saves();
         // The reverse entry of a split derivative: where the forward sweep returned.
         if self.shape == Shape::Split {
+            let m = self.module();
             self.b.position_at_end(rev_entry);
+            tape::sync(m, &self.b, self.rev_tape, self.rev_local);
             self.enter_reverse_split();
+            // The forward function hands its tape state back to the caller when it returns.
+            for b in self.fwd_fn.blocks() {
+                if let Some(t) = b.terminator().filter(|t| t.opcode() == Opcode::LLVMRet) {
+                    self.b.position_before(t);
+                    tape::sync(m, &self.b, self.fwd_local, self.tape);
+                }
+            }
         }
         // Slots are initialized at the very top; terminate the entry of a split reverse function.
         let _ = rev_entry;
@@ -1129,6 +1155,7 @@ impl Gen<'_> {
         }
         new_args.push(self.tape);
         let fty = aug.function_type();
+        tape::sync(self.module(), &self.b, self.fwd_local, self.tape);
         let result = if call.opcode() == Opcode::LLVMInvoke {
             let ctx = context_of(self.module());
             let here = call.parent_block();
@@ -1138,13 +1165,16 @@ impl Gen<'_> {
             let r = self.b.invoke(fty, aug, &new_args, cont, unwind);
             self.edge_from.insert((here, call.unwind_dest()), self.b.insert_block());
             self.b.position_at_end(cont);
+            tape::sync(self.module(), &self.b, self.tape, self.fwd_local);
             self.finish_call_result(call, r, &key);
             let br = self.b.br(self.bmap[&normal]);
             self.edge_from.insert((here, normal), cont);
             self.save_point.insert(here, br);
             return;
         } else {
-            self.b.call(fty, aug, &new_args)
+            let r = self.b.call(fty, aug, &new_args);
+            tape::sync(self.module(), &self.b, self.tape, self.fwd_local);
+            r
         };
         self.finish_call_result(call, result, &key);
     }
@@ -1209,7 +1239,7 @@ impl Gen<'_> {
             Carrier::Tape => {
                 self.stats.taped += 1;
                 self.stats.tape_bytes += tape::entry_size(m, fv.ty());
-                tape::pop(m, &self.hb, self.rev_tape, fv.ty())
+                tape::pop(m, &self.hb, self.rev_local, fv.ty())
             }
         };
         self.saves.entry(b).or_default().push((fv, carrier));
@@ -1229,7 +1259,7 @@ impl Gen<'_> {
         for i in 0..fv.num_operands() {
             let op = fv.operand(i);
             if !op.is_null() && !op.is_basic_block() {
-                self.recompute_leaves(op, 3, &mut leaves);
+                self.recompute_leaves(op, 6, &mut leaves);
             }
         }
         leaves.sort();
@@ -1407,6 +1437,7 @@ impl Gen<'_> {
                     let d = add_adjoints(&self.b, d, p.ty().zero());
                     fields.push(d);
                 }
+                tape::sync(self.module(), &self.b, self.rev_local, self.tape);
                 tape::release(self.module(), &self.b, self.tape);
                 if ty.is_void() {
                     self.b.ret_void();
@@ -1430,6 +1461,7 @@ impl Gen<'_> {
                 }
             }
             Shape::Split => {
+                tape::sync(self.module(), &self.b, self.rev_local, self.rev_tape);
                 let ty = self.rev_fn.function_type().return_type();
                 if ty.is_void() {
                     self.b.ret_void();
@@ -1460,7 +1492,7 @@ impl Gen<'_> {
         }
         let ctx = context_of(self.module());
         let i32t = Type::i32(ctx);
-        let which = tape::pop(self.module(), &self.b, self.rev_tape, i32t);
+        let which = tape::pop(self.module(), &self.b, self.rev_local, i32t);
         let cases: Vec<(Value, Block)> =
             rets.iter().enumerate().map(|(i, &r)| (i32t.const_int(i as u64), self.rhead[&r])).collect();
         if cases.is_empty() {
@@ -1472,7 +1504,7 @@ impl Gen<'_> {
         for (i, &r) in rets.iter().enumerate() {
             let t = self.save_point[&r];
             self.b.position_before(t);
-            tape::push(self.module(), &self.b, self.tape, &[i32t.const_int(i as u64)]);
+            tape::push(self.module(), &self.b, self.fwd_local, &[i32t.const_int(i as u64)]);
         }
     }
 
@@ -1493,7 +1525,7 @@ impl Gen<'_> {
                     Carrier::Tape => pushes.push(fv),
                 }
             }
-            tape::push(m, &self.b, self.tape, &pushes);
+            tape::push(m, &self.b, self.fwd_local, &pushes);
         }
     }
 
@@ -1855,7 +1887,9 @@ impl Gen<'_> {
             let ds = self.take_adjoint(call);
             new_args.extend(ds);
         }
+        tape::sync(self.module(), &self.b, self.rev_local, self.rev_tape);
         let r = self.b.call(rev.function_type(), rev, &new_args);
+        tape::sync(self.module(), &self.b, self.rev_tape, self.rev_local);
         let mut i = 0;
         for (&a, act) in args.iter().zip(&key.args) {
             if *act == RevArg::Active {

@@ -10,7 +10,10 @@
 //! the forward sweep must live until the reverse sweep has passed them, so their frees run when
 //! the tape is released at the very end.
 //!
-//! In IR the tape is the struct `{ ptr data, i64 len, i64 cap, ptr frees }` held in memory; pushes reserve
+//! In IR the tape is the struct `{ ptr data, i64 len, i64 cap, ptr frees }` held in memory,
+//! shared by a derivative and the callee derivatives it calls; each derivative pushes and pops
+//! through a private copy of its first three fields (synced around calls), which the optimizer
+//! keeps in registers. Pushes reserve
 //! space through `oxidase.tape.reserve` (a compare and, rarely, a call to the out-of-line
 //! `oxidase.tape.grow`), then store plain values. Growth uses `malloc`/`memcpy`/`free`, which
 //! forward mode can itself differentiate (higher order).
@@ -35,9 +38,36 @@ pub fn init(m: LLVMModuleRef, b: &Builder, tape: Value) {
     b.store(header_type(m).zero(), tape);
 }
 
+/// Copies the stack state (`data`, `len`, `cap`) of one tape header into another: a derivative
+/// works on a private copy (promoted to registers) and syncs the shared header around calls.
+pub fn sync(m: LLVMModuleRef, b: &Builder, from: Value, to: Value) {
+    let ctx = context_of(m);
+    for (i, ty) in [(0, Type::ptr(ctx)), (1, Type::i64(ctx)), (2, Type::i64(ctx))] {
+        let v = b.load(ty, field(m, b, from, i));
+        b.store(v, field(m, b, to, i));
+    }
+}
+
+/// `thread_local i64 oxidase.tape.hint`: the capacity the last tape of this thread reached, so
+/// that the next derivative call allocates it at once instead of growing (and copying) it.
+fn capacity_hint(m: LLVMModuleRef) -> Value {
+    const NAME: &str = "oxidase.tape.hint";
+    if let Some(g) = oxidase_llvm::module::get_global(m, NAME) {
+        return g;
+    }
+    let i64t = Type::i64(context_of(m));
+    let g = oxidase_llvm::module::add_global(m, i64t, NAME);
+    oxidase_llvm::module::set_initializer(g, i64t.zero());
+    oxidase_llvm::module::set_thread_local(g);
+    g.set_linkage(Linkage::LLVMInternalLinkage);
+    g
+}
+
 /// Frees the tape's buffer and runs the deferred frees.
 pub fn release(m: LLVMModuleRef, b: &Builder, tape: Value) {
     let ctx = context_of(m);
+    let cap = b.load(Type::i64(ctx), field(m, b, tape, 2));
+    b.store(cap, capacity_hint(m));
     let data = b.load(Type::ptr(ctx), tape);
     let free = libc_function(m, "free");
     b.call(free.function_type(), free, &[data]);
@@ -246,23 +276,27 @@ fn grow_function(m: LLVMModuleRef) -> Value {
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
     let f = add_function(m, NAME, Type::function(Type::void(ctx), &[p, i64t], false));
     f.set_linkage(Linkage::LLVMInternalLinkage);
-    f.add_fn_attribute("noinline");
-    f.add_fn_attribute("cold");
+    // Inlined (on a cold path) so that a derivative's working copy of the tape header never
+    // escapes and its fields live in registers.
+    f.add_fn_attribute("alwaysinline");
     let (tape, n) = (f.param(0), f.param(1));
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");
     let fail = Block::append(ctx, f, "oom");
+    let hint = capacity_hint(m);
     let ok = Block::append(ctx, f, "ok");
     b.position_at_end(entry);
     let data = b.load(p, tape);
     let len = b.load(i64t, field(m, &b, tape, 1));
     let cap = b.load(i64t, field(m, &b, tape, 2));
-    // new capacity: max(2·cap, len + n, 4096)
+    // new capacity: max(2·cap, len + n, 4096, what the previous tape of this thread needed)
     let twice = b.add(cap, cap);
     let need = b.add(len, n);
     let c1 = b.icmp(IntPredicate::LLVMIntUGT, twice, need);
     let m1 = b.select(c1, twice, need);
-    let min = i64t.const_int(4096);
+    let last = b.load(i64t, hint);
+    let c0 = b.icmp(IntPredicate::LLVMIntUGT, last, i64t.const_int(4096));
+    let min = b.select(c0, last, i64t.const_int(4096));
     let c2 = b.icmp(IntPredicate::LLVMIntUGT, m1, min);
     let newcap = b.select(c2, m1, min);
     let malloc = libc_function(m, "malloc");

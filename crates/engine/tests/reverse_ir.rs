@@ -68,7 +68,7 @@ fn compile(ir: &str, f: &str, args: Vec<RevArg>, ret: RevRet, width: u32) -> Res
     let gw = wrap(m, df);
     module::verify_module(m).map_err(|e| format!("verify: {e}\n{}", module::print_module(m)))?;
     if std::env::var_os("OXIDASE_OPT").is_some() {
-        let opts = oxidase_llvm::passes::PipelineOptions { vectorize: true, unroll: true, verify_each: false };
+        let opts = oxidase_llvm::passes::PipelineOptions { vectorize: std::env::var("OXIDASE_LV").map_or(true, |v| v != "0"), slp: std::env::var("OXIDASE_SLP").map_or(true, |v| v != "0"), unroll: true, verify_each: false };
         oxidase_llvm::passes::run_on_module(m, "default<O3>", opts)?;
     }
     if std::env::var_os("OXIDASE_DUMP").is_some() {

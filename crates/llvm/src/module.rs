@@ -119,6 +119,11 @@ pub fn add_global(m: LLVMModuleRef, ty: Type, name: &str) -> Value {
     Value(unsafe { LLVMAddGlobal(m, ty.0, n.as_ptr()) })
 }
 
+/// Makes a global thread-local (one copy per thread).
+pub fn set_thread_local(g: Value) {
+    unsafe { LLVMSetThreadLocal(g.0, 1) }
+}
+
 pub fn set_initializer(g: Value, v: Value) {
     unsafe { LLVMSetInitializer(g.0, v.0) }
 }

@@ -9,7 +9,10 @@ use llvm_sys::transforms::pass_builder::*;
 /// Which loop transformations the pipeline may use.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PipelineOptions {
+    /// Loop vectorization and interleaving.
     pub vectorize: bool,
+    /// Straight-line (SLP) vectorization.
+    pub slp: bool,
     pub unroll: bool,
     pub verify_each: bool,
 }
@@ -64,7 +67,7 @@ fn options(opts: PipelineOptions) -> LLVMPassBuilderOptionsRef {
     unsafe {
         let o = LLVMCreatePassBuilderOptions();
         LLVMPassBuilderOptionsSetLoopVectorization(o, opts.vectorize as i32);
-        LLVMPassBuilderOptionsSetSLPVectorization(o, opts.vectorize as i32);
+        LLVMPassBuilderOptionsSetSLPVectorization(o, opts.slp as i32);
         LLVMPassBuilderOptionsSetLoopInterleaving(o, opts.vectorize as i32);
         LLVMPassBuilderOptionsSetLoopUnrolling(o, opts.unroll as i32);
         LLVMPassBuilderOptionsSetVerifyEach(o, opts.verify_each as i32);
@@ -94,4 +97,13 @@ pub fn run_on_function(f: Value, pipeline: &str, opts: PipelineOptions) -> Resul
         LLVMDisposePassBuilderOptions(o);
         error_message(err)
     }
+}
+
+/// Sets LLVM command-line options of this process (e.g. `-vectorize-slp=false`). They are global
+/// to the process: use only for switches no pipeline option exposes.
+pub fn set_llvm_options(args: &[&str]) {
+    let owned: Vec<std::ffi::CString> =
+        std::iter::once("oxidase").chain(args.iter().copied()).map(|a| std::ffi::CString::new(a).unwrap()).collect();
+    let ptrs: Vec<*const std::os::raw::c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    unsafe { llvm_sys::support::LLVMParseCommandLineOptions(ptrs.len() as i32, ptrs.as_ptr(), std::ptr::null()) }
 }
