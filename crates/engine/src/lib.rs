@@ -12,6 +12,7 @@
 
 pub mod activity;
 pub mod calls;
+pub mod cfg;
 mod emit;
 pub mod error;
 pub mod forward;

@@ -38,6 +38,7 @@
 use crate::activity::{self, Activity};
 use crate::calls::{classify, Alloc, CallKind};
 use crate::error::{describe, AdError};
+use crate::cfg::{Cfg, CountedLoop};
 use crate::forward::reverse_post_order;
 use crate::emit;
 use crate::rules::{Partial, E};
@@ -185,6 +186,16 @@ struct Gen<'e> {
     choice: HashMap<Block, Value>,
     preds: HashMap<Block, Vec<Block>>,
     cyclic: HashSet<Block>,
+    /// Loops run backwards by their induction variable: no choice is recorded at their header,
+    /// and the variable is recomputed in the reversal (see [`CountedLoop`]).
+    loops: Vec<CountedLoop>,
+    /// Per loop: the reversal's copy of the induction variable, and of its start value.
+    loop_slots: Vec<(Value, Option<Value>)>,
+    /// Loop exit edges (block in the loop, block outside) → loop index; the forward sweep saves
+    /// the induction variable on them, the reversal restores it when it enters the loop.
+    /// The value is `None` when the saved values go through the tape, or the stack slots holding
+    /// them (iv, start) on an edge that runs at most once (combined derivatives).
+    loop_exits: HashMap<(Block, Block), (usize, Option<(Value, Option<Value>)>)>,
     needs_reverse: HashSet<Block>,
     /// Combined: slot of the primal result.
     ret_slot: Option<Value>,
@@ -290,6 +301,9 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         save_point: HashMap::new(),
         choice: HashMap::new(),
         preds: HashMap::new(),
+        loops: Vec::new(),
+        loop_slots: Vec::new(),
+        loop_exits: HashMap::new(),
         cyclic: HashSet::new(),
         needs_reverse: HashSet::new(),
         ret_slot: None,
@@ -326,68 +340,6 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
 }
 
 // ---- CFG facts ----
-
-/// Blocks on a cycle (members of a non-trivial strongly connected component, or self-loops).
-fn cyclic_blocks(blocks: &[Block]) -> HashSet<Block> {
-    // Iterative Tarjan.
-    let index_of: HashMap<Block, usize> = blocks.iter().enumerate().map(|(i, &b)| (b, i)).collect();
-    let n = blocks.len();
-    let succ: Vec<Vec<usize>> =
-        blocks.iter().map(|b| b.successors().iter().filter_map(|s| index_of.get(s).copied()).collect()).collect();
-    let mut index = vec![usize::MAX; n];
-    let mut low = vec![0; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut next = 0;
-    let mut out = HashSet::new();
-    for root in 0..n {
-        if index[root] != usize::MAX {
-            continue;
-        }
-        let mut work = vec![(root, 0usize)];
-        index[root] = next;
-        low[root] = next;
-        next += 1;
-        stack.push(root);
-        on_stack[root] = true;
-        while let Some(&mut (v, ref mut i)) = work.last_mut() {
-            if *i < succ[v].len() {
-                let w = succ[v][*i];
-                *i += 1;
-                if index[w] == usize::MAX {
-                    index[w] = next;
-                    low[w] = next;
-                    next += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-            } else {
-                work.pop();
-                if let Some(&(u, _)) = work.last() {
-                    low[u] = low[u].min(low[v]);
-                }
-                if low[v] == index[v] {
-                    let mut comp = Vec::new();
-                    loop {
-                        let w = stack.pop().unwrap();
-                        on_stack[w] = false;
-                        comp.push(w);
-                        if w == v {
-                            break;
-                        }
-                    }
-                    if comp.len() > 1 || succ[v].contains(&v) {
-                        out.extend(comp.into_iter().map(|k| blocks[k]));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
 
 fn is_return(b: Block) -> bool {
     b.terminator().is_some_and(|t| t.opcode() == Opcode::LLVMRet)
@@ -471,12 +423,10 @@ impl Gen<'_> {
     fn run(&mut self) {
         let ctx = context_of(self.module());
         let order = reverse_post_order(self.primal);
-        for &b in &order {
-            for s in b.successors() {
-                self.preds.entry(s).or_default().push(b);
-            }
-        }
-        self.cyclic = cyclic_blocks(&order);
+        let cfg = Cfg::new(order.clone());
+        self.preds = cfg.preds.clone();
+        self.cyclic = cfg.cyclic_blocks();
+        self.loops = cfg.counted_loops();
         // Blocks that can reach a return need a reversal.
         let mut work: Vec<Block> = order.iter().copied().filter(|&b| is_return(b)).collect();
         self.returns = work.clone();
@@ -558,6 +508,7 @@ impl Gen<'_> {
                 }
             }
         }
+        self.save_loop_exits();
         self.fill_phis();
 
         // Reverse sweep.
@@ -639,12 +590,68 @@ impl Gen<'_> {
     }
 
     fn add_choice(&mut self, b: Block) {
-        if !self.needs_reverse.contains(&b) || self.unique_preds(b).len() < 2 {
+        if !self.needs_reverse.contains(&b) || self.unique_preds(b).len() < 2 || self.counted_header(b).is_some() {
             return;
         }
         let ctx = context_of(self.module());
         let phi = self.b.phi(Type::i32(ctx));
         self.choice.insert(b, phi);
+    }
+
+    /// The counted loop `b` heads, if any.
+    fn counted_header(&self, b: Block) -> Option<usize> {
+        self.loops.iter().position(|l| l.header == b)
+    }
+
+    /// The counted loop whose induction variable is the forward value `fv` and whose body holds
+    /// the block being reversed: the reversal has that variable's current value.
+    fn live_induction_variable(&self, fv: Value) -> Option<usize> {
+        let b = self.current?;
+        self.loops.iter().position(|l| self.vmap.get(&l.iv) == Some(&fv) && l.body.contains(&b))
+    }
+
+    /// Splits each exit edge of the counted loops in the forward function and saves the
+    /// induction variable (and a non-constant start) there.
+    fn save_loop_exits(&mut self) {
+        let ctx = context_of(self.module());
+        let m = self.module();
+        for (li, l) in self.loops.clone().into_iter().enumerate() {
+            let riv = self.slots_b.alloca(l.iv.ty());
+            let rstart = (!l.start.is_constant()).then(|| self.slots_b.alloca(l.iv.ty()));
+            self.loop_slots.push((riv, rstart));
+            for &(x, o) in &l.exits {
+                if !self.needs_reverse.contains(&o) {
+                    continue;
+                }
+                let t = self.save_point[&x];
+                let target = self.bmap[&o];
+                let e = Block::append(ctx, self.fwd_fn, "loop.exit");
+                for i in 0..t.successors().len() as u32 {
+                    if t.successors()[i as usize] == target {
+                        t.set_successor(i, e);
+                    }
+                }
+                self.b.position_at_end(e);
+                let mut vals = vec![self.val(l.iv)];
+                if rstart.is_some() {
+                    vals.push(self.val(l.start));
+                }
+                // An edge into a block on no cycle runs at most once: a stack slot suffices.
+                let slots = if self.shape == Shape::Combined && !self.cyclic.contains(&o) {
+                    let s: Vec<Value> = vals.iter().map(|v| self.fwd_slots_b.alloca(v.ty())).collect();
+                    for (v, slot) in vals.iter().zip(&s) {
+                        self.b.store(*v, *slot);
+                    }
+                    Some((s[0], s.get(1).copied()))
+                } else {
+                    tape::push(m, &self.b, self.fwd_local, &vals);
+                    None
+                };
+                self.b.br(target);
+                self.edge_from.insert((x, o), e);
+                self.loop_exits.insert((x, o), (li, slots));
+            }
+        }
     }
 
     fn fill_phis(&mut self) {
@@ -1207,6 +1214,11 @@ impl Gen<'_> {
         if let Some(&v) = self.fetched.get(&(b, fv)) {
             return v;
         }
+        if let Some(li) = self.live_induction_variable(fv) {
+            let v = self.hb.load(fv.ty(), self.loop_slots[li].0);
+            self.fetched.insert((b, fv), v);
+            return v;
+        }
         if self.should_recompute(fv) {
             let c = fv.clone_instruction();
             let ops: Vec<(u32, Value)> = (0..fv.num_operands())
@@ -1289,7 +1301,7 @@ impl Gen<'_> {
         if self.shape == Shape::Combined && v.is_argument() {
             return;
         }
-        if self.fetched.contains_key(&(self.current.unwrap(), v)) {
+        if self.fetched.contains_key(&(self.current.unwrap(), v)) || self.live_induction_variable(v).is_some() {
             return;
         }
         if depth == 0 || !v.is_instruction() || !self.recomputable_op(v) {
@@ -1376,7 +1388,28 @@ impl Gen<'_> {
         let phi_adj: Vec<(Value, Vec<Value>)> = phis.iter().map(|&p| (p, self.take_adjoint(p))).collect();
         let ctx = context_of(self.module());
         let preds = self.unique_preds(b);
-        if preds.is_empty() {
+        if let (Some(li), 2) = (self.counted_header(b), preds.len()) {
+            // Back to the latch unless this was the first iteration (the variable is at its
+            // start); the previous iteration's variable is one step back.
+            let l = self.loops[li].clone();
+            let (riv, rstart) = self.loop_slots[li];
+            let iv = self.b.load(l.iv.ty(), riv);
+            let start = match rstart {
+                Some(rs) => self.b.load(l.iv.ty(), rs),
+                None => l.start,
+            };
+            let again = self.b.icmp(IntPredicate::LLVMIntNE, iv, start);
+            let (to_latch, to_pre) = (Block::append(ctx, self.rev_fn, "rev.loop.back"), Block::append(ctx, self.rev_fn, "rev.loop.enter"));
+            self.b.cond_br(again, to_latch, to_pre);
+            self.b.position_at_end(to_latch);
+            self.phi_edge(b, l.latch, &phi_adj);
+            let prev = self.b.sub(iv, l.iv.ty().const_int(l.step as u64));
+            self.b.store(prev, riv);
+            self.b.br(self.rhead[&l.latch]);
+            self.b.position_at_end(to_pre);
+            self.phi_edge(b, l.preheader, &phi_adj);
+            self.b.br(self.rhead[&l.preheader]);
+        } else if preds.is_empty() {
             self.b.br(exit);
         } else if preds.len() == 1 {
             self.phi_edge(b, preds[0], &phi_adj);
@@ -1402,6 +1435,23 @@ impl Gen<'_> {
     }
 
     fn phi_edge(&mut self, b: Block, pred: Block, phi_adj: &[(Value, Vec<Value>)]) {
+        if let Some(&(li, slots)) = self.loop_exits.get(&(pred, b)) {
+            // Entering a counted loop's reversal: its induction variable as the loop left it.
+            let m = self.module();
+            let (riv, rstart) = self.loop_slots[li];
+            let ty = self.loops[li].iv.ty();
+            let (iv, start) = match slots {
+                Some((siv, sstart)) => (self.b.load(ty, siv), sstart.map(|s| self.b.load(ty, s))),
+                None => {
+                    let start = rstart.map(|_| tape::pop(m, &self.b, self.rev_local, ty));
+                    (tape::pop(m, &self.b, self.rev_local, ty), start)
+                }
+            };
+            if let (Some(rs), Some(st)) = (rstart, start) {
+                self.b.store(st, rs);
+            }
+            self.b.store(iv, riv);
+        }
         for (phi, ds) in phi_adj {
             let Some((v, _)) = phi.incoming().into_iter().find(|(_, p)| *p == pred) else { continue };
             for (k, &d) in ds.iter().enumerate() {

@@ -1,0 +1,246 @@
+//! Control-flow facts about a primal function: predecessors, blocks on cycles, dominators, and
+//! simple counted loops whose induction variable the reverse sweep can run backwards instead of
+//! recording it. Analysis only; changes nothing.
+
+use oxidase_llvm::{Block, Opcode, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The blocks reachable from the entry (reverse post-order) and their predecessor lists (with
+/// duplicates for repeated edges, as phis see them).
+pub struct Cfg {
+    pub order: Vec<Block>,
+    pub preds: HashMap<Block, Vec<Block>>,
+    index: HashMap<Block, usize>,
+    /// Immediate dominator of each block, by index in `order` (the entry is its own).
+    idom: Vec<usize>,
+}
+
+impl Cfg {
+    pub fn new(order: Vec<Block>) -> Cfg {
+        let index: HashMap<Block, usize> = order.iter().enumerate().map(|(i, &b)| (b, i)).collect();
+        let mut preds: HashMap<Block, Vec<Block>> = HashMap::new();
+        for &b in &order {
+            for s in b.successors() {
+                preds.entry(s).or_default().push(b);
+            }
+        }
+        let idom = dominators(&order, &index, &preds);
+        Cfg { order, preds, index, idom }
+    }
+
+    /// Whether `a` dominates `b` (both reachable).
+    pub fn dominates(&self, a: Block, b: Block) -> bool {
+        let (Some(&a), Some(&b)) = (self.index.get(&a), self.index.get(&b)) else {
+            return false;
+        };
+        // Immediate dominators come earlier in reverse post-order, so this walk ends.
+        let mut b = b;
+        loop {
+            if a == b {
+                return true;
+            }
+            if b == 0 || self.idom[b] == usize::MAX {
+                return false;
+            }
+            b = self.idom[b];
+        }
+    }
+
+    pub fn preds_of(&self, b: Block) -> &[Block] {
+        self.preds.get(&b).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Blocks on a cycle (members of a non-trivial strongly connected component, or self-loops).
+    pub fn cyclic_blocks(&self) -> HashSet<Block> {
+        let n = self.order.len();
+        let succ: Vec<Vec<usize>> = self
+            .order
+            .iter()
+            .map(|b| b.successors().iter().filter_map(|s| self.index.get(s).copied()).collect())
+            .collect();
+        // Iterative Tarjan.
+        let mut index = vec![usize::MAX; n];
+        let mut low = vec![0; n];
+        let mut on_stack = vec![false; n];
+        let mut stack = Vec::new();
+        let mut next = 0;
+        let mut out = HashSet::new();
+        for root in 0..n {
+            if index[root] != usize::MAX {
+                continue;
+            }
+            let mut work = vec![(root, 0usize)];
+            index[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some(&mut (v, ref mut i)) = work.last_mut() {
+                if *i < succ[v].len() {
+                    let w = succ[v][*i];
+                    *i += 1;
+                    if index[w] == usize::MAX {
+                        index[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                } else {
+                    work.pop();
+                    if let Some(&(u, _)) = work.last() {
+                        low[u] = low[u].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        let mut comp = Vec::new();
+                        loop {
+                            let w = stack.pop().unwrap();
+                            on_stack[w] = false;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        if comp.len() > 1 || succ[v].contains(&v) {
+                            out.extend(comp.into_iter().map(|k| self.order[k]));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Natural loops with one entering block, one latch and an integer induction variable
+    /// stepping by a constant: `iv = phi [start, preheader], [iv ± C, latch]`.
+    pub fn counted_loops(&self) -> Vec<CountedLoop> {
+        let mut out = Vec::new();
+        for &h in &self.order {
+            let preds = self.preds_of(h);
+            let mut latches: Vec<Block> = preds.iter().copied().filter(|&p| self.dominates(h, p)).collect();
+            latches.dedup();
+            let mut entering: Vec<Block> = preds.iter().copied().filter(|&p| !self.dominates(h, p)).collect();
+            entering.dedup();
+            if latches.len() != 1 || entering.len() != 1 || preds.len() != 2 {
+                continue;
+            }
+            let (latch, preheader) = (latches[0], entering[0]);
+            let body = self.loop_body(h, latch);
+            let Some((iv, start, step)) = induction_variable(h, preheader, latch) else { continue };
+            // Exits must be plain branches (an invoke's edge has no room for saving values).
+            let exits: Vec<(Block, Block)> = body
+                .iter()
+                .flat_map(|&b| b.successors().into_iter().filter(|s| !body.contains(s)).map(move |s| (b, s)))
+                .collect();
+            // ... and reach their target once (one phi entry per edge).
+            let plain = exits.iter().all(|&(b, o)| {
+                b.terminator().is_some_and(|t| matches!(t.opcode(), Opcode::LLVMBr | Opcode::LLVMSwitch))
+                    && b.successors().iter().filter(|&&s| s == o).count() == 1
+            });
+            if !plain {
+                continue;
+            }
+            out.push(CountedLoop { header: h, preheader, latch, body, iv, start, step, exits });
+        }
+        out
+    }
+
+    /// The natural loop of the back edge `latch → header`.
+    fn loop_body(&self, header: Block, latch: Block) -> HashSet<Block> {
+        let mut body = HashSet::from([header]);
+        let mut work = vec![latch];
+        while let Some(b) = work.pop() {
+            if body.insert(b) {
+                work.extend(self.preds_of(b).iter().copied().filter(|p| self.index.contains_key(p)));
+            }
+        }
+        body
+    }
+}
+
+/// A loop the reverse sweep runs backwards by its induction variable (see [`Cfg::counted_loops`]).
+#[derive(Clone, Debug)]
+pub struct CountedLoop {
+    pub header: Block,
+    pub preheader: Block,
+    pub latch: Block,
+    pub body: HashSet<Block>,
+    /// The induction variable (a phi in `header`), its value on entry, and its step.
+    pub iv: Value,
+    pub start: Value,
+    pub step: i64,
+    /// Edges leaving the loop: (block in the loop, block outside).
+    pub exits: Vec<(Block, Block)>,
+}
+
+/// `iv = phi [start, preheader], [iv + C, latch]` (or `iv - C`) among the header's phis.
+fn induction_variable(h: Block, preheader: Block, latch: Block) -> Option<(Value, Value, i64)> {
+    for phi in h.instructions() {
+        if phi.opcode() != Opcode::LLVMPHI {
+            break;
+        }
+        if !phi.ty().is_int() {
+            continue;
+        }
+        let inc = phi.incoming();
+        let start = inc.iter().find(|(_, b)| *b == preheader).map(|(v, _)| *v)?;
+        let Some(next) = inc.iter().find(|(_, b)| *b == latch).map(|(v, _)| *v) else { continue };
+        if !next.is_instruction() || next.num_operands() != 2 || next.operand(0) != phi {
+            continue;
+        }
+        let Some(c) = next.operand(1).const_int_value() else { continue };
+        let step = match next.opcode() {
+            Opcode::LLVMAdd => c,
+            Opcode::LLVMSub => c.wrapping_neg(),
+            _ => continue,
+        };
+        if step != 0 {
+            return Some((phi, start, step));
+        }
+    }
+    None
+}
+
+/// Immediate dominators (Cooper, Harvey, Kennedy: "A Simple, Fast Dominance Algorithm").
+fn dominators(order: &[Block], index: &HashMap<Block, usize>, preds: &HashMap<Block, Vec<Block>>) -> Vec<usize> {
+    let n = order.len();
+    let mut idom = vec![usize::MAX; n];
+    if n == 0 {
+        return idom;
+    }
+    idom[0] = 0;
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for b in 1..n {
+            let mut new = usize::MAX;
+            for p in preds.get(&order[b]).into_iter().flatten() {
+                let Some(&p) = index.get(p) else { continue };
+                if idom[p] == usize::MAX {
+                    continue;
+                }
+                new = if new == usize::MAX { p } else { intersect(&idom, p, new) };
+            }
+            if new != usize::MAX && idom[b] != new {
+                idom[b] = new;
+                changed = true;
+            }
+        }
+    }
+    idom
+}
+
+fn intersect(idom: &[usize], mut a: usize, mut b: usize) -> usize {
+    while a != b {
+        while a > b {
+            a = idom[a];
+        }
+        while b > a {
+            b = idom[b];
+        }
+    }
+    a
+}
