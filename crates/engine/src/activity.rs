@@ -35,6 +35,21 @@ impl Activity {
     pub fn is_active(&self, v: Value) -> bool {
         self.active.contains(&v) || self.shadow_globals.contains(&v)
     }
+
+    /// Refuses a derivative whose inactive parameter needs a shadow (`required_params`);
+    /// `activity` names what the user should mark it instead (`Dual`, `Duplicated`).
+    pub fn check_required(&self, function: Value, active_params: &[bool], activity: &str) -> Result<(), Vec<AdError>> {
+        let Some(&k) = self.required_params.iter().find(|&&k| !active_params[k]) else { return Ok(()) };
+        let p = function.param(k as u32);
+        Err(vec![AdError::new(
+            function,
+            format!(
+                "memory reached through parameter {k} (`{}`) needs a shadow (derivative data or shadow pointers are kept there), but the parameter is not differentiated",
+                describe(p)
+            ),
+            format!("mark that argument {activity} (with a zero shadow) instead of Const"),
+        )])
+    }
 }
 
 /// Answers, for a call of `callee` whose parameter `i` is active iff `active[i]` and whose

@@ -82,17 +82,7 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
         let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
         activity::analyze(primal, &active_params, false, &subst, &mut callees)?
     };
-    if let Some(&k) = activity.required_params.iter().find(|&&k| !active_params[k]) {
-        let p = primal.param(k as u32);
-        return Err(vec![AdError::new(
-            primal,
-            format!(
-                "memory reached through parameter {k} (`{}`) needs a shadow (derivative data or shadow pointers are kept there), but the parameter is not differentiated",
-                describe(p)
-            ),
-            "mark that argument Dual (with a zero tangent) instead of Const",
-        )]);
-    }
+    activity.check_required(primal, &active_params, "Dual")?;
     if engine.options.print_activity && engine.wants_report(primal) {
         engine.report.push(activity_report(primal, &activity));
     }

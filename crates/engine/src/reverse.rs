@@ -45,8 +45,8 @@ use crate::rules::{Partial, E};
 use crate::types::{memory_contents, strip_pointer, Contents};
 use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
-use oxidase_llvm::module::{abi_size, context_of, get_function, add_function};
-use oxidase_llvm::{Block, Builder, IntPredicate, Linkage, Opcode, Type, Value};
+use oxidase_llvm::module::{abi_size, context_of};
+use oxidase_llvm::{Block, Builder, IntPredicate, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Which of the two shapes is generated.
@@ -259,17 +259,7 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
         activity::analyze(primal, &active_params, returns_shadow(key), &subst, &mut callees)?
     };
-    if let Some(&k) = activity.required_params.iter().find(|&&k| !active_params[k]) {
-        let p = primal.param(k as u32);
-        return Err(vec![AdError::new(
-            primal,
-            format!(
-                "memory reached through parameter {k} (`{}`) needs a shadow (derivative data or shadow pointers are kept there), but the parameter is not differentiated",
-                describe(p)
-            ),
-            "mark that argument Duplicated (with a zero shadow) instead of Const",
-        )]);
-    }
+    activity.check_required(primal, &active_params, "Duplicated")?;
     let ctx = context_of(engine.module);
     let (fwd_fn, rev_fn) = match shape {
         Shape::Combined => (fns[0], fns[0]),
@@ -542,8 +532,6 @@ impl Gen<'_> {
                 }
             }
         }
-        // Slots are initialized at the very top; terminate the entry of a split reverse function.
-        let _ = rev_entry;
     }
 
     fn map_params(&mut self) {
@@ -1458,11 +1446,9 @@ impl Gen<'_> {
                 self.accumulate(v, k, d);
             }
         }
-        let _ = b;
     }
 
     fn finish_exit(&mut self, exit: Block) {
-        let ctx = context_of(self.module());
         self.b.position_at_end(exit);
         let active: Vec<Value> = self
             .primal
@@ -1529,7 +1515,6 @@ impl Gen<'_> {
                 }
             }
         }
-        let _ = ctx;
     }
 
     /// Split reverse function: its entry pops which return the forward sweep took (if several)
@@ -1971,14 +1956,13 @@ fn has_int_leaf(ty: Type) -> bool {
 /// copying floats: `src_shadow[i] += dst_shadow[i]; dst_shadow[i] = 0` (no `src_shadow` when
 /// it is null: the source was constant).
 fn adjoint_mover(m: LLVMModuleRef, ty: Type) -> Value {
-    let name = format!("oxidase.adjoint.move.{}", ty.print());
-    if let Some(f) = get_function(m, &name) {
-        return f;
-    }
     let ctx = context_of(m);
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
-    let f = add_function(m, &name, Type::function(Type::void(ctx), &[p, p, i64t], false));
-    f.set_linkage(Linkage::LLVMInternalLinkage);
+    let name = format!("oxidase.adjoint.move.{}", ty.print());
+    let f = match tape::helper(m, &name, Type::function(Type::void(ctx), &[p, p, i64t], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
     let (dst, src, bytes) = (f.param(0), f.param(1), f.param(2));
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");

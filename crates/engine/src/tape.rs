@@ -108,13 +108,11 @@ fn free_node_type(m: LLVMModuleRef) -> Type {
 /// that one directly (so that the function stays differentiable), and is rebuilt when a new
 /// deallocator shows up.
 fn run_frees_function(m: LLVMModuleRef) -> Value {
-    const NAME: &str = "oxidase.tape.run_frees";
-    if let Some(f) = get_function(m, NAME) {
-        return f;
-    }
     let ctx = context_of(m);
-    let f = add_function(m, NAME, Type::function(Type::void(ctx), &[Type::ptr(ctx)], false));
-    f.set_linkage(Linkage::LLVMInternalLinkage);
+    let f = match helper(m, "oxidase.tape.run_frees", Type::function(Type::void(ctx), &[Type::ptr(ctx)], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
     build_run_frees(m, f, &[]);
     f
 }
@@ -220,6 +218,17 @@ pub fn pop(m: LLVMModuleRef, b: &Builder, tape: Value, ty: Type) -> Value {
     v
 }
 
+/// A runtime helper of the generated code: `Ok(f)` if the module has it already, otherwise
+/// `Err(f)`, a new internal function of type `ty` whose body the caller builds.
+pub fn helper(m: LLVMModuleRef, name: &str, ty: Type) -> Result<Value, Value> {
+    if let Some(f) = get_function(m, name) {
+        return Ok(f);
+    }
+    let f = add_function(m, name, ty);
+    f.set_linkage(Linkage::LLVMInternalLinkage);
+    Err(f)
+}
+
 /// `malloc`, `free` or `memcpy`-like C functions, declared on first use.
 pub fn libc_function(m: LLVMModuleRef, name: &str) -> Value {
     if let Some(f) = get_function(m, name) {
@@ -237,14 +246,12 @@ pub fn libc_function(m: LLVMModuleRef, name: &str) -> Value {
 
 /// `void oxidase.tape.reserve(ptr tape, i64 n)`: makes room for `n` more bytes.
 fn reserve_function(m: LLVMModuleRef) -> Value {
-    const NAME: &str = "oxidase.tape.reserve";
-    if let Some(f) = get_function(m, NAME) {
-        return f;
-    }
     let ctx = context_of(m);
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
-    let f = add_function(m, NAME, Type::function(Type::void(ctx), &[p, i64t], false));
-    f.set_linkage(Linkage::LLVMInternalLinkage);
+    let f = match helper(m, "oxidase.tape.reserve", Type::function(Type::void(ctx), &[p, i64t], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
     f.add_fn_attribute("alwaysinline");
     let (tape, n) = (f.param(0), f.param(1));
     let b = Builder::new(ctx);
@@ -268,14 +275,12 @@ fn reserve_function(m: LLVMModuleRef) -> Value {
 
 /// `void oxidase.tape.grow(ptr tape, i64 n)`: reallocates the buffer to fit `n` more bytes.
 fn grow_function(m: LLVMModuleRef) -> Value {
-    const NAME: &str = "oxidase.tape.grow";
-    if let Some(f) = get_function(m, NAME) {
-        return f;
-    }
     let ctx = context_of(m);
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
-    let f = add_function(m, NAME, Type::function(Type::void(ctx), &[p, i64t], false));
-    f.set_linkage(Linkage::LLVMInternalLinkage);
+    let f = match helper(m, "oxidase.tape.grow", Type::function(Type::void(ctx), &[p, i64t], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
     // Inlined (on a cold path) so that a derivative's working copy of the tape header never
     // escapes and its fields live in registers.
     f.add_fn_attribute("alwaysinline");
