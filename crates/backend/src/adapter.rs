@@ -15,11 +15,11 @@
 use crate::flags::Flags;
 use llvm_sys::prelude::LLVMModuleRef;
 use oxidase_engine::error::demangle;
+use oxidase_engine::requests::order_inner_first;
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::module::{self, abi_size, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
 use oxidase_llvm::{Builder, Opcode, Type, Value};
-use std::collections::{HashMap, HashSet};
 
 const FORWARD_PREFIX: &str = "__enzyme_fwddiff";
 const REVERSE_PREFIX: &str = "__enzyme_autodiff";
@@ -75,7 +75,7 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     let mut engine = Engine::new(module, options);
     let mut errors = Vec::new();
     let mut lowered = 0usize;
-    for marker in order_inner_first(&markers) {
+    for marker in order_inner_first(&markers, |call| call.call_args().first().copied()) {
         for call in marker.users() {
             if !matches!(call.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
                 continue;
@@ -115,69 +115,6 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     } else {
         Err(errors)
     }
-}
-
-/// Orders markers so that a marker whose primal (transitively) contains calls of another marker
-/// comes after it: inner derivatives are generated first, and the outer derivative then
-/// differentiates the generated code like any other code (higher order).
-fn order_inner_first(markers: &[Value]) -> Vec<Value> {
-    let marker_set: HashSet<Value> = markers.iter().copied().collect();
-    // For each marker, the markers whose calls are reachable from its primals.
-    let mut deps: HashMap<Value, HashSet<Value>> = HashMap::new();
-    for &m in markers {
-        let mut reached = HashSet::new();
-        let mut stack: Vec<Value> = m
-            .users()
-            .into_iter()
-            .filter(|c| matches!(c.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke))
-            .filter_map(|c| c.call_args().first().copied())
-            .filter(|f| f.is_function())
-            .collect();
-        let mut found = HashSet::new();
-        while let Some(f) = stack.pop() {
-            if !reached.insert(f) || f.is_declaration() {
-                continue;
-            }
-            for b in f.blocks() {
-                for i in b.instructions() {
-                    if !matches!(i.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
-                        continue;
-                    }
-                    if let Some(callee) = i.called_function() {
-                        if marker_set.contains(&callee) && callee != m {
-                            found.insert(callee);
-                        }
-                        stack.push(callee);
-                    }
-                    // Function pointers passed as arguments may be called too.
-                    for a in i.call_args() {
-                        if a.is_function() {
-                            stack.push(a);
-                        }
-                    }
-                }
-            }
-        }
-        deps.insert(m, found);
-    }
-    let mut done: Vec<Value> = Vec::new();
-    let mut left: Vec<Value> = markers.to_vec();
-    while !left.is_empty() {
-        let before = left.len();
-        left.retain(|m| {
-            if deps[m].iter().all(|d| done.contains(d)) {
-                done.push(*m);
-                false
-            } else {
-                true
-            }
-        });
-        if left.len() == before {
-            // A cycle (mutually higher-order derivatives): keep module order.
-            done.append(&mut left);
-        }
-    }
-    done
 }
 
 fn marker_name(v: Value) -> Option<String> {

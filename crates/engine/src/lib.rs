@@ -16,6 +16,7 @@ pub mod cfg;
 mod emit;
 pub mod error;
 pub mod forward;
+pub mod requests;
 pub mod reverse;
 pub mod rules;
 pub mod tape;

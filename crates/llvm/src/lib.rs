@@ -9,6 +9,7 @@
 //! The crate links against the nightly toolchain's own libLLVM (see `build.rs`): inside rustc the
 //! backend uses the LLVM that is already loaded, and tests use the very same library.
 
+pub mod bitcode;
 pub mod builder;
 pub mod ir;
 pub mod jit;

@@ -56,6 +56,10 @@ impl Drop for Context {
 pub struct OwnedModule(LLVMModuleRef);
 
 impl OwnedModule {
+    /// Takes ownership of a module created elsewhere.
+    pub(crate) fn from_raw(m: LLVMModuleRef) -> OwnedModule {
+        OwnedModule(m)
+    }
     pub fn raw(&self) -> LLVMModuleRef {
         self.0
     }

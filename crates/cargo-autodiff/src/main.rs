@@ -1,0 +1,269 @@
+//! `cargo autodiff <command> [args]`: runs `cargo <command>` so that `oxidase::autodiff`
+//! derivatives are generated at link time.
+//!
+//! It adds to the rustc flags `-Clinker-plugin-lto` (rustc emits LLVM bitcode) and
+//! `-Clinker=<oxidase-cc>` (the link-time pass, built on first use for each toolchain and kept
+//! in `$CARGO_HOME/oxidase/<key>/`, the key hashing `rustc -vV` and the pass's sources), a ThinLTO
+//! cache under the target directory, and `--target <host>` so that build scripts and proc macros
+//! are built normally. `-Z autodiff=<flags>` takes nightly's flags (`PrintPerf`, `PrintSteps`,
+//! `PrintAA`, `PrintTAFn=<name>`); their reports are shown as linker warnings.
+//!
+//! `cargo autodiff prepare` only builds the pass and prints its path.
+
+use std::ffi::OsString;
+use std::hash::{Hash, Hasher};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo autodiff <build|run|test|bench|check|…> [-Z autodiff=<flags>] [cargo args]
+       cargo autodiff prepare        build the link-time pass for this toolchain and print its path";
+
+/// Where the sources of the pass are: `OXIDASE_SRC`, or the workspace this binary was built from.
+fn source_dir() -> PathBuf {
+    std::env::var_os("OXIDASE_SRC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "autodiff") {
+        args.remove(0);
+    }
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: cargo autodiff: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(mut args: Vec<OsString>) -> Result<ExitCode, String> {
+    let Some(command) = args.first().cloned() else {
+        eprintln!("{USAGE}");
+        return Ok(ExitCode::FAILURE);
+    };
+    if command == "-h" || command == "--help" {
+        println!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    args.remove(0);
+    let flags = take_autodiff_flags(&mut args)?;
+    let toolchain = Toolchain::probe()?;
+    let pass = ensure_pass(&toolchain)?;
+    if command == "prepare" {
+        println!("{}", pass.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let target_dir = target_dir()?;
+    let mut rustflags = inherited_rustflags();
+    rustflags.push("-Clinker-plugin-lto".into());
+    rustflags.push(format!("-Clinker={}", pass.display()));
+    rustflags.push("-Clinker-flavor=gcc".into());
+    // rustc's own (pre-link) pipeline should hand the engine scalar code: vectorizing happens
+    // after differentiation anyway, in the linker's LTO pipeline, which these flags leave alone.
+    rustflags.push("-Cno-vectorize-loops".into());
+    rustflags.push("-Cno-vectorize-slp".into());
+    rustflags.push(format!("-Clink-arg=-Wl,--thinlto-cache-dir={}", target_dir.join("oxidase-thinlto").display()));
+    if !flags.is_empty() {
+        rustflags.push(format!("-Clink-arg=--oxidase-autodiff={}", flags.join(",")));
+        rustflags.push("-Wlinker-messages".into());
+    }
+
+    let mut cargo_args: Vec<OsString> = vec![command.clone()];
+    let user_sets_target = args.iter().any(|a| a == "--target" || a.to_string_lossy().starts_with("--target="));
+    let program_args = args.iter().position(|a| a == "--").map(|i| args.split_off(i)).unwrap_or_default();
+    cargo_args.extend(args);
+    if !user_sets_target {
+        cargo_args.push("--target".into());
+        cargo_args.push(toolchain.host.clone().into());
+    }
+    cargo_args.extend(program_args);
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let err = Command::new(cargo)
+        .args(&cargo_args)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\u{1f}"))
+        .env_remove("RUSTFLAGS")
+        .exec();
+    Err(format!("cannot run cargo: {err}"))
+}
+
+/// Removes `-Z autodiff=<flags>` / `-Zautodiff=<flags>` and returns the flags. `Enable` is
+/// accepted (nightly needs it; here it is implied).
+fn take_autodiff_flags(args: &mut Vec<OsString>) -> Result<Vec<String>, String> {
+    let mut flags = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].to_string_lossy().into_owned();
+        let value = if a == "-Z" && args.get(i + 1).is_some_and(|n| n.to_string_lossy().starts_with("autodiff=")) {
+            let v = args[i + 1].to_string_lossy().into_owned();
+            args.drain(i..i + 2);
+            v
+        } else if let Some(v) = a.strip_prefix("-Z").filter(|v| v.starts_with("autodiff=")) {
+            let v = v.to_string();
+            args.remove(i);
+            v
+        } else {
+            i += 1;
+            continue;
+        };
+        for f in value.trim_start_matches("autodiff=").split(',').filter(|f| !f.is_empty()) {
+            match f.split('=').next().unwrap_or("") {
+                "Enable" => {}
+                "PrintPerf" | "PrintSteps" | "PrintAA" | "PrintTA" | "PrintTAFn" | "PrintModBefore" | "PrintModAfter" | "LooseTypes" | "Inline" => {
+                    flags.push(f.to_string())
+                }
+                other => return Err(format!("unknown -Z autodiff flag `{other}`")),
+            }
+        }
+    }
+    Ok(flags)
+}
+
+/// RUSTFLAGS the user already has (encoded form first, as cargo reads them).
+fn inherited_rustflags() -> Vec<String> {
+    if let Ok(enc) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        return enc.split('\u{1f}').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    }
+    std::env::var("RUSTFLAGS").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn target_dir() -> Result<PathBuf, String> {
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    Ok(manifest.parent().unwrap_or(Path::new(".")).join("target"))
+}
+
+/// The rustc cargo will use.
+struct Toolchain {
+    rustc: OsString,
+    version: String,
+    host: String,
+    sysroot: PathBuf,
+}
+
+impl Toolchain {
+    fn probe() -> Result<Toolchain, String> {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let run = |args: &[&str]| -> Result<String, String> {
+            let out = Command::new(&rustc).args(args).output().map_err(|e| format!("cannot run rustc: {e}"))?;
+            if !out.status.success() {
+                return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let version = run(&["-vV"])?;
+        let host = version
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .ok_or("`rustc -vV` names no host")?
+            .to_string();
+        let sysroot = PathBuf::from(run(&["--print", "sysroot"])?.trim());
+        Ok(Toolchain { rustc, version, host, sysroot })
+    }
+}
+
+/// The link-time pass for this toolchain, built when missing.
+fn ensure_pass(tc: &Toolchain) -> Result<PathBuf, String> {
+    let src = source_dir();
+    let key = {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        tc.version.hash(&mut h);
+        hash_sources(&src, &mut h);
+        format!("{:016x}", h.finish())
+    };
+    let cache = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?
+        .join("oxidase");
+    let pass = cache.join(&key).join("oxidase-cc");
+    if pass.is_file() {
+        return Ok(pass);
+    }
+    eprintln!("    oxidase: building the link-time pass for {}", tc.version.lines().next().unwrap_or("this toolchain"));
+    let llvm_lib = tc.sysroot.join("lib");
+    let build_dir = cache.join("build");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "--quiet", "-p", "oxidase-linker", "--bin", "oxidase-cc", "--manifest-path"])
+        .arg(src.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&build_dir)
+        .env("RUSTC", &tc.rustc)
+        .env("OXIDASE_LLVM_LIB_DIR", &llvm_lib)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the link-time pass from {} failed", src.display()));
+    }
+    std::fs::create_dir_all(pass.parent().unwrap()).map_err(|e| e.to_string())?;
+    let tmp = pass.with_extension("tmp");
+    std::fs::copy(build_dir.join("release/oxidase-cc"), &tmp).map_err(|e| format!("cannot install the pass: {e}"))?;
+    std::fs::rename(&tmp, &pass).map_err(|e| format!("cannot install the pass: {e}"))?;
+    Ok(pass)
+}
+
+/// Hashes the sources the pass is built from, so that a changed engine gets a new pass (and,
+/// through the new path in the rustc flags, a relink).
+fn hash_sources(src: &Path, h: &mut impl Hasher) {
+    let mut files = Vec::new();
+    for dir in ["crates/llvm", "crates/engine", "crates/linker"] {
+        collect_files(&src.join(dir), &mut files);
+    }
+    files.push(src.join("Cargo.lock"));
+    files.sort();
+    for f in files {
+        if let Ok(bytes) = std::fs::read(&f) {
+            f.hash(h);
+            bytes.hash(h);
+        }
+    }
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != "tests" && n != "target") {
+                collect_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs" || x == "toml" || x == "cpp") {
+            out.push(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn autodiff_flags_are_taken_from_the_arguments() {
+        let mut args: Vec<OsString> = ["--release", "-Z", "autodiff=Enable,PrintPerf", "-Zautodiff=PrintTAFn=f", "--", "x"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let flags = take_autodiff_flags(&mut args).unwrap();
+        assert_eq!(flags, vec!["PrintPerf", "PrintTAFn=f"]);
+        assert_eq!(args, ["--release", "--", "x"].iter().map(OsString::from).collect::<Vec<_>>());
+        assert!(take_autodiff_flags(&mut vec!["-Zautodiff=Banana".into()]).is_err());
+    }
+}

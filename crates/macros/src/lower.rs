@@ -1,0 +1,425 @@
+//! Expansion: checks (SEMANTICS.md §6–§7), the generated signature (§3) and its body.
+//!
+//! # The marker contract (read by `oxidase-cc`)
+//!
+//! The body of a generated function calls
+//! `oxidase_autodiff_v1_{fwd|rev}_w{W}__use_cargo_autodiff_to_build(desc, shim, consts, act, ret,
+//! dact_0 … dact_{W-1}, dret_0 … dret_{W-1})`, all pointers:
+//! * `desc`: a NUL-terminated `path::of::f\0file.rs:line\0` naming the primal for diagnostics;
+//! * `shim`: `fn(*const u8, *const u8, *mut u8)` that reads the `Const` arguments from `consts`
+//!   and the differentiated ones from `act` (two tuples), calls the primal and writes its result
+//!   to `ret`;
+//! * `dact_k`: a tuple of `act`'s type holding lane `k`'s shadows (zero for `Active` scalars);
+//! * `dret_k`: lane `k`'s shadow of the result: the tangent (forward) or the seed (reverse).
+//!
+//! The pass generates the derivative of `shim` with `consts` constant and `act`, `ret`
+//! differentiated (forward: `Dual`; reverse: `Duplicated`, so gradients of `Active` scalars
+//! accumulate into `dact_k` and seeds are consumed from `dret_k`), and calls it instead.
+
+use crate::attr::{self, Activity, Config, Mode};
+use crate::item::{self, Function, Param};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::{GenericParam, Ident, Type};
+
+pub const MARKER_PREFIX: &str = "oxidase_autodiff_v1_";
+
+pub fn expand(mode: Mode, args: TokenStream, item: TokenStream) -> TokenStream {
+    let func = match item::parse(item.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            let e = e.to_compile_error();
+            return quote!(#e #item);
+        }
+    };
+    let original = func.tokens.clone();
+    let config = match attr::parse(args, func.sig.ident.span()) {
+        Ok(c) => c,
+        Err(e) => {
+            let e = e.to_compile_error();
+            return quote!(#original #e);
+        }
+    };
+    let params = func.params();
+    let ret = func.ret();
+    match check(mode, &config, &params, ret.as_ref()) {
+        Ok(()) => {
+            let generated = generate(mode, &config, &func, &params, ret.as_ref());
+            quote!(#original #generated)
+        }
+        Err(e) => {
+            let e = e.to_compile_error();
+            quote!(#original #e)
+        }
+    }
+}
+
+fn error(errors: &mut Option<syn::Error>, span: Span, msg: impl std::fmt::Display) {
+    let e = syn::Error::new(span, msg);
+    match errors {
+        Some(all) => all.combine(e),
+        None => *errors = Some(e),
+    }
+}
+
+/// The checks of upstream's `gen_enzyme_decl`, in its order, plus ours: `Active` on a reference
+/// and width > 1 with `Active` in reverse mode.
+fn check(mode: Mode, config: &Config, params: &[Param], ret: Option<&Type>) -> Result<(), syn::Error> {
+    let expected = params.len() + usize::from(ret.is_some());
+    let found = config.activities.len();
+    if expected != found {
+        return Err(syn::Error::new(config.span, format!("expected {expected} activities, but found {found}")));
+    }
+    let mut errors = None;
+    for (p, &(a, span)) in params.iter().zip(&config.activities) {
+        if !a.valid_input(mode) {
+            error(&mut errors, span, format!("{} can not be used in {} Mode", a.word(), mode.word()));
+        }
+        if matches!(a, Activity::Duplicated | Activity::DuplicatedOnly) && !item::is_indirection(&p.ty) {
+            error(&mut errors, p.span, format!("{} can not be used for this type", a.word()));
+        }
+        if matches!(a, Activity::Active | Activity::ActiveOnly) && item::is_indirection(&p.ty) {
+            error(
+                &mut errors,
+                p.span,
+                format!(
+                    "{} can not be used for this type: `{}` is a reference or pointer; use Duplicated and read the gradient from its shadow",
+                    a.word(),
+                    p.name
+                ),
+            );
+        }
+        if matches!(a, Activity::Active | Activity::ActiveOnly) && config.width > 1 {
+            error(
+                &mut errors,
+                span,
+                format!("{} needs width 1 in Reverse Mode (batched gradients of scalars are undefined upstream); use Duplicated", a.word()),
+            );
+        }
+    }
+    if let (Some(_), Some(&(a, span))) = (ret, config.activities.last()) {
+        if !a.valid_return(mode) {
+            error(&mut errors, span, format!("invalid return activity {} in {} Mode", a.word(), mode.word()));
+        } else if mode == Mode::Reverse && a != Activity::Const && config.width > 1 {
+            error(&mut errors, span, format!("invalid return activity {} with width > 1 in Reverse Mode; use Const and a Duplicated output", a.word()));
+        }
+    }
+    errors.map_or(Ok(()), Err)
+}
+
+/// One parameter with its activity and its generated shadows.
+struct Arg<'a> {
+    p: &'a Param,
+    a: Activity,
+    shadows: Vec<Ident>,
+}
+
+fn shadow_names(mode: Mode, width: u32, p: &Param, a: Activity) -> Vec<Ident> {
+    let prefix = if mode == Mode::Forward { "b" } else { "d" };
+    let n = match a {
+        Activity::Const | Activity::Active | Activity::ActiveOnly => 0,
+        Activity::Dualv | Activity::DualvOnly => 1,
+        _ => width,
+    };
+    (0..n).map(|k| format_ident!("{}{}_{}", prefix, p.name, k, span = p.name.span())).collect()
+}
+
+fn generate(mode: Mode, config: &Config, func: &Function, params: &[Param], ret: Option<&Type>) -> TokenStream {
+    let args: Vec<Arg> = params
+        .iter()
+        .zip(&config.activities)
+        .map(|(p, &(a, _))| Arg { p, a, shadows: shadow_names(mode, config.width, p, a) })
+        .collect();
+    let ret_act = ret.map(|_| config.activities.last().unwrap().0);
+    let sig = signature(mode, config, func, &args, ret, ret_act);
+    let body = body(mode, config, func, &args, ret, ret_act);
+    let vis = &func.vis;
+    let cfgs = func.cfg_attrs();
+    let inline = func.has_inline_never().then(|| quote!(#[inline(never)]));
+    let doc = format!(
+        " {} derivative of [`{}`], generated by oxidase.",
+        if mode == Mode::Forward { "Forward-mode" } else { "Reverse-mode" },
+        func.sig.ident
+    );
+    quote! {
+        #(#cfgs)*
+        #[doc = #doc]
+        #inline
+        #[allow(unused_unsafe, unused_mut, unused_variables, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
+        #vis #sig {
+            #body
+        }
+    }
+}
+
+fn signature(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<&Type>, ret_act: Option<Activity>) -> TokenStream {
+    let name = &config.name;
+    let generics = func.generics();
+    let where_clause = &generics.where_clause;
+    let unsafety = args.iter().any(|a| a.a.is_only_input()).then(|| quote!(unsafe));
+    let mut inputs = Vec::new();
+    for arg in args {
+        let ty = &arg.p.ty;
+        match &arg.p.receiver {
+            Some(r) => {
+                let (and, lt, m) = (r.reference.as_ref().map(|(a, _)| a), r.reference.as_ref().and_then(|(_, l)| l.as_ref()), &r.mutability);
+                let s = &r.self_token;
+                inputs.push(quote!(#and #lt #m #s));
+            }
+            None => {
+                let n = &arg.p.name;
+                inputs.push(quote!(#n: #ty));
+            }
+        }
+        let shadow_ty = match arg.a {
+            Activity::Duplicated | Activity::DuplicatedOnly => item::mutable_indirection(ty),
+            _ => ty.clone(),
+        };
+        for s in &arg.shadows {
+            inputs.push(quote!(#s: #shadow_ty));
+        }
+    }
+    if mode == Mode::Reverse && matches!(ret_act, Some(Activity::Active | Activity::ActiveOnly)) {
+        inputs.push(quote!(dret: #ret));
+    }
+    let w = config.width as usize;
+    let output = match (mode, ret, ret_act) {
+        (_, None, _) | (_, _, None) => quote!(()),
+        (Mode::Forward, Some(r), Some(a)) => match a {
+            Activity::Const => quote!(#r),
+            Activity::Dualv => quote!((#r, #r)),
+            Activity::Dual if w == 1 => quote!((#r, #r)),
+            Activity::Dual => {
+                let n = w + 1;
+                quote!([#r; #n])
+            }
+            _ if w == 1 => quote!(#r),
+            _ => quote!([#r; #w]),
+        },
+        (Mode::Reverse, Some(r), Some(a)) => {
+            let mut parts: Vec<TokenStream> = Vec::new();
+            if a != Activity::ActiveOnly {
+                parts.push(r.to_token_stream());
+            }
+            for arg in args.iter().filter(|x| x.a == Activity::Active) {
+                parts.push(arg.p.ty.to_token_stream());
+            }
+            tuple_or_single(&parts)
+        }
+    };
+    let output = if ret.is_none() && mode == Mode::Reverse {
+        let parts: Vec<TokenStream> = args.iter().filter(|x| x.a == Activity::Active).map(|x| x.p.ty.to_token_stream()).collect();
+        tuple_or_single(&parts)
+    } else {
+        output
+    };
+    quote!(#unsafety fn #name #generics (#(#inputs),*) -> #output #where_clause)
+}
+
+fn tuple_or_single(parts: &[TokenStream]) -> TokenStream {
+    match parts {
+        [] => quote!(()),
+        [one] => one.clone(),
+        many => quote!((#(#many),*)),
+    }
+}
+
+/// The expression naming the primal, with the generic arguments of the generated function.
+fn primal_path(func: &Function, args: &[Arg]) -> TokenStream {
+    let ident = &func.sig.ident;
+    let generic_args: Vec<TokenStream> = func
+        .generics()
+        .params
+        .iter()
+        .filter_map(|g| match g {
+            GenericParam::Type(t) => Some(t.ident.to_token_stream()),
+            GenericParam::Const(c) => Some(c.ident.to_token_stream()),
+            GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let turbofish = if generic_args.is_empty() { quote!() } else { quote!(::<#(#generic_args),*>) };
+    let method = func.in_trait || args.iter().any(|a| a.p.receiver.is_some());
+    if method {
+        quote!(Self::#ident #turbofish)
+    } else {
+        quote!(#ident #turbofish)
+    }
+}
+
+fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<&Type>, ret_act: Option<Activity>) -> TokenStream {
+    let w = config.width as usize;
+    let rt = quote!(::oxidase::__rt);
+    let value = |a: &Arg| -> TokenStream {
+        if a.p.receiver.is_some() {
+            quote!(self)
+        } else {
+            a.p.name.to_token_stream()
+        }
+    };
+
+    // Shadow lengths, checked before anything moves.
+    let mut checks = Vec::new();
+    for a in args {
+        if !item::has_len(&a.p.ty) {
+            continue;
+        }
+        let x = value(a);
+        let xname = a.p.name.to_string();
+        for s in &a.shadows {
+            let sname = s.to_string();
+            let lanes = if matches!(a.a, Activity::Dualv | Activity::DualvOnly) { w } else { 1 };
+            checks.push(quote_spanned!(a.p.span=> #rt::check_shadow_len(#sname, #s.len(), #xname, #x.len(), #lanes);));
+        }
+    }
+
+    let consts: Vec<&Arg> = args.iter().filter(|a| a.a == Activity::Const).collect();
+    let act: Vec<&Arg> = args.iter().filter(|a| a.a != Activity::Const).collect();
+    let const_values: Vec<TokenStream> = consts.iter().map(|a| value(a)).collect();
+    let act_values: Vec<TokenStream> = act.iter().map(|a| value(a)).collect();
+
+    // Lane k's shadow tuple: shadows written field by field into zeroed storage of act's type.
+    let mut lanes = Vec::new();
+    let dact: Vec<Ident> = (0..w).map(|k| format_ident!("__oxidase_dact_{}", k)).collect();
+    for (k, d) in dact.iter().enumerate() {
+        let mut puts = Vec::new();
+        for (j, a) in act.iter().enumerate() {
+            let j = syn::Index::from(j);
+            let shadow = match a.a {
+                Activity::Active | Activity::ActiveOnly => continue,
+                Activity::Dualv | Activity::DualvOnly => {
+                    let s = &a.shadows[0];
+                    let x = value(a);
+                    let mutable = matches!(&a.p.ty, Type::Reference(r) if r.mutability.is_some());
+                    if mutable {
+                        quote!(::core::ptr::slice_from_raw_parts_mut(#s.as_mut_ptr().add(#k * #x.len()), #x.len()))
+                    } else {
+                        quote!(::core::ptr::slice_from_raw_parts(#s.as_ptr().add(#k * #x.len()), #x.len()))
+                    }
+                }
+                _ => a.shadows[k].to_token_stream(),
+            };
+            puts.push(quote!(#rt::put(&raw mut (*#d.as_mut_ptr()).#j, #shadow);));
+        }
+        lanes.push(quote! {
+            let mut #d = #rt::zeroed_like(&*__oxidase_act);
+            unsafe { #(#puts)* }
+        });
+    }
+
+    // Result storage: the primal's, and lane k's tangent (forward) or seed (reverse).
+    let ret_ty = ret.map(|r| r.to_token_stream()).unwrap_or(quote!(()));
+    let dret: Vec<Ident> = (0..w).map(|k| format_ident!("__oxidase_dret_{}", k)).collect();
+    let seeded = mode == Mode::Reverse && matches!(ret_act, Some(Activity::Active | Activity::ActiveOnly));
+    let dret_init: Vec<TokenStream> = dret
+        .iter()
+        .map(|d| {
+            if seeded {
+                quote!(let mut #d = ::core::mem::MaybeUninit::<#ret_ty>::new(dret);)
+            } else {
+                quote!(let mut #d = ::core::mem::MaybeUninit::<#ret_ty>::zeroed();)
+            }
+        })
+        .collect();
+
+    // The shim: unpack both tuples, call the primal, store its result.
+    let pnames: Vec<Ident> = (0..args.len()).map(|i| format_ident!("__p{}", i)).collect();
+    let pick = |set: &[&Arg]| -> (Vec<Ident>, Vec<TokenStream>) {
+        set.iter()
+            .map(|a| {
+                let i = args.iter().position(|x| std::ptr::eq(x, *a)).unwrap();
+                (pnames[i].clone(), item::nameable(&a.p.ty))
+            })
+            .unzip()
+    };
+    let (cn, ct) = pick(&consts);
+    let (an, at) = pick(&act);
+    let primal = primal_path(func, args);
+    let shim = quote! {
+        |__c: *const u8, __a: *const u8, __r: *mut u8| unsafe {
+            let (#(#cn,)*): (#(#ct,)*) = ::core::ptr::read(__c.cast());
+            let (#(#an,)*): (#(#at,)*) = ::core::ptr::read(__a.cast());
+            ::core::ptr::write(__r.cast::<#ret_ty>(), #primal(#(#pnames),*));
+        }
+    };
+
+    let marker = format!(
+        "{MARKER_PREFIX}{}_w{}__use_cargo_autodiff_to_build",
+        if mode == Mode::Forward { "fwd" } else { "rev" },
+        w
+    );
+    let lane_params: Vec<TokenStream> = (0..2 * w).map(|i| {
+        let n = format_ident!("s{}", i);
+        quote!(#n: *mut u8)
+    }).collect();
+    let fname = func.sig.ident.to_string();
+    let result = result(mode, config, args, ret, ret_act, &dact, &dret);
+    quote! {
+        #(#checks)*
+        let __oxidase_consts = ::core::mem::ManuallyDrop::new((#(#const_values,)*));
+        let __oxidase_act = ::core::mem::ManuallyDrop::new((#(#act_values,)*));
+        #(#lanes)*
+        let mut __oxidase_ret = ::core::mem::MaybeUninit::<#ret_ty>::uninit();
+        #(#dret_init)*
+        unsafe extern "C" {
+            #[link_name = #marker]
+            fn __oxidase_marker(desc: *const u8, shim: *const u8, consts: *const u8, act: *const u8, ret: *mut u8, #(#lane_params),*);
+        }
+        let __oxidase_shim: fn(*const u8, *const u8, *mut u8) = #shim;
+        unsafe {
+            __oxidase_marker(
+                ::core::concat!(::core::module_path!(), "::", #fname, "\0", ::core::file!(), ":", ::core::line!(), "\0").as_ptr(),
+                __oxidase_shim as *const u8,
+                &*__oxidase_consts as *const _ as *const u8,
+                &*__oxidase_act as *const _ as *const u8,
+                __oxidase_ret.as_mut_ptr() as *mut u8,
+                #(#dact.as_mut_ptr() as *mut u8,)*
+                #(#dret.as_mut_ptr() as *mut u8,)*
+            );
+        }
+        #result
+    }
+}
+
+fn result(mode: Mode, config: &Config, args: &[Arg], ret: Option<&Type>, ret_act: Option<Activity>, dact: &[Ident], dret: &[Ident]) -> TokenStream {
+    let w = config.width as usize;
+    let primal = quote!(__oxidase_ret.assume_init());
+    let tangents: Vec<TokenStream> = dret.iter().map(|d| quote!(#d.assume_init())).collect();
+    match mode {
+        Mode::Forward => {
+            let value = match (ret, ret_act) {
+                (None, _) | (_, None) => quote!(()),
+                (Some(_), Some(a)) => match a {
+                    Activity::Const => primal,
+                    Activity::Dualv => {
+                        let t = &tangents[0];
+                        quote!((#primal, #t))
+                    }
+                    Activity::Dual if w == 1 => {
+                        let t = &tangents[0];
+                        quote!((#primal, #t))
+                    }
+                    Activity::Dual => quote!([#primal, #(#tangents),*]),
+                    _ if w == 1 => tangents[0].clone(),
+                    _ => quote!([#(#tangents),*]),
+                },
+            };
+            quote!(unsafe { #value })
+        }
+        Mode::Reverse => {
+            let mut parts = Vec::new();
+            if ret.is_some() && ret_act != Some(Activity::ActiveOnly) {
+                parts.push(primal);
+            }
+            let act: Vec<&Arg> = args.iter().filter(|a| a.a != Activity::Const).collect();
+            let d = &dact[0];
+            for (j, a) in act.iter().enumerate() {
+                if a.a == Activity::Active {
+                    let j = syn::Index::from(j);
+                    parts.push(quote!(::core::ptr::read(&raw const (*#d.as_ptr()).#j)));
+                }
+            }
+            let v = tuple_or_single(&parts);
+            quote!(unsafe { #v })
+        }
+    }
+}
