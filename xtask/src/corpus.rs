@@ -59,20 +59,40 @@ impl Select {
     }
 }
 
+/// Which route builds the programs (`AD_ROUTE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Route {
+    /// `cargo +enzyme` with our `libEnzyme-22.so` (`std::autodiff`).
+    Nightly,
+    /// `cargo autodiff` on stable Rust (`oxidase::autodiff`).
+    Stable,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Nightly => "nightly",
+            Route::Stable => "stable",
+        }
+    }
+}
+
 /// One invocation of `run_corpus.sh`.
 pub struct Suite {
     pub what: What,
     pub select: Select,
     pub profile: Profile,
+    pub route: Route,
 }
 
 impl Suite {
     /// E.g. `cases forward release`, `errors release`.
     pub fn name(&self) -> String {
         match self.what {
-            What::Errors => format!("errors {}", self.profile.name()),
+            What::Errors => format!("{} errors {}", self.route.name(), self.profile.name()),
             w => format!(
-                "{} {} {}",
+                "{} {} {} {}",
+                self.route.name(),
                 w.name(),
                 self.select.name(),
                 self.profile.name()
@@ -83,7 +103,7 @@ impl Suite {
     /// `target/ad-logs/<profile>-<what>`, with `-<select>` appended unless it is `forward`
     /// (or the suite is `errors/`, which ignores the selection).
     fn log_dir(&self, paths: &Paths) -> PathBuf {
-        let mut name = format!("{}-{}", self.profile.name(), self.what.name());
+        let mut name = format!("{}-{}-{}", self.route.name(), self.profile.name(), self.what.name());
         if self.what != What::Errors && self.select != Select::Forward {
             name = format!("{name}-{}", self.select.name());
         }
@@ -100,6 +120,7 @@ pub enum Outcome {
 /// What one suite reported.
 pub struct SuiteResult {
     pub name: String,
+    pub route: Route,
     pub passed: Vec<String>,
     pub failed: Vec<String>,
 }
@@ -137,6 +158,8 @@ pub fn run_suite(paths: &Paths, suite: &Suite) -> Result<SuiteResult> {
         .env("AD_PROFILE", suite.profile.name())
         .env("AD_SELECT", suite.select.name())
         .env("AD_LOGS", &logs)
+        .env("AD_ROUTE", suite.route.name())
+        .env("AD_OXIDASE", paths.root.join("crates").join("oxidase"))
         .env_remove("RUSTUP_TOOLCHAIN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
@@ -147,6 +170,7 @@ pub fn run_suite(paths: &Paths, suite: &Suite) -> Result<SuiteResult> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut result = SuiteResult {
         name: name.clone(),
+        route: suite.route,
         passed: Vec::new(),
         failed: Vec::new(),
     };
@@ -203,6 +227,9 @@ pub struct Expectations {
 pub struct ExpectedFailure {
     /// `cases/NAME` or `errors/NAME`, without `.rs`.
     pub case: String,
+    /// `nightly` or `stable`; absent: both routes.
+    #[serde(default)]
+    pub route: Option<String>,
     pub reason: String,
 }
 
@@ -228,17 +255,20 @@ impl Expectations {
             if f.reason.trim().is_empty() {
                 bail!("`{}` needs a reason", f.case);
             }
-            if !seen.insert(f.case.as_str()) {
+            if f.route.as_deref().is_some_and(|r| r != "nightly" && r != "stable") {
+                bail!("`{}`: route is `nightly` or `stable`", f.case);
+            }
+            if !seen.insert((f.case.as_str(), f.route.as_deref())) {
                 bail!("`{}` is listed twice", f.case);
             }
         }
         Ok(e)
     }
 
-    fn reason(&self, case: &str) -> Option<&str> {
+    fn reason(&self, case: &str, route: Route) -> Option<&str> {
         self.expected_failures
             .iter()
-            .find(|f| f.case == case)
+            .find(|f| f.case == case && f.route.as_deref().is_none_or(|r| r == route.name()))
             .map(|f| f.reason.as_str())
     }
 }
@@ -256,7 +286,7 @@ struct Judged {
 }
 
 fn judge(r: &SuiteResult, exp: &Expectations) -> Judged {
-    let expected = r.failed.iter().filter(|c| exp.reason(c).is_some()).count();
+    let expected = r.failed.iter().filter(|c| exp.reason(c, r.route).is_some()).count();
     Judged {
         passed: r.passed.len(),
         failed: r.failed.len(),
@@ -306,14 +336,14 @@ pub fn report(results: &[SuiteResult], exp: &Expectations, steps: &[(String, Out
 
     for r in results {
         for case in &r.failed {
-            match exp.reason(case) {
+            match exp.reason(case, r.route) {
                 Some(reason) => println!("  known failure   {case} [{}]: {reason}", r.name),
                 None => println!("  UNEXPECTED FAIL {case} [{}]", r.name),
             }
         }
     }
     for r in results {
-        for case in r.passed.iter().filter(|c| exp.reason(c).is_some()) {
+        for case in r.passed.iter().filter(|c| exp.reason(c, r.route).is_some()) {
             println!(
                 "  note: {case} [{}] passed although tests/corpus-expectations.toml lists it as an expected failure",
                 r.name
@@ -353,8 +383,9 @@ mod tests {
     fn repository_expectations_parse() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus-expectations.toml");
         let e = Expectations::load(&path).unwrap();
-        assert!(e.reason("cases/06_fwd_const_return").is_some());
-        assert!(e.reason("cases/01_fwd_scalar_dual").is_none());
+        assert!(e.reason("cases/06_fwd_const_return", Route::Nightly).is_some());
+        assert!(e.reason("cases/06_fwd_const_return", Route::Stable).is_none());
+        assert!(e.reason("cases/01_fwd_scalar_dual", Route::Nightly).is_none());
     }
 
     #[test]
@@ -378,6 +409,7 @@ mod tests {
                 .unwrap();
         let r = SuiteResult {
             name: "cases forward release".into(),
+            route: Route::Nightly,
             passed: vec!["cases/01".into()],
             failed: vec!["cases/06".into(), "cases/07".into()],
         };

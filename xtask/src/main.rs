@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use corpus::{Outcome, Select, Suite, What};
+use corpus::{Outcome, Route, Select, Suite, What};
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +55,9 @@ enum Command {
         /// Which `cases/` programs to run (by the autodiff macro they use); `errors/` ignores it.
         #[arg(long, value_enum, default_value_t = Select::All)]
         select: Select,
+        /// Which route builds them: nightly `cargo +enzyme`, or stable `cargo autodiff`.
+        #[arg(long, value_enum, default_value_t = Route::Nightly)]
+        route: Route,
         /// Which directory of the corpus to run.
         #[arg(value_enum, default_value_t = What::All)]
         what: What,
@@ -146,6 +149,7 @@ fn real_main() -> Result<ExitCode> {
         Command::Corpus {
             profile,
             select,
+            route,
             what,
         } => {
             let expectations = corpus::Expectations::load(&paths.expectations)?;
@@ -163,6 +167,7 @@ fn real_main() -> Result<ExitCode> {
                     what,
                     select,
                     profile,
+                    route,
                 })
                 .collect();
             let (results, errors) = corpus::run_suites(&paths, &suites);
@@ -225,6 +230,19 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
         ));
     }
 
+    // The stable route on a workspace whose binary differentiates code of a dependency crate.
+    for profile in [Profile::Dev, Profile::Release] {
+        let mut c = cmd::cargo("stable");
+        c.args(["autodiff", "test"]);
+        if profile == Profile::Release {
+            c.arg("--release");
+        }
+        c.current_dir(paths.root.join("tests").join("stable-workspace"))
+            .env("CARGO_TARGET_DIR", paths.target.join("stable-workspace"));
+        println!("[test] stable workspace ({}): {}", profile.name(), cmd::describe(&c));
+        steps.push((format!("cargo autodiff test ({})", profile.name()), step_outcome(cmd::run(&mut c))));
+    }
+
     let mut results = Vec::new();
     if quick {
         println!("[test] --quick: acceptance corpus skipped");
@@ -234,11 +252,13 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
             paths.corpus_script.display()
         );
     } else {
-        // The acceptance criterion: `run_corpus.sh all` in release and in dev.
+        // The acceptance criterion: `run_corpus.sh all` in release and in dev, on both routes.
         let mut suites = Vec::new();
-        for profile in [Profile::Release, Profile::Dev] {
-            suites.push(Suite { what: What::Cases, select: Select::All, profile });
-            suites.push(Suite { what: What::Errors, select: Select::All, profile });
+        for route in [Route::Nightly, Route::Stable] {
+            for profile in [Profile::Release, Profile::Dev] {
+                suites.push(Suite { what: What::Cases, select: Select::All, profile, route });
+                suites.push(Suite { what: What::Errors, select: Select::All, profile, route });
+            }
         }
         let (r, errors) = corpus::run_suites(paths, &suites);
         results = r;

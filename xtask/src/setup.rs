@@ -53,6 +53,7 @@ pub fn setup(paths: &Paths) -> Result<Toolchain> {
     let changed = install_backend(&backend, &dir, &nightly)?;
     link_toolchain(&dir)?;
     clear_stale_caches(paths, changed)?;
+    install_cargo_autodiff(paths)?;
     println!(
         "[setup] done: `cargo +{TOOLCHAIN_NAME}` uses {}",
         backend.display()
@@ -132,6 +133,34 @@ fn build_backend(paths: &Paths) -> Result<PathBuf> {
         );
     }
     Ok(so)
+}
+
+/// The stable route: `cargo-autodiff` in `$CARGO_HOME/bin`, and its link-time pass built for the
+/// stable toolchain (it builds one per toolchain on first use; doing it here keeps that out of
+/// the first user build).
+fn install_cargo_autodiff(paths: &Paths) -> Result<()> {
+    println!("[setup] building cargo-autodiff (release, stable)");
+    let mut c = cmd::cargo("stable");
+    c.args(["build", "--release", "-p", "cargo-autodiff"])
+        .current_dir(&paths.root)
+        .env("CARGO_TARGET_DIR", &paths.target);
+    cmd::run(&mut c)?;
+    let built = paths.target.join("release").join("cargo-autodiff");
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .context("neither CARGO_HOME nor HOME is set")?;
+    let bin = home.join("bin");
+    std::fs::create_dir_all(&bin)?;
+    let dest = bin.join("cargo-autodiff");
+    let tmp = bin.join(".cargo-autodiff.tmp");
+    std::fs::copy(&built, &tmp).with_context(|| format!("copying {}", built.display()))?;
+    std::fs::rename(&tmp, &dest)?;
+    println!("[setup] installed {}", dest.display());
+    let mut c = cmd::cargo("stable");
+    c.args(["autodiff", "prepare"]).current_dir(&paths.root);
+    cmd::run(&mut c)?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

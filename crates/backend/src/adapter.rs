@@ -15,7 +15,7 @@
 use crate::flags::Flags;
 use llvm_sys::prelude::LLVMModuleRef;
 use oxidase_engine::error::demangle;
-use oxidase_engine::requests::order_inner_first;
+use oxidase_engine::requests::{calls_of, order_inner_first};
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::module::{self, abi_size, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
@@ -75,20 +75,17 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     let mut engine = Engine::new(module, options);
     let mut errors = Vec::new();
     let mut lowered = 0usize;
-    for marker in order_inner_first(&markers, |call| call.call_args().first().copied()) {
-        for call in marker.users() {
-            if !matches!(call.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
-                continue;
+    let calls: Vec<Value> = markers.iter().flat_map(|&m| calls_of(m)).collect();
+    for call in order_inner_first(&calls, |call| call.call_args().first().copied()) {
+        let marker = call.called_function().expect("a marker call calls its marker");
+        lowered += 1;
+        if let Err(e) = lower_call(&mut engine, marker, call) {
+            errors.extend(e);
+            // Keep the module well-formed so that rustc can stop cleanly after the errors.
+            if !call.ty().is_void() {
+                call.replace_all_uses_with(call.ty().poison());
             }
-            lowered += 1;
-            if let Err(e) = lower_call(&mut engine, marker, call) {
-                errors.extend(e);
-                // Keep the module well-formed so that rustc can stop cleanly after the errors.
-                if !call.ty().is_void() {
-                    call.replace_all_uses_with(call.ty().poison());
-                }
-                erase_marker_call(call);
-            }
+            erase_marker_call(call);
         }
     }
     for line in engine.report.drain(..) {

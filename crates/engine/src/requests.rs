@@ -1,24 +1,18 @@
-//! Order of requests: the markers (declarations whose calls ask for derivatives) of both routes.
+//! Order of requests: the marker calls (calls asking for a derivative) of both routes.
 
 use oxidase_llvm::{Opcode, Value};
 use std::collections::{HashMap, HashSet};
 
-/// Orders markers so that a marker whose primal (transitively) contains calls of another marker
-/// comes after it: inner derivatives are generated first, and the outer derivative then
-/// differentiates the generated code like any other code (higher order).
-pub fn order_inner_first(markers: &[Value], function_of: impl Fn(Value) -> Option<Value>) -> Vec<Value> {
-    let marker_set: HashSet<Value> = markers.iter().copied().collect();
-    // For each marker, the markers whose calls are reachable from its primals.
+/// Orders marker calls so that a call whose function to differentiate (`function_of(call)`)
+/// transitively contains another marker call comes after that call: inner derivatives are
+/// generated first, and the outer derivative then differentiates the generated code like any
+/// other code (higher order). Calls in a cycle keep their given order.
+pub fn order_inner_first(calls: &[Value], function_of: impl Fn(Value) -> Option<Value>) -> Vec<Value> {
+    let call_set: HashSet<Value> = calls.iter().copied().collect();
     let mut deps: HashMap<Value, HashSet<Value>> = HashMap::new();
-    for &m in markers {
+    for &c in calls {
         let mut reached = HashSet::new();
-        let mut stack: Vec<Value> = m
-            .users()
-            .into_iter()
-            .filter(|c| matches!(c.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke))
-            .filter_map(&function_of)
-            .filter(|f| f.is_function())
-            .collect();
+        let mut stack: Vec<Value> = function_of(c).filter(|f| f.is_function()).into_iter().collect();
         let mut found = HashSet::new();
         while let Some(f) = stack.pop() {
             if !reached.insert(f) || f.is_declaration() {
@@ -29,10 +23,10 @@ pub fn order_inner_first(markers: &[Value], function_of: impl Fn(Value) -> Optio
                     if !matches!(i.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
                         continue;
                     }
+                    if call_set.contains(&i) && i != c {
+                        found.insert(i);
+                    }
                     if let Some(callee) = i.called_function() {
-                        if marker_set.contains(&callee) && callee != m {
-                            found.insert(callee);
-                        }
                         stack.push(callee);
                     }
                     // Function pointers passed as arguments may be called too.
@@ -44,25 +38,28 @@ pub fn order_inner_first(markers: &[Value], function_of: impl Fn(Value) -> Optio
                 }
             }
         }
-        deps.insert(m, found);
+        deps.insert(c, found);
     }
     let mut done: Vec<Value> = Vec::new();
-    let mut left: Vec<Value> = markers.to_vec();
+    let mut left: Vec<Value> = calls.to_vec();
     while !left.is_empty() {
         let before = left.len();
-        left.retain(|m| {
-            if deps[m].iter().all(|d| done.contains(d)) {
-                done.push(*m);
+        left.retain(|c| {
+            if deps[c].iter().all(|d| done.contains(d)) {
+                done.push(*c);
                 false
             } else {
                 true
             }
         });
         if left.len() == before {
-            // A cycle (mutually higher-order derivatives): keep module order.
             done.append(&mut left);
         }
     }
     done
 }
 
+/// The call and invoke instructions of `marker`.
+pub fn calls_of(marker: Value) -> Vec<Value> {
+    marker.users().into_iter().filter(|c| matches!(c.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)).collect()
+}

@@ -1,7 +1,7 @@
 //! Replaces each marker call written by `#[autodiff_*]` (contract: `oxidase-macros`' `lower`
 //! module) with a call to the derivative of its shim.
 
-use oxidase_engine::requests::order_inner_first;
+use oxidase_engine::requests::{calls_of, order_inner_first};
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{self, context_of};
@@ -71,19 +71,17 @@ pub fn run(module: LLVMModuleRef, options: Options) -> Result<Outcome, Vec<Strin
     let mut engine = Engine::new(module, options);
     let mut errors = Vec::new();
     let mut lowered = 0;
-    for marker in order_inner_first(&markers, |call| call.call_args().get(1).copied().and_then(function_of)) {
-        let Some((mode, width)) = parse_marker(&marker.name()) else {
+    for &marker in &markers {
+        if parse_marker(&marker.name()).is_none() {
             errors.push(format!("unknown autodiff marker `{}`: rebuild the crate with this version of oxidase", marker.name()));
-            continue;
-        };
-        for call in marker.users() {
-            if !matches!(call.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
-                continue;
-            }
-            lowered += 1;
-            if let Err(e) = lower_call(&mut engine, mode, width, call) {
-                errors.push(e);
-            }
+        }
+    }
+    let calls: Vec<Value> = markers.iter().filter(|m| parse_marker(&m.name()).is_some()).flat_map(|&m| calls_of(m)).collect();
+    for call in order_inner_first(&calls, |call| call.call_args().get(1).copied().and_then(function_of)) {
+        let (mode, width) = parse_marker(&call.called_function().expect("a marker call").name()).expect("filtered above");
+        lowered += 1;
+        if let Err(e) = lower_call(&mut engine, mode, width, call) {
+            errors.push(e);
         }
     }
     let report = std::mem::take(&mut engine.report);

@@ -132,6 +132,11 @@ pub fn has_len(ty: &Type) -> bool {
     }
 }
 
+/// `&[T]` or `&mut [T]`.
+pub fn is_slice_ref(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if matches!(&*r.elem, Type::Slice(_)))
+}
+
 /// The type with `impl Trait` replaced by `_` (it cannot be named in a body).
 pub fn nameable(ty: &Type) -> TokenStream {
     if contains_impl_trait(ty) {

@@ -89,6 +89,9 @@ fn check(mode: Mode, config: &Config, params: &[Param], ret: Option<&Type>) -> R
                 ),
             );
         }
+        if matches!(a, Activity::Dualv | Activity::DualvOnly) && !item::is_slice_ref(&p.ty) {
+            error(&mut errors, p.span, format!("{} can only be used on slices (`&[T]`, `&mut [T]`)", a.word()));
+        }
         if matches!(a, Activity::Active | Activity::ActiveOnly) && config.width > 1 {
             error(
                 &mut errors,
@@ -257,13 +260,18 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
         }
     };
 
-    // Shadow lengths, checked before anything moves.
+    // Shadow lengths, checked before anything moves; a `Dualv` primal's length is kept to cut
+    // its shadow into lanes.
     let mut checks = Vec::new();
     for a in args {
         if !item::has_len(&a.p.ty) {
             continue;
         }
         let x = value(a);
+        if matches!(a.a, Activity::Dualv | Activity::DualvOnly) {
+            let n = primal_len(a);
+            checks.push(quote!(let #n = #x.len();));
+        }
         let xname = a.p.name.to_string();
         for s in &a.shadows {
             let sname = s.to_string();
@@ -288,12 +296,12 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
                 Activity::Active | Activity::ActiveOnly => continue,
                 Activity::Dualv | Activity::DualvOnly => {
                     let s = &a.shadows[0];
-                    let x = value(a);
+                    let n = primal_len(a);
                     let mutable = matches!(&a.p.ty, Type::Reference(r) if r.mutability.is_some());
                     if mutable {
-                        quote!(::core::ptr::slice_from_raw_parts_mut(#s.as_mut_ptr().add(#k * #x.len()), #x.len()))
+                        quote!(::core::ptr::slice_from_raw_parts_mut(#s.as_mut_ptr().add(#k * #n), #n))
                     } else {
-                        quote!(::core::ptr::slice_from_raw_parts(#s.as_ptr().add(#k * #x.len()), #x.len()))
+                        quote!(::core::ptr::slice_from_raw_parts(#s.as_ptr().add(#k * #n), #n))
                     }
                 }
                 _ => a.shadows[k].to_token_stream(),
@@ -378,6 +386,11 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
         }
         #result
     }
+}
+
+/// The variable holding the length of a `Dualv` slice argument.
+fn primal_len(a: &Arg) -> Ident {
+    format_ident!("__oxidase_len_{}", a.p.name)
 }
 
 fn result(mode: Mode, config: &Config, args: &[Arg], ret: Option<&Type>, ret_act: Option<Activity>, dact: &[Ident], dret: &[Ident]) -> TokenStream {
