@@ -436,3 +436,42 @@ fn result(mode: Mode, config: &Config, args: &[Arg], ret: Option<&Type>, ret_act
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(mode: Mode, args: &str, item: &str) -> String {
+        expand(mode, args.parse().unwrap(), item.parse().unwrap()).to_string()
+    }
+
+    #[test]
+    fn diagnostics_use_upstream_wording() {
+        let f = "fn f(x: f64) -> f64 { x }";
+        assert!(expand_str(Mode::Forward, "d, 4294967296, Dual, Dual", f).contains("autodiff width must fit u32, but is 4294967296"));
+        assert!(expand_str(Mode::Forward, "d, Forward, Dual, Dual", f).contains("did not recognize Activity: `Forward`"));
+        assert!(expand_str(Mode::Reverse, "d, Active", f).contains("expected 2 activities, but found 1"));
+        assert!(expand_str(Mode::Reverse, "d, Dual, Active", f).contains("Dual can not be used in Reverse Mode"));
+        assert!(expand_str(Mode::Forward, "d, Dual, Active", f).contains("invalid return activity Active in Forward Mode"));
+        assert!(expand_str(Mode::Reverse, "d, Duplicated, Active", f).contains("Duplicated can not be used for this type"));
+        assert!(expand_str(Mode::Reverse, "", f).contains("autodiff requires at least a name and mode"));
+        assert!(expand_str(Mode::Reverse, "d, Active", "struct S;").contains("autodiff must be applied to function"));
+    }
+
+    #[test]
+    fn generated_signatures() {
+        let sig = |mode, args: &str, item: &str| {
+            let out = expand_str(mode, args, item);
+            let start = out.find("fn d").expect("generated function");
+            out[start..out[start..].find('{').unwrap() + start].trim().to_string()
+        };
+        assert_eq!(sig(Mode::Reverse, "d, Active, Active", "fn f(x: f64) -> f64 { x }"), "fn d (x : f64 , dret : f64) -> (f64 , f64)");
+        assert_eq!(sig(Mode::Reverse, "d, Active, ActiveOnly", "fn f(x: f64) -> f64 { x }"), "fn d (x : f64 , dret : f64) -> f64");
+        assert_eq!(
+            sig(Mode::Reverse, "d, 2, Duplicated, Duplicated", "fn f(x: &[f64], y: &mut f64) {}"),
+            "fn d (x : & [f64] , dx_0 : & mut [f64] , dx_1 : & mut [f64] , y : & mut f64 , dy_0 : & mut f64 , dy_1 : & mut f64) -> ()"
+        );
+        assert_eq!(sig(Mode::Forward, "d, 4, Dual, DualOnly", "fn f(x: &[f64; 2]) -> f64 { x[0] }"), "fn d (x : & [f64 ; 2] , bx_0 : & [f64 ; 2] , bx_1 : & [f64 ; 2] , bx_2 : & [f64 ; 2] , bx_3 : & [f64 ; 2]) -> [f64 ; 4usize]");
+        assert!(expand_str(Mode::Forward, "d, Dual, DualOnly", "fn f(x: &f64, y: &mut f64) {}").contains("unsafe fn d"));
+    }
+}
