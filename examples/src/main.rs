@@ -10,10 +10,13 @@
 //! Build (after `cargo xtask setup`):
 //! `RUSTFLAGS=-Zautodiff=Enable cargo +enzyme run --release --target x86_64-unknown-linux-gnu`
 
-#![feature(autodiff)]
+#![cfg_attr(not(feature = "stable"), feature(autodiff))]
 
 mod reverse;
 
+#[cfg(feature = "stable")]
+use oxidase::autodiff::autodiff_forward;
+#[cfg(not(feature = "stable"))]
 use std::autodiff::autodiff_forward;
 use std::ops::{Add, Mul, Sub};
 use std::process::ExitCode;

@@ -7,6 +7,9 @@
 //! as the last argument (this nightly does not pass it on: it acts as 1.0).
 
 use crate::{central_difference, Checks, TOL_F64};
+#[cfg(feature = "stable")]
+use oxidase::autodiff::{autodiff_forward, autodiff_reverse};
+#[cfg(not(feature = "stable"))]
 use std::autodiff::{autodiff_forward, autodiff_reverse};
 
 /// Gradient of `f` at `x` by central differences, one coordinate at a time.

@@ -230,6 +230,18 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
         ));
     }
 
+    // The same examples on the stable route (`oxidase::autodiff` through the `stable` feature).
+    for profile in [Profile::Dev, Profile::Release] {
+        let mut c = cmd::cargo("stable");
+        c.args(["autodiff", "run", "--features", "stable"]);
+        if profile == Profile::Release {
+            c.arg("--release");
+        }
+        c.current_dir(&paths.examples).env("CARGO_TARGET_DIR", paths.target.join("examples-stable"));
+        println!("[test] examples on the stable route ({}): {}", profile.name(), cmd::describe(&c));
+        steps.push((format!("examples e2e stable ({})", profile.name()), step_outcome(cmd::run(&mut c))));
+    }
+
     // The stable route on a workspace whose binary differentiates code of a dependency crate.
     for profile in [Profile::Dev, Profile::Release] {
         let mut c = cmd::cargo("stable");

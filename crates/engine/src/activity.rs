@@ -279,6 +279,13 @@ impl Analyzer<'_> {
         }
         if p.is_instruction() {
             use Opcode::*;
+            // A non-strict requirement (memory merely passed to a callee that might write
+            // derivative data) only gives *local* memory a shadow: it does not reach through
+            // pointers loaded or returned from elsewhere, which would demand shadows of data the
+            // caller declared constant. What a callee really writes it requires strictly.
+            if !strict && matches!(p.opcode(), LLVMLoad | LLVMExtractValue | LLVMInsertValue | LLVMCall | LLVMInvoke) {
+                return;
+            }
             match p.opcode() {
                 LLVMAlloca => self.mark(p),
                 LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze => {
@@ -342,7 +349,10 @@ impl Analyzer<'_> {
                 _ => self.cannot_shadow(p, strict, at),
             }
         } else if p.is_global_variable() {
-            if p.is_global_constant() {
+            if p.is_global_constant() && !strict {
+                // Constant memory merely passed along (e.g. a panic `Location`): no callee can
+                // write derivative data there.
+            } else if p.is_global_constant() {
                 if self.result.shadow_globals.insert(p) {
                     self.changed = true;
                 }

@@ -492,7 +492,11 @@ impl Gen<'_> {
         let is_invoke = call.opcode() == Opcode::LLVMInvoke;
         match kind {
             CallKind::Ignored if is_dbg_intrinsic(call) => {}
-            CallKind::Defined(f) if args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) => {
+            // A call is differentiated when an argument is active, or when only its result needs a
+            // shadow (a pointer built inside the callee and stored in shadowed memory).
+            CallKind::Defined(f)
+                if self.activity.is_active(call) || args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) =>
+            {
                 self.call_derivative(call, f, &args)
             }
             CallKind::Indirect

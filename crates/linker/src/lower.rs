@@ -86,6 +86,10 @@ pub fn run(module: LLVMModuleRef, options: Options) -> Result<Outcome, Vec<Strin
     }
     let report = std::mem::take(&mut engine.report);
     if !errors.is_empty() {
+        // The reports asked for help understand the errors: print them first.
+        for line in report {
+            eprintln!("{line}");
+        }
         return Err(errors);
     }
     for m in markers {

@@ -43,6 +43,10 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
         }
     }
     let absorbed = g.absorbed.clone();
+    // Debugging aid: the module as the engine receives it.
+    if let Some(dump) = std::env::var_os("OXIDASE_DUMP_INPUT") {
+        write_bitcode(m, std::path::Path::new(&dump)).map_err(|e| vec![e])?;
+    }
     let loaded = started.elapsed();
     let t = Instant::now();
     let outcome = lower::run(m, flags.options.clone())?;

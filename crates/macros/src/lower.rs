@@ -342,10 +342,16 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
     let (cn, ct) = pick(&consts);
     let (an, at) = pick(&act);
     let primal = primal_path(func, args);
+    // Fields are read one by one: reading a whole tuple by value would, in unoptimized code,
+    // return pointers and floats in one aggregate.
+    let ci = (0..cn.len()).map(syn::Index::from);
+    let ai = (0..an.len()).map(syn::Index::from);
     let shim = quote! {
         |__c: *const u8, __a: *const u8, __r: *mut u8| unsafe {
-            let (#(#cn,)*): (#(#ct,)*) = ::core::ptr::read(__c.cast());
-            let (#(#an,)*): (#(#at,)*) = ::core::ptr::read(__a.cast());
+            let __c = __c.cast::<(#(#ct,)*)>();
+            let __a = __a.cast::<(#(#at,)*)>();
+            #(let #cn = ::core::ptr::read(&raw const (*__c).#ci);)*
+            #(let #an = ::core::ptr::read(&raw const (*__a).#ai);)*
             ::core::ptr::write(__r.cast::<#ret_ty>(), #primal(#(#pnames),*));
         }
     };
