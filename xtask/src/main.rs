@@ -230,29 +230,16 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
         ));
     }
 
-    // The same examples on the stable route (`oxidase::autodiff` through the `stable` feature).
+    // The same examples on the stable route (`oxidase::autodiff` through the `stable` feature),
+    // and a workspace whose binary differentiates code of a dependency crate.
     for profile in [Profile::Dev, Profile::Release] {
-        let mut c = cmd::cargo("stable");
-        c.args(["autodiff", "run", "--features", "stable"]);
-        if profile == Profile::Release {
-            c.arg("--release");
-        }
-        c.current_dir(&paths.examples).env("CARGO_TARGET_DIR", paths.target.join("examples-stable"));
-        println!("[test] examples on the stable route ({}): {}", profile.name(), cmd::describe(&c));
-        steps.push((format!("examples e2e stable ({})", profile.name()), step_outcome(cmd::run(&mut c))));
+        let r = cargo_autodiff(&["run", "--features", "stable"], profile, &paths.examples, &paths.target.join("examples-stable"), "examples on the stable route");
+        steps.push((format!("examples e2e stable ({})", profile.name()), step_outcome(r)));
     }
-
-    // The stable route on a workspace whose binary differentiates code of a dependency crate.
     for profile in [Profile::Dev, Profile::Release] {
-        let mut c = cmd::cargo("stable");
-        c.args(["autodiff", "test"]);
-        if profile == Profile::Release {
-            c.arg("--release");
-        }
-        c.current_dir(paths.root.join("tests").join("stable-workspace"))
-            .env("CARGO_TARGET_DIR", paths.target.join("stable-workspace"));
-        println!("[test] stable workspace ({}): {}", profile.name(), cmd::describe(&c));
-        steps.push((format!("cargo autodiff test ({})", profile.name()), step_outcome(cmd::run(&mut c))));
+        let ws = paths.root.join("tests").join("stable-workspace");
+        let r = cargo_autodiff(&["test"], profile, &ws, &paths.target.join("stable-workspace"), "stable workspace");
+        steps.push((format!("cargo autodiff test ({})", profile.name()), step_outcome(r)));
     }
 
     let mut results = Vec::new();
@@ -283,6 +270,18 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `cargo +stable autodiff <args> [--release]` in `dir`, streaming its output.
+fn cargo_autodiff(args: &[&str], profile: Profile, dir: &Path, target: &Path, what: &str) -> Result<()> {
+    let mut c = cmd::cargo("stable");
+    c.arg("autodiff").args(args);
+    if profile == Profile::Release {
+        c.arg("--release");
+    }
+    c.current_dir(dir).env("CARGO_TARGET_DIR", target);
+    println!("[test] {what} ({}): {}", profile.name(), cmd::describe(&c));
+    cmd::run(&mut c).with_context(|| format!("{what} failed at {}", profile.name()))
 }
 
 fn step_outcome(r: Result<()>) -> Outcome {

@@ -15,11 +15,11 @@
 use crate::flags::Flags;
 use llvm_sys::prelude::LLVMModuleRef;
 use oxidase_engine::error::demangle;
-use oxidase_engine::requests::{calls_of, order_inner_first};
+use oxidase_engine::requests::{calls_of, erase_call, order_inner_first};
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::module::{self, abi_size, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
-use oxidase_llvm::{Builder, Opcode, Type, Value};
+use oxidase_llvm::{Builder, Type, Value};
 
 const FORWARD_PREFIX: &str = "__enzyme_fwddiff";
 const REVERSE_PREFIX: &str = "__enzyme_autodiff";
@@ -85,7 +85,7 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
             if !call.ty().is_void() {
                 call.replace_all_uses_with(call.ty().poison());
             }
-            erase_marker_call(call);
+            erase_call(call);
         }
     }
     for line in engine.report.drain(..) {
@@ -330,7 +330,7 @@ fn replace_marker_call(mc: &MarkerCall, value: Value) {
     if !mc.call.ty().is_void() {
         mc.call.replace_all_uses_with(value);
     }
-    erase_marker_call(mc.call);
+    erase_call(mc.call);
 }
 
 fn lower_forward(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>> {
@@ -730,15 +730,6 @@ fn lower_reverse(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>
 /// Removes a marker call. An `invoke` (the caller has cleanups, e.g. drops) becomes a branch to
 /// its normal destination: the derivative is called with a plain `call` just before it, so a
 /// panic inside it unwinds past this frame's cleanups (a leak, never undefined behaviour).
-fn erase_marker_call(call: Value) {
-    if call.opcode() == Opcode::LLVMInvoke {
-        let b = Builder::new(context_of(call.parent_block().parent().global_parent()));
-        b.position_before(call);
-        b.br(call.normal_dest());
-    }
-    call.erase();
-}
-
 /// Builds the value rustc expects from the call: `{P, P}` / `[w+1 x P]` with
 /// `enzyme_primal_return`, otherwise the tangent(s) (`P` / `[w x P]`), or the primal for a Const
 /// return at width > 1 (at width 1 rustc emits a Const return exactly like DualOnly).

@@ -1,6 +1,7 @@
 //! Order of requests: the marker calls (calls asking for a derivative) of both routes.
 
-use oxidase_llvm::{Opcode, Value};
+use oxidase_llvm::module::context_of;
+use oxidase_llvm::{Builder, Opcode, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Orders marker calls so that a call whose function to differentiate (`function_of(call)`)
@@ -62,4 +63,14 @@ pub fn order_inner_first(calls: &[Value], function_of: impl Fn(Value) -> Option<
 /// The call and invoke instructions of `marker`.
 pub fn calls_of(marker: Value) -> Vec<Value> {
     marker.users().into_iter().filter(|c| matches!(c.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)).collect()
+}
+
+/// Removes a (void or unused) marker call; an `invoke` continues to its normal destination.
+pub fn erase_call(call: Value) {
+    if call.opcode() == Opcode::LLVMInvoke {
+        let b = Builder::new(context_of(call.parent_block().parent().global_parent()));
+        b.position_before(call);
+        b.br(call.normal_dest());
+    }
+    call.erase();
 }

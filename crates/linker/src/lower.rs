@@ -1,7 +1,7 @@
 //! Replaces each marker call written by `#[autodiff_*]` (contract: `oxidase-macros`' `lower`
 //! module) with a call to the derivative of its shim.
 
-use oxidase_engine::requests::{calls_of, order_inner_first};
+use oxidase_engine::requests::{calls_of, erase_call, order_inner_first};
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{self, context_of};
@@ -139,18 +139,8 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value) -> Resul
     call_args.push(ret);
     call_args.extend_from_slice(dret);
     b.call(derivative.function_type(), derivative, &call_args);
-    erase(call);
+    erase_call(call);
     Ok(())
-}
-
-/// Removes a marker call (an `invoke` continues to its normal destination).
-fn erase(call: Value) {
-    if call.opcode() == Opcode::LLVMInvoke {
-        let b = Builder::new(context_of(call.parent_block().parent().global_parent()));
-        b.position_before(call);
-        b.br(call.normal_dest());
-    }
-    call.erase();
 }
 
 #[cfg(test)]

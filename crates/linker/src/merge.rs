@@ -7,6 +7,7 @@ use oxidase_engine::Options;
 use oxidase_llvm::bitcode::{link_into, write_bitcode};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{self, Context};
+use oxidase_llvm::OwnedModule;
 use oxidase_llvm::{Opcode, Value};
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -16,7 +17,7 @@ use std::time::Instant;
 /// differentiate.
 pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<String>> {
     let started = Instant::now();
-    let flags = Flags::parse(&cl.autodiff_flags);
+    let options = engine_options(&cl.autodiff_flags);
     let Some(units) = units::collect(&cl.inputs(), MARKER_PREFIX.as_bytes()).map_err(|e| vec![e])? else {
         return Ok(None);
     };
@@ -24,7 +25,8 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
     let mut g = Gather { ctx: &ctx, units: &units, absorbed: HashSet::new(), merged: None };
     for i in 0..units.len() {
         if units[i].contains(MARKER_PREFIX.as_bytes()) {
-            g.absorb(i).map_err(|e| vec![e])?;
+            let m = g.parse(i).map_err(|e| vec![e])?;
+            g.absorb(i, m).map_err(|e| vec![e])?;
         }
     }
     let Some(m) = g.merged.as_ref().map(|m| m.raw()) else { return Ok(None) };
@@ -32,9 +34,8 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
     loop {
         let mut progress = false;
         for name in missing_definitions(m) {
-            let found = (0..units.len()).find(|&i| !g.absorbed.contains(&i) && units[i].contains(name.as_bytes()) && defines(&ctx, &units[i], &name));
-            if let Some(i) = found {
-                g.absorb(i).map_err(|e| vec![e])?;
+            if let Some((i, unit)) = g.find_definition(&name) {
+                g.absorb(i, unit).map_err(|e| vec![e])?;
                 progress = true;
             }
         }
@@ -42,14 +43,14 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
             break;
         }
     }
-    let absorbed = g.absorbed.clone();
     // Debugging aid: the module as the engine receives it.
     if let Some(dump) = std::env::var_os("OXIDASE_DUMP_INPUT") {
         write_bitcode(m, std::path::Path::new(&dump)).map_err(|e| vec![e])?;
     }
     let loaded = started.elapsed();
     let t = Instant::now();
-    let outcome = lower::run(m, flags.options.clone())?;
+    let print_perf = options.print_perf;
+    let outcome = lower::run(m, options)?;
     for line in &outcome.report {
         eprintln!("{line}");
     }
@@ -61,18 +62,18 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
     path.push(".oxidase-ad.o");
     let path = std::path::PathBuf::from(path);
     write_bitcode(m, &path).map_err(|e| vec![e])?;
-    if flags.print_perf {
+    if print_perf {
         eprintln!(
             "oxidase: {} autodiff call(s) differentiated in {:.1} ms ({} bitcode unit(s) read and linked in {:.1} ms)",
             outcome.lowered,
             t.elapsed().as_secs_f64() * 1e3,
-            absorbed.len(),
+            g.absorbed.len(),
             loaded.as_secs_f64() * 1e3
         );
     }
     // Absorbed object files are replaced by the merged module (absorbed archive members are
     // left in their archives: the linker does not pull a member whose symbols are defined).
-    let replaced: HashSet<usize> = absorbed.iter().filter(|&&i| units[i].member.is_none()).map(|&i| units[i].arg).collect();
+    let replaced: HashSet<usize> = g.absorbed.iter().filter(|&&i| units[i].member.is_none()).map(|&i| units[i].arg).collect();
     let mut args = Vec::new();
     let mut placed = false;
     for (i, a) in cl.args.iter().enumerate() {
@@ -96,28 +97,33 @@ struct Gather<'a> {
     ctx: &'a Context,
     units: &'a [Unit],
     absorbed: HashSet<usize>,
-    merged: Option<oxidase_llvm::OwnedModule>,
+    merged: Option<OwnedModule>,
 }
 
 impl Gather<'_> {
-    fn absorb(&mut self, i: usize) -> Result<(), String> {
+    fn parse(&self, i: usize) -> Result<OwnedModule, String> {
         let u = &self.units[i];
-        let m = self.ctx.parse_bitcode(u.bytes(), &u.name())?;
+        self.ctx.parse_bitcode(u.bytes(), &u.name())
+    }
+
+    /// Links unit `i` (parsed as `m`) into the merged module.
+    fn absorb(&mut self, i: usize, m: OwnedModule) -> Result<(), String> {
         self.absorbed.insert(i);
         match &self.merged {
             None => self.merged = Some(m),
-            Some(dst) => link_into(dst.raw(), m).map_err(|e| format!("{}: {e}", u.name()))?,
+            Some(dst) => link_into(dst.raw(), m).map_err(|e| format!("{}: {e}", self.units[i].name()))?,
         }
         Ok(())
     }
-}
 
-/// Whether the unit defines (not just declares) function `name`.
-fn defines(ctx: &Context, unit: &Unit, name: &str) -> bool {
-    ctx.parse_bitcode(unit.bytes(), &unit.name())
-        .ok()
-        .and_then(|m| module::get_function(m.raw(), name).map(|f| !f.is_declaration()))
-        .unwrap_or(false)
+    /// A unit not yet absorbed that defines (not just declares) function `name`, parsed. The
+    /// byte search keeps units that cannot hold the name from being parsed.
+    fn find_definition(&self, name: &str) -> Option<(usize, OwnedModule)> {
+        (0..self.units.len())
+            .filter(|i| !self.absorbed.contains(i) && self.units[*i].contains(name.as_bytes()))
+            .filter_map(|i| self.parse(i).ok().map(|m| (i, m)))
+            .find(|(_, m)| module::get_function(m.raw(), name).is_some_and(|f| !f.is_declaration()))
+    }
 }
 
 /// Functions reachable from the shims of marker calls that are only declared here.
@@ -160,28 +166,20 @@ fn missing_definitions(m: LLVMModuleRef) -> Vec<String> {
     missing
 }
 
-/// `-Z autodiff=` flags as the engine understands them.
-struct Flags {
-    options: Options,
-    print_perf: bool,
-}
-
-impl Flags {
-    fn parse(flags: &[String]) -> Flags {
-        let mut options = Options::default();
-        for f in flags {
-            match f.as_str() {
-                "PrintAA" => options.print_activity = true,
-                "PrintSteps" => options.print_steps = true,
-                "PrintPerf" => options.print_perf = true,
-                _ => {
-                    if let Some(name) = f.strip_prefix("PrintTAFn=") {
-                        options.function_filter = Some(name.to_string());
-                    }
+/// `-Z autodiff=` flags as the engine understands them (others are accepted and change nothing).
+fn engine_options(flags: &[String]) -> Options {
+    let mut options = Options::default();
+    for f in flags {
+        match f.as_str() {
+            "PrintAA" => options.print_activity = true,
+            "PrintSteps" => options.print_steps = true,
+            "PrintPerf" => options.print_perf = true,
+            _ => {
+                if let Some(name) = f.strip_prefix("PrintTAFn=") {
+                    options.function_filter = Some(name.to_string());
                 }
             }
         }
-        let print_perf = options.print_perf;
-        Flags { options, print_perf }
     }
+    options
 }

@@ -112,6 +112,8 @@ fn check(mode: Mode, config: &Config, params: &[Param], ret: Option<&Type>) -> R
 
 /// One parameter with its activity and its generated shadows.
 struct Arg<'a> {
+    /// Position among the primal's parameters.
+    index: usize,
     p: &'a Param,
     a: Activity,
     shadows: Vec<Ident>,
@@ -131,7 +133,8 @@ fn generate(mode: Mode, config: &Config, func: &Function, params: &[Param], ret:
     let args: Vec<Arg> = params
         .iter()
         .zip(&config.activities)
-        .map(|(p, &(a, _))| Arg { p, a, shadows: shadow_names(mode, config.width, p, a) })
+        .enumerate()
+        .map(|(index, (p, &(a, _)))| Arg { index, p, a, shadows: shadow_names(mode, config.width, p, a) })
         .collect();
     let ret_act = ret.map(|_| config.activities.last().unwrap().0);
     let sig = signature(mode, config, func, &args, ret, ret_act);
@@ -185,37 +188,7 @@ fn signature(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Op
     if mode == Mode::Reverse && matches!(ret_act, Some(Activity::Active | Activity::ActiveOnly)) {
         inputs.push(quote!(dret: #ret));
     }
-    let w = config.width as usize;
-    let output = match (mode, ret, ret_act) {
-        (_, None, _) | (_, _, None) => quote!(()),
-        (Mode::Forward, Some(r), Some(a)) => match a {
-            Activity::Const => quote!(#r),
-            Activity::Dualv => quote!((#r, #r)),
-            Activity::Dual if w == 1 => quote!((#r, #r)),
-            Activity::Dual => {
-                let n = w + 1;
-                quote!([#r; #n])
-            }
-            _ if w == 1 => quote!(#r),
-            _ => quote!([#r; #w]),
-        },
-        (Mode::Reverse, Some(r), Some(a)) => {
-            let mut parts: Vec<TokenStream> = Vec::new();
-            if a != Activity::ActiveOnly {
-                parts.push(r.to_token_stream());
-            }
-            for arg in args.iter().filter(|x| x.a == Activity::Active) {
-                parts.push(arg.p.ty.to_token_stream());
-            }
-            tuple_or_single(&parts)
-        }
-    };
-    let output = if ret.is_none() && mode == Mode::Reverse {
-        let parts: Vec<TokenStream> = args.iter().filter(|x| x.a == Activity::Active).map(|x| x.p.ty.to_token_stream()).collect();
-        tuple_or_single(&parts)
-    } else {
-        output
-    };
+    let output = returned(mode, config.width, args, ret_act).ty(ret);
     quote!(#unsafety fn #name #generics (#(#inputs),*) -> #output #where_clause)
 }
 
@@ -330,15 +303,10 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
         .collect();
 
     // The shim: unpack both tuples, call the primal, store its result.
-    let pnames: Vec<Ident> = (0..args.len()).map(|i| format_ident!("__p{}", i)).collect();
-    let pick = |set: &[&Arg]| -> (Vec<Ident>, Vec<TokenStream>) {
-        set.iter()
-            .map(|a| {
-                let i = args.iter().position(|x| std::ptr::eq(x, *a)).unwrap();
-                (pnames[i].clone(), item::nameable(&a.p.ty))
-            })
-            .unzip()
-    };
+    // The shim's local for argument `i` is `__p{i}`, whichever tuple it comes from.
+    let local = |a: &Arg| format_ident!("__p{}", a.index);
+    let pnames: Vec<Ident> = args.iter().map(local).collect();
+    let pick = |set: &[&Arg]| -> (Vec<Ident>, Vec<TokenStream>) { set.iter().map(|a| (local(a), item::nameable(&a.p.ty))).unzip() };
     let (cn, ct) = pick(&consts);
     let (an, at) = pick(&act);
     let primal = primal_path(func, args);
@@ -366,7 +334,7 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
         quote!(#n: *mut u8)
     }).collect();
     let fname = func.sig.ident.to_string();
-    let result = result(mode, config, args, ret, ret_act, &dact, &dret);
+    let result = result(mode, config, args, ret_act, &dact, &dret);
     quote! {
         #(#checks)*
         let __oxidase_consts = ::core::mem::ManuallyDrop::new((#(#const_values,)*));
@@ -399,46 +367,91 @@ fn primal_len(a: &Arg) -> Ident {
     format_ident!("__oxidase_len_{}", a.p.name)
 }
 
-fn result(mode: Mode, config: &Config, args: &[Arg], ret: Option<&Type>, ret_act: Option<Activity>, dact: &[Ident], dret: &[Ident]) -> TokenStream {
-    let w = config.width as usize;
-    let primal = quote!(__oxidase_ret.assume_init());
-    let tangents: Vec<TokenStream> = dret.iter().map(|d| quote!(#d.assume_init())).collect();
+fn result(mode: Mode, config: &Config, args: &[Arg], ret_act: Option<Activity>, dact: &[Ident], dret: &[Ident]) -> TokenStream {
+    let value = returned(mode, config.width, args, ret_act).value(dact, dret);
+    quote!(unsafe { #value })
+}
+
+/// One value the generated function returns (SEMANTICS §3.2).
+enum Part<'a> {
+    /// The primal's result.
+    Primal,
+    /// Lane `k`'s tangent of the result (forward mode).
+    Tangent(usize),
+    /// The gradient of the `Active` argument stored at field `j` of the differentiated tuple.
+    Gradient(usize, &'a Type),
+}
+
+/// What the generated function returns: a single value or tuple of `parts`, or an array of them
+/// (width > 1 in forward mode). The signature and the body are both derived from it.
+struct Returned<'a> {
+    parts: Vec<Part<'a>>,
+    array: bool,
+}
+
+fn returned<'a>(mode: Mode, width: u32, args: &'a [Arg], ret_act: Option<Activity>) -> Returned<'a> {
+    let w = width as usize;
+    let tangents = |n: usize| (0..n).map(Part::Tangent);
     match mode {
-        Mode::Forward => {
-            let value = match (ret, ret_act) {
-                (None, _) | (_, None) => quote!(()),
-                (Some(_), Some(a)) => match a {
-                    Activity::Const => primal,
-                    Activity::Dualv => {
-                        let t = &tangents[0];
-                        quote!((#primal, #t))
-                    }
-                    Activity::Dual if w == 1 => {
-                        let t = &tangents[0];
-                        quote!((#primal, #t))
-                    }
-                    Activity::Dual => quote!([#primal, #(#tangents),*]),
-                    _ if w == 1 => tangents[0].clone(),
-                    _ => quote!([#(#tangents),*]),
-                },
-            };
-            quote!(unsafe { #value })
-        }
+        Mode::Forward => match ret_act {
+            None => Returned { parts: Vec::new(), array: false },
+            Some(Activity::Const) => Returned { parts: vec![Part::Primal], array: false },
+            // Upstream quirk (§11): `Dualv` returns one tangent whatever the width.
+            Some(Activity::Dualv) => Returned { parts: vec![Part::Primal, Part::Tangent(0)], array: false },
+            Some(Activity::Dual) => Returned { parts: std::iter::once(Part::Primal).chain(tangents(w)).collect(), array: w > 1 },
+            Some(_) => Returned { parts: tangents(w).collect(), array: w > 1 },
+        },
         Mode::Reverse => {
-            let mut parts = Vec::new();
-            if ret.is_some() && ret_act != Some(Activity::ActiveOnly) {
-                parts.push(primal);
-            }
-            let act: Vec<&Arg> = args.iter().filter(|a| a.a != Activity::Const).collect();
-            let d = &dact[0];
-            for (j, a) in act.iter().enumerate() {
-                if a.a == Activity::Active {
-                    let j = syn::Index::from(j);
-                    parts.push(quote!(::core::ptr::read(&raw const (*#d.as_ptr()).#j)));
+            let primal = ret_act.is_some_and(|a| a != Activity::ActiveOnly).then_some(Part::Primal);
+            let gradients = args
+                .iter()
+                .filter(|a| a.a != Activity::Const)
+                .enumerate()
+                .filter(|(_, a)| a.a == Activity::Active)
+                .map(|(j, a)| Part::Gradient(j, &a.p.ty));
+            Returned { parts: primal.into_iter().chain(gradients).collect(), array: false }
+        }
+    }
+}
+
+impl Returned<'_> {
+    fn ty(&self, ret: Option<&Type>) -> TokenStream {
+        let r = ret.map(|r| r.to_token_stream()).unwrap_or(quote!(()));
+        if self.array {
+            let n = self.parts.len();
+            return quote!([#r; #n]);
+        }
+        let types: Vec<TokenStream> = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Primal | Part::Tangent(_) => r.clone(),
+                Part::Gradient(_, ty) => ty.to_token_stream(),
+            })
+            .collect();
+        tuple_or_single(&types)
+    }
+
+    fn value(&self, dact: &[Ident], dret: &[Ident]) -> TokenStream {
+        let values: Vec<TokenStream> = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Primal => quote!(__oxidase_ret.assume_init()),
+                Part::Tangent(k) => {
+                    let d = &dret[*k];
+                    quote!(#d.assume_init())
                 }
-            }
-            let v = tuple_or_single(&parts);
-            quote!(unsafe { #v })
+                Part::Gradient(j, _) => {
+                    let (d, j) = (&dact[0], syn::Index::from(*j));
+                    quote!(::core::ptr::read(&raw const (*#d.as_ptr()).#j))
+                }
+            })
+            .collect();
+        if self.array {
+            quote!([#(#values),*])
+        } else {
+            tuple_or_single(&values)
         }
     }
 }
