@@ -1,7 +1,7 @@
 //! The annotated function, whatever item kind carries it (free or nested function, inherent or
 //! trait-impl method, trait method declaration).
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Generics, Ident, Pat, ReturnType, Signature, Type, Visibility};
@@ -148,4 +148,54 @@ pub fn nameable(ty: &Type) -> TokenStream {
 
 fn contains_impl_trait(ty: &Type) -> bool {
     ty.to_token_stream().into_iter().any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "impl"))
+}
+
+/// The item with every sibling attribute spelled `std::autodiff::autodiff_*` or
+/// `core::autodiff::autodiff_*` renamed to `::oxidase::autodiff::autodiff_*`.
+///
+/// On stable those paths name rustc's unstable builtins, which fail with E0658 and leave behind a
+/// token-less `#[rustc_autodiff]` that makes rustc panic when it hands the item to the next
+/// attribute macro. `oxidase::autodiff` mirrors `std::autodiff` (and `core::autodiff`, the same
+/// module), so the attributes mean the same thing when ours expand them.
+pub fn redirect_builtin_attrs(item: TokenStream) -> TokenStream {
+    let mut out = Vec::new();
+    let mut after_pound = false;
+    for tree in item {
+        let tree = match tree {
+            TokenTree::Group(g) if after_pound && g.delimiter() == Delimiter::Bracket => match redirected(g.stream()) {
+                Some(stream) => {
+                    let mut group = Group::new(Delimiter::Bracket, stream);
+                    group.set_span(g.span());
+                    TokenTree::Group(group)
+                }
+                None => TokenTree::Group(g),
+            },
+            other => other,
+        };
+        after_pound = matches!(&tree, TokenTree::Punct(p) if p.as_char() == '#');
+        out.push(tree);
+    }
+    out.into_iter().collect()
+}
+
+/// `[::]std|core::autodiff::autodiff_forward|autodiff_reverse REST` → `::oxidase::autodiff::NAME REST`.
+fn redirected(attr: TokenStream) -> Option<TokenStream> {
+    let tokens: Vec<TokenTree> = attr.into_iter().collect();
+    let is_sep = |i: usize| {
+        matches!((tokens.get(i), tokens.get(i + 1)), (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+            if a.as_char() == ':' && b.as_char() == ':' && a.spacing() == proc_macro2::Spacing::Joint)
+    };
+    let ident = |i: usize, names: &[&str]| matches!(tokens.get(i), Some(TokenTree::Ident(id)) if names.iter().any(|n| id == n));
+    let start = if is_sep(0) { 2 } else { 0 };
+    let matches = ident(start, &["std", "core"])
+        && is_sep(start + 1)
+        && ident(start + 3, &["autodiff"])
+        && is_sep(start + 4)
+        && ident(start + 6, &["autodiff_forward", "autodiff_reverse"]);
+    if !matches {
+        return None;
+    }
+    let TokenTree::Ident(name) = &tokens[start + 6] else { unreachable!() };
+    let rest: TokenStream = tokens[start + 7..].iter().cloned().collect();
+    Some(quote::quote_spanned!(name.span()=> ::oxidase::autodiff::#name #rest))
 }

@@ -25,6 +25,7 @@ use syn::{GenericParam, Ident, Type};
 pub const MARKER_PREFIX: &str = "oxidase_autodiff_v1_";
 
 pub fn expand(mode: Mode, args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = item::redirect_builtin_attrs(item);
     let func = match item::parse(item.clone()) {
         Ok(f) => f,
         Err(e) => {
@@ -475,6 +476,19 @@ mod tests {
         assert!(expand_str(Mode::Reverse, "d, Duplicated, Active", f).contains("Duplicated can not be used for this type"));
         assert!(expand_str(Mode::Reverse, "", f).contains("autodiff requires at least a name and mode"));
         assert!(expand_str(Mode::Reverse, "d, Active", "struct S;").contains("autodiff must be applied to function"));
+    }
+
+    #[test]
+    fn builtin_sibling_attributes_become_ours() {
+        let out = expand_str(
+            Mode::Forward,
+            "d, Dual, Dual",
+            "#[std::autodiff::autodiff_reverse(r, Active, Active)] #[inline] #[::core::autodiff::autodiff_forward(g, Dual, Dual)] #[my::autodiff::autodiff_forward(h)] fn f(x: f64) -> f64 { x }",
+        );
+        assert!(out.contains("# [:: oxidase :: autodiff :: autodiff_reverse (r , Active , Active)]"), "{out}");
+        assert!(out.contains("# [:: oxidase :: autodiff :: autodiff_forward (g , Dual , Dual)]"), "{out}");
+        assert!(out.contains("# [my :: autodiff :: autodiff_forward (h)]"), "{out}");
+        assert!(!out.contains("std :: autodiff") && !out.contains("core :: autodiff"), "{out}");
     }
 
     #[test]
