@@ -199,7 +199,7 @@ fn ensure_pass(tc: &Toolchain) -> Result<PathBuf, String> {
     let llvm_lib = tc.sysroot.join("lib");
     let build_dir = cache.join("build");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--quiet", "-p", "oxidase-linker", "--bin", "oxidase-cc", "--manifest-path"])
+        .args(["build", "--release", "--quiet", "-p", "oxidase-linker", "--bins", "--manifest-path"])
         .arg(src.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&build_dir)
@@ -214,9 +214,14 @@ fn ensure_pass(tc: &Toolchain) -> Result<PathBuf, String> {
         return Err(format!("building the link-time pass from {} failed", src.display()));
     }
     std::fs::create_dir_all(pass.parent().unwrap()).map_err(|e| e.to_string())?;
-    let tmp = pass.with_extension("tmp");
-    std::fs::copy(build_dir.join("release/oxidase-cc"), &tmp).map_err(|e| format!("cannot install the pass: {e}"))?;
-    std::fs::rename(&tmp, &pass).map_err(|e| format!("cannot install the pass: {e}"))?;
+    // `oxidase-cc` runs `oxidase-pass` from its own directory: install it last, so that its
+    // presence (checked above) means both are there.
+    for bin in ["oxidase-pass", "oxidase-cc"] {
+        let dest = pass.with_file_name(bin);
+        let tmp = dest.with_extension("tmp");
+        std::fs::copy(build_dir.join("release").join(bin), &tmp).map_err(|e| format!("cannot install {bin}: {e}"))?;
+        std::fs::rename(&tmp, &dest).map_err(|e| format!("cannot install {bin}: {e}"))?;
+    }
     Ok(pass)
 }
 

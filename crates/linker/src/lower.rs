@@ -8,8 +8,7 @@ use oxidase_llvm::module::{self, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
 use oxidase_llvm::{Builder, Opcode, Value};
 
-/// Prefix of every marker symbol (the rest: `{fwd|rev}_w{width}__use_cargo_autodiff_to_build`).
-pub const MARKER_PREFIX: &str = "oxidase_autodiff_v1_";
+use crate::scan::MARKER_PREFIX;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {

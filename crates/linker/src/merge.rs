@@ -1,7 +1,8 @@
 //! Gathers the bitcode the derivatives need into one module, lowers the markers, writes it.
 
 use crate::cmdline::CommandLine;
-use crate::lower::{self, MARKER_PREFIX};
+use crate::lower;
+use crate::scan::MARKER_PREFIX;
 use crate::units::{self, Unit};
 use oxidase_engine::Options;
 use oxidase_llvm::bitcode::{link_into, write_bitcode};

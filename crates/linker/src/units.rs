@@ -4,7 +4,7 @@
 //! tells cheaply which units may hold a marker or define a symbol; only those are parsed.
 
 use memchr::memmem;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// One bitcode module: an object file, or a member of an archive.
@@ -35,11 +35,6 @@ impl Unit {
     }
 }
 
-/// Whether a path belongs to the toolchain (its rlibs hold native code, never markers).
-fn in_sysroot(path: &Path) -> bool {
-    path.components().collect::<Vec<_>>().windows(2).any(|w| w[0].as_os_str() == "lib" && w[1].as_os_str() == "rustlib")
-}
-
 /// Reads the inputs. `marker` short-circuits: when no input contains it, `None` is returned
 /// after reading the files once (the fast path of a link without autodiff).
 pub fn collect(inputs: &[(usize, PathBuf)], marker: &[u8]) -> Result<Option<Vec<Unit>>, String> {
@@ -47,11 +42,7 @@ pub fn collect(inputs: &[(usize, PathBuf)], marker: &[u8]) -> Result<Option<Vec<
     let mut any_marker = false;
     let finder = memmem::Finder::new(marker);
     for (arg, path) in inputs {
-        if in_sysroot(path) {
-            continue;
-        }
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !matches!(ext, "o" | "rlib" | "a") {
+        if !crate::scan::may_hold_bitcode(path) {
             continue;
         }
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
