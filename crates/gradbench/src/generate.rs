@@ -42,9 +42,6 @@ impl Rng {
     }
 }
 
-/// One workload: description and input.
-pub type Workload = (String, Value);
-
 pub fn lse(rng: &mut Rng, n: usize) -> Value {
     json!({"x": rng.uniforms(n)})
 }

@@ -19,14 +19,27 @@
 //!   --features nightly --release --target x86_64-unknown-linux-gnu
 //! ```
 
-use oxidase_gradbench::protocol;
+#![cfg_attr(feature = "nightly", feature(autodiff))]
+
+// The binary compiles the tool's modules itself instead of calling them in the library
+// (`lib.rs` declares the same modules). Reason: on the stable route, when none of a binary's
+// own object files holds an autodiff marker, `oxidase-cc` appends the differentiated module
+// *after* the rlibs on the linker command line; lld then pulls the absorbed rlib members for
+// the binary's references before it sees the merged module, and the link fails with duplicate
+// symbols (crates/linker/src/merge.rs, "absorbed archive members are left in their archives").
+// With the markers in the binary's own objects the merged module takes their place, first.
+mod generate;
+mod modules;
+mod protocol;
+mod ratios;
+
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("ratios") {
-        return match oxidase_gradbench::ratios::main(&args[1..]) {
+        return match ratios::main(&args[1..]) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("oxidase-gradbench ratios: {e}");

@@ -2,8 +2,23 @@
 //! at small inputs of the documented shapes, and against the closed forms
 //! shared/docs/GRADBENCH.md gives (closed forms live only here, as references).
 
-use oxidase_gradbench::generate::Rng;
-use oxidase_gradbench::modules::{self, ba, det, gmm, kmeans, llsq, lse, lstm, ode};
+#![cfg_attr(feature = "nightly", feature(autodiff))]
+
+// The tool's modules are compiled into this test rather than called in the library, for the
+// linking reason given at the top of src/main.rs (a test binary whose own objects hold no
+// autodiff marker fails to link on the stable route).
+#[allow(dead_code)]
+#[path = "../src/generate.rs"]
+mod generate;
+#[allow(dead_code)]
+#[path = "../src/modules/mod.rs"]
+mod modules;
+#[allow(dead_code)]
+#[path = "../src/protocol.rs"]
+mod protocol;
+
+use generate::Rng;
+use modules::{ba, det, gmm, kmeans, llsq, lse, lstm, ode};
 use serde_json::{json, Value};
 
 /// Central difference of `f` at `x` in coordinate `i`, step relative to |xᵢ|.
@@ -298,18 +313,20 @@ fn gmm_gradient() {
     assert!((gmm::lgamma(5.0) - 24f64.ln()).abs() < 1e-13);
     assert!((gmm::lgamma(1.5) - (std::f64::consts::PI.sqrt() / 2.0).ln()).abs() < 1e-13);
     for (d, k, n, m) in [(1, 1, 3, 0), (2, 2, 4, 0), (3, 2, 5, 2), (4, 3, 6, 0)] {
-        let mut input = oxidase_gradbench::generate::gmm(&mut Rng::new(6 + d as u64), d, k, n);
+        let mut input = generate::gmm(&mut Rng::new(6 + d as u64), d, k, n);
         input["m"] = json!(m);
         input["gamma"] = json!(1.3);
         let inp: gmm::Input = serde_json::from_value(input.clone()).unwrap();
         let p = gmm::unpack(&inp).unwrap();
-        let f = gmm::objective(&p.alpha, &p.mu, &p.q, &p.l, &p.x, &p.shape);
+        let mut work = vec![0.0; gmm::work_len(&p.shape)];
+        let mut dwork = work.clone();
+        let f = gmm::objective(&p.alpha, &p.mu, &p.q, &p.l, &p.x, &p.shape, &mut work);
         let naive = gmm_naive(&p);
         assert!((f - naive).abs() <= 1e-10 * naive.abs().max(1.0), "gmm objective {f} vs naive {naive}");
         let (mut da, mut dmu, mut dq, mut dl) = (vec![0.0; k], vec![0.0; k * d], vec![0.0; k * d], vec![0.0; p.l.len()]);
-        let f2 = gmm::gradient(&p, &mut da, &mut dmu, &mut dq, &mut dl);
+        let f2 = gmm::gradient(&p, &mut work, &mut dwork, &mut da, &mut dmu, &mut dq, &mut dl);
         assert!((f - f2).abs() <= 1e-12 * f.abs().max(1.0));
-        let obj = |alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64]| gmm::objective(alpha, mu, q, l, &p.x, &p.shape);
+        let mut obj = |alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64]| gmm::objective(alpha, mu, q, l, &p.x, &p.shape, &mut work);
         assert_close("gmm alpha", &da, &fd_gradient(|a| obj(a, &p.mu, &p.q, &p.l), &p.alpha), 1e-6);
         assert_close("gmm mu", &dmu, &fd_gradient(|v| obj(&p.alpha, v, &p.q, &p.l), &p.mu), 1e-6);
         assert_close("gmm q", &dq, &fd_gradient(|v| obj(&p.alpha, &p.mu, v, &p.l), &p.q), 1e-6);
@@ -330,22 +347,24 @@ fn gmm_gradient() {
 #[test]
 fn lstm_gradient() {
     for (l, c, b) in [(1, 2, 1), (2, 5, 3), (3, 4, 4)] {
-        let input = oxidase_gradbench::generate::lstm(&mut Rng::new(7 + l as u64), l, c, b);
+        let input = generate::lstm(&mut Rng::new(7 + l as u64), l, c, b);
         let inp: lstm::Input = serde_json::from_value(input.clone()).unwrap();
         let (main, extra, state, seq, bb) = lstm::unpack(&inp).unwrap();
         assert_eq!(bb, b);
         let mut g = vec![0.0; main.len() + extra.len()];
-        lstm::gradient(&main, &extra, &state, &seq, b, &mut g);
+        let mut work = vec![0.0; lstm::work_len(&main, b)];
+        let mut dwork = work.clone();
+        lstm::gradient(&main, &extra, &state, &seq, b, &mut work, &mut dwork, &mut g);
         assert_eq!(g.len(), 8 * l * b + 3 * b);
-        let fd_main = fd_gradient(|m| lstm::objective(m, &extra, &state, &seq, b), &main);
-        let fd_extra = fd_gradient(|e| lstm::objective(&main, e, &state, &seq, b), &extra);
+        let fd_main = fd_gradient(|m| lstm::objective(m, &extra, &state, &seq, b, &mut work), &main);
+        let fd_extra = fd_gradient(|e| lstm::objective(&main, e, &state, &seq, b, &mut work), &extra);
         assert_close("lstm main", &g[..main.len()], &fd_main, 1e-6);
         assert_close("lstm extra", &g[main.len()..], &fd_extra, 1e-6);
         // Twice through the protocol with several runs: the state is not carried over.
         let mut inp2 = with_runs(input);
         inp2["min_runs"] = json!(3);
         let o1 = eval("lstm", "objective", &inp2);
-        assert!((o1.as_f64().unwrap() - lstm::objective(&main, &extra, &state, &seq, b)).abs() < 1e-15);
+        assert!((o1.as_f64().unwrap() - lstm::objective(&main, &extra, &state, &seq, b, &mut work)).abs() < 1e-15);
         assert_close("lstm protocol", &floats(&eval("lstm", "jacobian", &inp2)), &g, 1e-15);
     }
 }
@@ -411,7 +430,7 @@ fn ba_jacobian() {
         }
     }
     // The protocol's truncated form on the documented constants.
-    let input = with_runs(oxidase_gradbench::generate::ba(2, 3, 4));
+    let input = with_runs(generate::ba(2, 3, 4));
     let out = eval("ba", "jacobian", &input);
     let rows = floats(&out["rows"]);
     assert_eq!(rows, [0.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0, 105.0, 120.0, 121.0, 122.0, 123.0, 124.0, 124.0]);
