@@ -5,9 +5,11 @@
 //! * `demo`: setup, then run `examples/` through `cargo +enzyme` at release.
 //! * `test`: setup, workspace tests, `examples/` end to end (dev and release), acceptance corpus.
 //! * `corpus`: setup, then only the acceptance corpus.
+//! * `bench`: setup, then `benches/` (criterion) and the report; `bench-report`: only the report.
 //!
 //! Every path is derived from this crate's `CARGO_MANIFEST_DIR`: the repository root is its parent.
 
+mod bench;
 mod cmd;
 mod corpus;
 mod setup;
@@ -61,6 +63,28 @@ enum Command {
         /// Which directory of the corpus to run.
         #[arg(value_enum, default_value_t = What::All)]
         what: What,
+    },
+    /// Set up, run `benches/` (criterion, one process for oxidase and its peers), then print the
+    /// report of `bench-report`.
+    Bench {
+        /// Which route builds the benchmarks.
+        #[arg(long, value_enum, default_value_t = bench::BenchRoute::Nightly)]
+        route: bench::BenchRoute,
+        /// Run every benchmark once at n = 2 and 10 instead of timing (a smoke test).
+        #[arg(long)]
+        smoke: bool,
+        /// Criterion's filter on benchmark names (a regex), e.g. `rosenbrock_hvp`.
+        filter: Option<String>,
+    },
+    /// Turn criterion's output of the last `cargo xtask bench` into markdown: medians, ratios to
+    /// the primal, to the hand-written floor and to each peer, and the machine.
+    BenchReport {
+        /// Which route's results to read.
+        #[arg(long, value_enum, default_value_t = bench::BenchRoute::Nightly)]
+        route: bench::BenchRoute,
+        /// Also write the report to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -146,6 +170,22 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Test { quick } => test(&paths, quick),
+        Command::Bench { route, smoke, filter } => {
+            let tc = setup::setup(&paths)?;
+            bench::run(&paths, &tc.host, route, smoke, filter.as_deref())?;
+            if !smoke {
+                println!("{}", bench::report(&bench::criterion_dir(&paths, route))?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchReport { route, out } => {
+            let report = bench::report(&bench::criterion_dir(&paths, route))?;
+            if let Some(out) = out {
+                std::fs::write(&out, &report).with_context(|| format!("cannot write {}", out.display()))?;
+            }
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Corpus {
             profile,
             select,
@@ -206,9 +246,10 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
     let tc = setup::setup(paths)?;
     let mut steps: Vec<(String, Outcome)> = Vec::new();
 
+    // oxidase-gradbench links only through `cargo autodiff` (below).
     println!("[test] workspace tests (stable)");
     let mut c = cmd::cargo("stable");
-    c.args(["test", "--workspace"]).current_dir(&paths.root);
+    c.args(["test", "--workspace", "--exclude", GRADBENCH]).current_dir(&paths.root);
     steps.push((
         "workspace tests (stable)".into(),
         step_outcome(cmd::run(&mut c)),
@@ -242,6 +283,20 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
         steps.push((format!("cargo autodiff test ({})", profile.name()), step_outcome(r)));
     }
 
+    // The GradBench tool: protocol sessions and finite-difference checks of every module, on
+    // both routes.
+    let r = cargo_autodiff(&["test", "-p", GRADBENCH], Profile::Release, &paths.root, &paths.target.join("gradbench-stable"), "GradBench tool on the stable route");
+    steps.push(("GradBench tool tests, stable route (release)".into(), step_outcome(r)));
+    let r = gradbench_nightly_tests(paths, &tc.host);
+    steps.push(("GradBench tool tests, nightly route (release)".into(), step_outcome(r)));
+
+    // Benchmarks are never timed here: each runs once at tiny sizes (which also checks every
+    // implementation's derivative against the hand-written one).
+    for route in [bench::BenchRoute::Nightly, bench::BenchRoute::Stable] {
+        let r = bench::run(paths, &tc.host, route, true, None);
+        steps.push((format!("benches compile and run once ({route:?} route)"), step_outcome(r)));
+    }
+
     let mut results = Vec::new();
     if quick {
         println!("[test] --quick: acceptance corpus skipped");
@@ -270,6 +325,22 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The workspace member that links only through a route's AD pass.
+const GRADBENCH: &str = "oxidase-gradbench";
+
+/// The GradBench tool's tests built by `cargo +enzyme` with `std::autodiff`.
+fn gradbench_nightly_tests(paths: &Paths, host: &str) -> Result<()> {
+    let mut c = cmd::cargo(setup::TOOLCHAIN_NAME);
+    c.args(["test", "-p", GRADBENCH, "--features", "nightly", "--release", "--target", host])
+        .current_dir(&paths.root)
+        .env("RUSTFLAGS", "-Zautodiff=Enable")
+        // std::autodiff needs fat LTO; the workspace profiles do not set it.
+        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+        .env("CARGO_TARGET_DIR", paths.target.join("gradbench-nightly"));
+    println!("[test] GradBench tool on the nightly route: {}", cmd::describe(&c));
+    cmd::run(&mut c).context("GradBench tool tests failed on the nightly route")
 }
 
 /// `cargo +stable autodiff <args> [--release]` in `dir`, streaming its output.
