@@ -75,25 +75,32 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
             t.elapsed().as_secs_f64() * 1e3
         );
     }
-    // Absorbed object files are replaced by the merged module (absorbed archive members are
-    // left in their archives: the linker does not pull a member whose symbols are defined).
-    let replaced: HashSet<usize> = g.absorbed.iter().filter(|&&i| units[i].member.is_none()).map(|&i| units[i].arg).collect();
-    let mut args = Vec::new();
-    let mut placed = false;
+    Ok(Some(relink_arguments(cl, &units, &g.absorbed, path.into_os_string())))
+}
+
+/// The linker's arguments with the merged module `merged` in place of the units it absorbed.
+///
+/// Absorbed object files are dropped. Absorbed archive members stay in their archives: the
+/// linker pulls no member whose symbols are already defined, provided it has seen the merged
+/// module *before* the archive. So the merged module goes where the first absorbed unit's
+/// argument was, object file or archive (a binary whose own objects hold no marker, calling
+/// derivatives generated in a dependency, has only archive members absorbed).
+fn relink_arguments(cl: &CommandLine, units: &[Unit], absorbed: &HashSet<usize>, merged: OsString) -> Vec<OsString> {
+    let dropped: HashSet<usize> = absorbed.iter().filter(|&&i| units[i].member.is_none()).map(|&i| units[i].arg).collect();
+    let first = absorbed.iter().map(|&i| units[i].arg).min();
+    let mut args = Vec::with_capacity(cl.args.len() + 1);
     for (i, a) in cl.args.iter().enumerate() {
-        if replaced.contains(&i) {
-            if !placed {
-                args.push(path.clone().into_os_string());
-                placed = true;
-            }
-        } else {
+        if Some(i) == first {
+            args.push(merged.clone());
+        }
+        if !dropped.contains(&i) {
             args.push(a.clone());
         }
     }
-    if !placed {
-        args.push(path.into_os_string());
+    if first.is_none() {
+        args.push(merged);
     }
-    Ok(Some(args))
+    args
 }
 
 /// The merged module and which units are in it.
