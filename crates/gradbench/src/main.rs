@@ -19,19 +19,7 @@
 //!   --features nightly --release --target x86_64-unknown-linux-gnu
 //! ```
 
-#![cfg_attr(feature = "nightly", feature(autodiff))]
-
-// The binary compiles the tool's modules itself instead of calling them in the library
-// (`lib.rs` declares the same modules). Reason: on the stable route, when none of a binary's
-// own object files holds an autodiff marker, `oxidase-cc` appends the differentiated module
-// *after* the rlibs on the linker command line; lld then pulls the absorbed rlib members for
-// the binary's references before it sees the merged module, and the link fails with duplicate
-// symbols (crates/linker/src/merge.rs, "absorbed archive members are left in their archives").
-// With the markers in the binary's own objects the merged module takes their place, first.
-mod generate;
-mod modules;
-mod protocol;
-mod ratios;
+use oxidase_gradbench::{protocol, ratios};
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;

@@ -2,23 +2,8 @@
 //! at small inputs of the documented shapes, and against the closed forms
 //! shared/docs/GRADBENCH.md gives (closed forms live only here, as references).
 
-#![cfg_attr(feature = "nightly", feature(autodiff))]
-
-// The tool's modules are compiled into this test rather than called in the library, for the
-// linking reason given at the top of src/main.rs (a test binary whose own objects hold no
-// autodiff marker fails to link on the stable route).
-#[allow(dead_code)]
-#[path = "../src/generate.rs"]
-mod generate;
-#[allow(dead_code)]
-#[path = "../src/modules/mod.rs"]
-mod modules;
-#[allow(dead_code)]
-#[path = "../src/protocol.rs"]
-mod protocol;
-
-use generate::Rng;
-use modules::{ba, det, gmm, kmeans, llsq, lse, lstm, ode};
+use oxidase_gradbench::generate::{self, Rng};
+use oxidase_gradbench::modules::{self, ba, det, gmm, kmeans, llsq, lse, lstm, ode};
 use serde_json::{json, Value};
 
 /// Central difference of `f` at `x` in coordinate `i`, step relative to |xᵢ|.
