@@ -132,10 +132,11 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
     }
     let name = allocator_symbol(&f.name());
     match name.as_str() {
-        "__rust_alloc" | "malloc" | "__rdl_alloc" => return CallKind::Allocation(Alloc::Uninit),
+        // The tape's own buffer helpers (`tape::acquire_function`) behave as malloc and free.
+        "__rust_alloc" | "malloc" | "__rdl_alloc" | "oxidase.tape.acquire" => return CallKind::Allocation(Alloc::Uninit),
         "__rust_alloc_zeroed" | "calloc" | "__rdl_alloc_zeroed" => return CallKind::Allocation(Alloc::Zeroed),
         "__rust_realloc" | "realloc" | "__rdl_realloc" => return CallKind::Allocation(Alloc::Realloc),
-        "__rust_dealloc" | "free" | "__rdl_dealloc" => return CallKind::Deallocation,
+        "__rust_dealloc" | "free" | "__rdl_dealloc" | "oxidase.tape.recycle" => return CallKind::Deallocation,
         _ => {}
     }
     if is_inert_external(&name) {

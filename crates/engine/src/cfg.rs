@@ -114,8 +114,9 @@ impl Cfg {
         out
     }
 
-    /// Natural loops with one entering block, one latch and an integer induction variable
-    /// stepping by a constant: `iv = phi [start, preheader], [iv ± C, latch]`.
+    /// Natural loops with one entering block, one latch and an induction variable stepping by
+    /// a constant: an integer `iv = phi [start, preheader], [iv ± C, latch]`, or a pointer
+    /// `p = phi [start, preheader], [getelementptr T, p, C, latch]` (Rust's slice iterators).
     pub fn counted_loops(&self) -> Vec<CountedLoop> {
         let mut out = Vec::new();
         for &h in &self.order {
@@ -168,7 +169,8 @@ pub struct CountedLoop {
     pub preheader: Block,
     pub latch: Block,
     pub body: HashSet<Block>,
-    /// The induction variable (a phi in `header`), its value on entry, and its step.
+    /// The induction variable (a phi in `header`), its value on entry, and its step (in bytes
+    /// for a pointer).
     pub iv: Value,
     pub start: Value,
     pub step: i64,
@@ -176,15 +178,14 @@ pub struct CountedLoop {
     pub exits: Vec<(Block, Block)>,
 }
 
-/// `iv = phi [start, preheader], [iv + C, latch]` (or `iv - C`) among the header's phis.
+/// `iv = phi [start, preheader], [iv + C, latch]` (or `iv - C`, or for a pointer
+/// `getelementptr T, iv, C`) among the header's phis. Integer induction variables come first:
+/// when a loop has both, the reversal steps the integer one.
 fn induction_variable(h: Block, preheader: Block, latch: Block) -> Option<(Value, Value, i64)> {
-    for phi in h.instructions() {
-        if phi.opcode() != Opcode::LLVMPHI {
-            break;
-        }
-        if !phi.ty().is_int() {
-            continue;
-        }
+    let phis: Vec<Value> = h.instructions().into_iter().take_while(|i| i.opcode() == Opcode::LLVMPHI).collect();
+    let ints = phis.iter().filter(|p| p.ty().is_int());
+    let pointers = phis.iter().filter(|p| p.ty().is_pointer());
+    for &phi in ints.chain(pointers) {
         let inc = phi.incoming();
         let start = inc.iter().find(|(_, b)| *b == preheader).map(|(v, _)| *v)?;
         let Some(next) = inc.iter().find(|(_, b)| *b == latch).map(|(v, _)| *v) else { continue };
@@ -193,8 +194,12 @@ fn induction_variable(h: Block, preheader: Block, latch: Block) -> Option<(Value
         }
         let Some(c) = next.operand(1).const_int_value() else { continue };
         let step = match next.opcode() {
-            Opcode::LLVMAdd => c,
-            Opcode::LLVMSub => c.wrapping_neg(),
+            Opcode::LLVMAdd if phi.ty().is_int() => c,
+            Opcode::LLVMSub if phi.ty().is_int() => c.wrapping_neg(),
+            Opcode::LLVMGetElementPtr => match element_bytes(next.gep_source_type()) {
+                Some(size) => c.wrapping_mul(size),
+                None => continue,
+            },
             _ => continue,
         };
         if step != 0 {
@@ -202,6 +207,18 @@ fn induction_variable(h: Block, preheader: Block, latch: Block) -> Option<(Value
         }
     }
     None
+}
+
+/// The size of a GEP's element type when it is a scalar (what optimized IR uses for pointer
+/// induction variables: `i8`, or the element's own type).
+fn element_bytes(ty: oxidase_llvm::Type) -> Option<i64> {
+    use oxidase_llvm::TypeKind::*;
+    match ty.kind() {
+        LLVMIntegerTypeKind if ty.int_width() % 8 == 0 => Some(i64::from(ty.int_width() / 8)),
+        LLVMFloatTypeKind => Some(4),
+        LLVMDoubleTypeKind => Some(8),
+        _ => None,
+    }
 }
 
 /// Immediate dominators (Cooper, Harvey, Kennedy: "A Simple, Fast Dominance Algorithm").

@@ -1391,7 +1391,12 @@ impl Gen<'_> {
             self.b.cond_br(again, to_latch, to_pre);
             self.b.position_at_end(to_latch);
             self.phi_edge(b, l.latch, &phi_adj);
-            let prev = self.b.sub(iv, l.iv.ty().const_int(l.step as u64));
+            let prev = if l.iv.ty().is_pointer() {
+                let i64t = Type::i64(ctx);
+                self.b.gep(Type::i8(ctx), iv, &[i64t.const_int(l.step.wrapping_neg() as u64)])
+            } else {
+                self.b.sub(iv, l.iv.ty().const_int(l.step as u64))
+            };
             self.b.store(prev, riv);
             self.b.br(self.rhead[&l.latch]);
             self.b.position_at_end(to_pre);

@@ -15,8 +15,10 @@
 //! through a private copy of its first three fields (synced around calls), which the optimizer
 //! keeps in registers. Pushes reserve
 //! space through `oxidase.tape.reserve` (a compare and, rarely, a call to the out-of-line
-//! `oxidase.tape.grow`), then store plain values. Growth uses `malloc`/`memcpy`/`free`, which
-//! forward mode can itself differentiate (higher order).
+//! `oxidase.tape.grow`), then store plain values. Growth uses `oxidase.tape.acquire`/`memcpy`/
+//! `oxidase.tape.recycle`, which forward mode can itself differentiate (higher order): the two
+//! helpers are an allocator and a deallocator to it. A thread keeps its largest tape buffer (up
+//! to 1 GiB) for its next derivative call.
 
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{abi_size, add_function, context_of, get_function};
@@ -63,14 +65,113 @@ fn capacity_hint(m: LLVMModuleRef) -> Value {
     g
 }
 
-/// Frees the tape's buffer and runs the deferred frees.
+/// Largest tape buffer a thread keeps for its next derivative call (1 GiB): beyond that the
+/// memory is returned at once rather than held for the life of the thread.
+const MAX_KEPT_BYTES: u64 = 1 << 30;
+
+/// `thread_local` globals holding the buffer a thread keeps between derivative calls and its
+/// capacity.
+fn kept_buffer(m: LLVMModuleRef) -> (Value, Value) {
+    let ctx = context_of(m);
+    let global = |name: &str, ty: Type| {
+        if let Some(g) = oxidase_llvm::module::get_global(m, name) {
+            return g;
+        }
+        let g = oxidase_llvm::module::add_global(m, ty, name);
+        oxidase_llvm::module::set_initializer(g, ty.zero());
+        oxidase_llvm::module::set_thread_local(g);
+        g.set_linkage(Linkage::LLVMInternalLinkage);
+        g
+    };
+    (global("oxidase.tape.kept", Type::ptr(ctx)), global("oxidase.tape.kept_cap", Type::i64(ctx)))
+}
+
+/// `ptr oxidase.tape.acquire(i64 n)`: a buffer of at least `n` bytes, the one the thread kept
+/// from its last derivative call if it is large enough, otherwise from `malloc`.
+///
+/// Why keep it: a large buffer comes from `mmap` and goes back to the kernel on `free`, so every
+/// call of a derivative with a tape of more than a few MB paid for faulting in (and the kernel
+/// zeroing) every page again — several times the cost of the derivative's own work.
+///
+/// It and `oxidase.tape.recycle` are classified as an allocator and a deallocator
+/// (`calls::classify`): differentiating a derivative (higher order) gives the tape's shadow a
+/// buffer of its own from them and never looks into the thread-local globals.
+pub fn acquire_function(m: LLVMModuleRef) -> Value {
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = match helper(m, "oxidase.tape.acquire", Type::function(p, &[i64t], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
+    let n = f.param(0);
+    let (kept, kept_cap) = kept_buffer(m);
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let reuse = Block::append(ctx, f, "reuse");
+    let fresh = Block::append(ctx, f, "fresh");
+    b.position_at_end(entry);
+    let k = b.load(p, kept);
+    let cap = b.load(i64t, kept_cap);
+    let has = b.icmp(IntPredicate::LLVMIntNE, k, p.zero());
+    let fits = b.icmp(IntPredicate::LLVMIntUGE, cap, n);
+    let ok = b.and(has, fits);
+    b.cond_br(ok, reuse, fresh);
+    b.position_at_end(reuse);
+    b.store(p.zero(), kept);
+    b.store(i64t.zero(), kept_cap);
+    b.ret(k);
+    b.position_at_end(fresh);
+    let malloc = libc_function(m, "malloc");
+    let block = b.call(malloc.function_type(), malloc, &[n]);
+    b.ret(block);
+    f
+}
+
+/// `void oxidase.tape.recycle(ptr block, i64 cap)`: gives a tape buffer back. The thread keeps
+/// the larger of it and the buffer it holds (up to `MAX_KEPT_BYTES`) and frees the other; a
+/// capacity of 0 (unknown) frees it.
+pub fn recycle_function(m: LLVMModuleRef) -> Value {
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = match helper(m, "oxidase.tape.recycle", Type::function(Type::void(ctx), &[p, i64t], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
+    let (block, cap) = (f.param(0), f.param(1));
+    let (kept, kept_cap) = kept_buffer(m);
+    let free = libc_function(m, "free");
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let keep = Block::append(ctx, f, "keep");
+    let drop = Block::append(ctx, f, "drop");
+    b.position_at_end(entry);
+    let old_cap = b.load(i64t, kept_cap);
+    let larger = b.icmp(IntPredicate::LLVMIntUGT, cap, old_cap);
+    let small_enough = b.icmp(IntPredicate::LLVMIntULE, cap, i64t.const_int(MAX_KEPT_BYTES));
+    let not_null = b.icmp(IntPredicate::LLVMIntNE, block, p.zero());
+    let c = b.and(larger, small_enough);
+    let c = b.and(c, not_null);
+    b.cond_br(c, keep, drop);
+    b.position_at_end(keep);
+    let old = b.load(p, kept);
+    b.call(free.function_type(), free, &[old]);
+    b.store(block, kept);
+    b.store(cap, kept_cap);
+    b.ret_void();
+    b.position_at_end(drop);
+    b.call(free.function_type(), free, &[block]);
+    b.ret_void();
+    f
+}
+
+/// Gives the tape's buffer back (`oxidase.tape.recycle`) and runs the deferred frees.
 pub fn release(m: LLVMModuleRef, b: &Builder, tape: Value) {
     let ctx = context_of(m);
     let cap = b.load(Type::i64(ctx), field(m, b, tape, 2));
     b.store(cap, capacity_hint(m));
     let data = b.load(Type::ptr(ctx), tape);
-    let free = libc_function(m, "free");
-    b.call(free.function_type(), free, &[data]);
+    let recycle = recycle_function(m);
+    b.call(recycle.function_type(), recycle, &[data, cap]);
     let frees = field(m, b, tape, 3);
     let head = b.load(Type::ptr(ctx), frees);
     let run = run_frees_function(m);
@@ -304,8 +405,8 @@ fn grow_function(m: LLVMModuleRef) -> Value {
     let min = b.select(c0, last, i64t.const_int(4096));
     let c2 = b.icmp(IntPredicate::LLVMIntUGT, m1, min);
     let newcap = b.select(c2, m1, min);
-    let malloc = libc_function(m, "malloc");
-    let fresh = b.call(malloc.function_type(), malloc, &[newcap]);
+    let acquire = acquire_function(m);
+    let fresh = b.call(acquire.function_type(), acquire, &[newcap]);
     let null = b.icmp(IntPredicate::LLVMIntEQ, fresh, p.zero());
     b.cond_br(null, fail, ok);
     b.position_at_end(fail);
@@ -314,8 +415,8 @@ fn grow_function(m: LLVMModuleRef) -> Value {
     b.unreachable();
     b.position_at_end(ok);
     b.memcpy(fresh, 8, data, 8, len);
-    let free = libc_function(m, "free");
-    b.call(free.function_type(), free, &[data]);
+    let recycle = recycle_function(m);
+    b.call(recycle.function_type(), recycle, &[data, cap]);
     b.store(fresh, tape);
     b.store(newcap, field(m, &b, tape, 2));
     b.ret_void();

@@ -70,6 +70,9 @@ impl Builder {
     pub fn add(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildAdd(self.raw, a.0, b.0, NONAME) })
     }
+    pub fn and(&self, a: Value, b: Value) -> Value {
+        Value(unsafe { LLVMBuildAnd(self.raw, a.0, b.0, NONAME) })
+    }
     pub fn sub(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildSub(self.raw, a.0, b.0, NONAME) })
     }
