@@ -95,11 +95,109 @@ pub fn ba(n: usize, m: usize, p: usize) -> Value {
     })
 }
 
+/// Parents of the 22 hand bones (§3.10): the wrist is the root, each finger's first bone hangs
+/// from the wrist and every further one from the previous, the forearm from the wrist.
+pub const HT_PARENTS: [i64; 22] = [-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19, 0];
+
+/// A random rigid transform (rotation from a random angle-axis vector, translation), row-major 4×4.
+fn rigid(rng: &mut Rng, scale: f64) -> [f64; 16] {
+    let r = [rng.normal(), rng.normal(), rng.normal()];
+    let a = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+    let (x, y, z) = (r[0] / a, r[1] / a, r[2] / a);
+    let (s, c) = (a.sin(), a.cos());
+    let t = [scale * rng.normal(), scale * rng.normal(), scale * rng.normal()];
+    [
+        x * x + (1.0 - x * x) * c, x * y * (1.0 - c) - z * s, x * z * (1.0 - c) + y * s, t[0],
+        x * y * (1.0 - c) + z * s, y * y + (1.0 - y * y) * c, y * z * (1.0 - c) - x * s, t[1],
+        x * z * (1.0 - c) - y * s, z * y * (1.0 - c) + x * s, z * z + (1.0 - z * z) * c, t[2],
+        0.0, 0.0, 0.0, 1.0,
+    ]
+}
+
+fn mul4(a: &[f64; 16], b: &[f64; 16]) -> [f64; 16] {
+    let mut c = [0.0; 16];
+    for i in 0..4 {
+        for j in 0..4 {
+            c[4 * i + j] = (0..4).map(|k| a[4 * i + k] * b[4 * k + j]).sum();
+        }
+    }
+    c
+}
+
+/// The inverse of a rigid transform: [Rᵀ, −Rᵀt].
+fn rigid_inverse(m: &[f64; 16]) -> [f64; 16] {
+    let mut o = [0.0; 16];
+    for i in 0..3 {
+        for j in 0..3 {
+            o[4 * i + j] = m[4 * j + i];
+        }
+        o[4 * i + 3] = -(0..3).map(|k| m[4 * k + i] * m[4 * k + 3]).sum::<f64>();
+    }
+    o[15] = 1.0;
+    o
+}
+
+fn rows4(m: &[f64; 16]) -> Value {
+    json!([m[0..4], m[4..8], m[8..12], m[12..16]])
+}
+
+/// A synthetic hand model of the documented shape (22 bones, `v` vertices, `t` triangles) with
+/// `npts` correspondences: rigid base transforms, inverse base absolutes consistent with them
+/// (so a zero pose is the bind pose), dense random weights normalized per vertex, θ with
+/// moderate angles. `complicated` gives random barycentric us (u0 + u1 < 1).
+pub fn ht(rng: &mut Rng, v: usize, t: usize, npts: usize, complicated: bool) -> Value {
+    let rel: Vec<[f64; 16]> = (0..22).map(|_| rigid(rng, 0.5)).collect();
+    let mut abs: Vec<[f64; 16]> = Vec::new();
+    for b in 0..22 {
+        let p = HT_PARENTS[b];
+        abs.push(if p < 0 { rel[b] } else { mul4(&abs[p as usize], &rel[b]) });
+    }
+    let inv: Vec<Value> = abs.iter().map(|m| rows4(&rigid_inverse(m))).collect();
+    let positions: Vec<Vec<f64>> = (0..v).map(|_| vec![rng.normal(), rng.normal(), rng.normal(), 1.0]).collect();
+    let weights: Vec<Vec<f64>> = (0..v)
+        .map(|_| {
+            let w = rng.uniforms(22);
+            let s: f64 = w.iter().sum();
+            w.iter().map(|x| x / s).collect()
+        })
+        .collect();
+    let triangles: Vec<Vec<usize>> =
+        (0..t).map(|_| (0..3).map(|_| (rng.next_u64() % v as u64) as usize).collect()).collect();
+    let range = if complicated { t } else { v } as u64;
+    let corr: Vec<usize> = (0..npts).map(|_| (rng.next_u64() % range) as usize).collect();
+    let points = rng.normal_rows(npts, 3);
+    let us: Vec<Vec<f64>> = if complicated {
+        (0..npts).map(|_| { let (a, b) = (rng.uniform(), rng.uniform()); vec![0.5 * a, 0.5 * b] }).collect()
+    } else {
+        Vec::new()
+    };
+    let theta: Vec<f64> = (0..26).map(|i| if (3..6).contains(&i) { rng.normal() } else { 0.4 * rng.normal() }).collect();
+    json!({
+        "theta": theta,
+        "us": us,
+        "data": {
+            "correspondences": corr,
+            "points": points,
+            "model": {
+                "bone_count": 22,
+                "bone_names": (0..22).map(|b| format!("bone{b}")).collect::<Vec<_>>(),
+                "parents": HT_PARENTS,
+                "base_relatives": rel.iter().map(rows4).collect::<Vec<_>>(),
+                "inverse_base_absolutes": inv,
+                "base_positions": positions,
+                "weights": weights,
+                "triangles": triangles,
+                "is_mirrored": false,
+            }
+        }
+    })
+}
+
 /// The (primal, derivative) function names of a module.
 pub fn functions(module: &str) -> Option<(&'static str, &'static str)> {
     Some(match module {
         "hello" => ("square", "double"),
-        "gmm" | "ba" | "lstm" => ("objective", "jacobian"),
+        "gmm" | "ba" | "lstm" | "ht" => ("objective", "jacobian"),
         "ode" | "lse" | "llsq" | "det" => ("primal", "gradient"),
         "kmeans" => ("cost", "dir"),
         _ => return None,
@@ -162,6 +260,16 @@ pub fn default_workloads(module: &str, max: usize) -> Option<Vec<(String, Box<dy
             ];
             for (i, (n, m, p)) in sizes.into_iter().enumerate() {
                 out.push((format!("ba{}_n{n}_m{m}_p{p}", i + 1), Box::new(move || ba(n, m, p))));
+            }
+        }
+        "ht" => {
+            // The big model (V = 10000, T = 1084); hand12 (npts = 100000) is missing upstream.
+            let sizes = [100, 192, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200];
+            for (i, npts) in sizes.into_iter().enumerate() {
+                out.push((
+                    format!("hand{}_t26_c{npts}", i + 1),
+                    Box::new(move || ht(&mut Rng::new(seed), 10000, 1084, npts, true)),
+                ));
             }
         }
         _ => return None,

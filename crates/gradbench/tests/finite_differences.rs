@@ -3,7 +3,7 @@
 //! shared/docs/GRADBENCH.md gives (closed forms live only here, as references).
 
 use oxidase_gradbench::generate::{self, Rng};
-use oxidase_gradbench::modules::{self, ba, det, gmm, kmeans, llsq, lse, lstm, ode};
+use oxidase_gradbench::modules::{self, ba, det, gmm, ht, kmeans, llsq, lse, lstm, ode};
 use serde_json::{json, Value};
 
 /// Central difference of `f` at `x` in coordinate `i`, step relative to |xᵢ|.
@@ -433,6 +433,113 @@ fn ba_jacobian() {
     assert_eq!(obj["w_err"]["repeated"], json!(4));
     assert!((obj["w_err"]["element"].as_f64().unwrap() - (1.0 - 0.417022f64.powi(2))).abs() < 1e-15);
     assert_eq!(obj["reproj_error"]["elements"].as_array().unwrap().len(), 2);
+}
+
+/// A small synthetic hand (22 bones, 30 vertices, 6 triangles, 8 points); `tiny` puts the
+/// global rotation below the identity threshold.
+fn ht_case(seed: u64, complicated: bool, tiny: bool) -> (Vec<f64>, Vec<f64>, ht::Problem, Value) {
+    let mut input = generate::ht(&mut Rng::new(seed), 30, 6, 8, complicated);
+    if tiny {
+        input["theta"][0] = json!(3e-5);
+        input["theta"][1] = json!(-2e-5);
+        input["theta"][2] = json!(1e-5);
+    }
+    let inp: ht::Input = serde_json::from_value(input.clone()).unwrap();
+    let (theta, us, pb) = ht::problem(&inp).unwrap();
+    (theta, us, pb, input)
+}
+
+fn ht_residuals(theta: &[f64], us: &[f64], pb: &ht::Problem) -> Vec<f64> {
+    let mut w = ht::Work::new(pb, false);
+    ht::objective(theta, us, pb, &mut w);
+    w.err
+}
+
+#[test]
+fn ht_jacobian() {
+    for (seed, complicated, tiny) in [(1, true, false), (2, false, false), (3, true, true), (4, false, true)] {
+        let (theta, us, pb, input) = ht_case(seed, complicated, tiny);
+        let (npts, cols) = (pb.npts(), ht::columns(&pb));
+        assert_eq!(cols, if complicated { 28 } else { 26 });
+        let off = cols - 26;
+        let mut w = ht::Work::new(&pb, true);
+        let mut jac = vec![0.0; 3 * npts * cols];
+        ht::jacobian(&theta, &us, &pb, &mut w, &mut jac);
+        assert_close("ht residuals beside the jacobian", &w.err, &ht_residuals(&theta, &us, &pb), 0.0);
+        let what = format!("ht seed {seed} complicated {complicated} tiny {tiny}");
+        // θ columns against central differences of all residuals.
+        for k in 0..26 {
+            let h = 1e-6 * theta[k].abs().max(1.0);
+            let (mut tp, mut tm) = (theta.clone(), theta.clone());
+            tp[k] += h;
+            tm[k] -= h;
+            let (rp, rm) = (ht_residuals(&tp, &us, &pb), ht_residuals(&tm, &us, &pb));
+            let fd: Vec<f64> = rp.iter().zip(&rm).map(|(a, b)| (a - b) / (2.0 * h)).collect();
+            let ad: Vec<f64> = (0..3 * npts).map(|r| jac[r * cols + off + k]).collect();
+            assert_close(&format!("{what}: column θ{k}"), &ad, &fd, 1e-6);
+        }
+        // us columns: u_i affects only the rows of correspondence i.
+        if complicated {
+            for i in 0..npts {
+                for c in 0..2 {
+                    let h = 1e-6;
+                    let (mut up, mut um) = (us.clone(), us.clone());
+                    up[2 * i + c] += h;
+                    um[2 * i + c] -= h;
+                    let (rp, rm) = (ht_residuals(&theta, &up, &pb), ht_residuals(&theta, &um, &pb));
+                    for r in 0..3 * npts {
+                        let fd = (rp[r] - rm[r]) / (2.0 * h);
+                        if r / 3 == i {
+                            assert_close(&format!("{what}: row {r}, us column {c}"), &[jac[r * cols + c]], &[fd], 1e-6);
+                        } else {
+                            assert!(fd.abs() < 1e-9, "{what}: residual {r} depends on u_{i}");
+                        }
+                    }
+                }
+            }
+        }
+        // ∂err_x/∂θ[3] = −1 (and ∂err_y/∂θ[3] = ∂err_z/∂θ[3] = 0); complicated: −(u0 + u1 +
+        // (1 − u0 − u1)), −1 up to rounding.
+        for i in 0..npts {
+            let d = jac[3 * i * cols + off + 3];
+            assert!((d + 1.0).abs() <= 4.0 * f64::EPSILON, "{what}: ∂err_x/∂θ3 = {d}");
+            assert_eq!(jac[(3 * i + 1) * cols + off + 3], 0.0);
+            assert_eq!(jac[(3 * i + 2) * cols + off + 3], 0.0);
+        }
+        // Below norm 1e-4 the global rotation is the constant identity.
+        if tiny {
+            for r in 0..3 * npts {
+                for k in 0..3 {
+                    assert_eq!(jac[r * cols + off + k], 0.0, "{what}: identity branch, row {r}, θ{k}");
+                }
+            }
+        } else {
+            assert!((0..3 * npts).any(|r| jac[r * cols + off].abs() > 1e-3), "{what}: θ0 inactive");
+        }
+        // The protocol path gives the same numbers.
+        let input = with_runs(input);
+        assert_close(&format!("{what}: protocol objective"), &floats(&eval("ht", "objective", &input)), &w.err, 0.0);
+        let out = eval("ht", "jacobian", &input);
+        assert_eq!(out.as_array().unwrap().len(), 3 * npts);
+        assert_eq!(out[0].as_array().unwrap().len(), cols);
+        assert_close(&format!("{what}: protocol jacobian"), &floats(&out), &jac, 0.0);
+    }
+}
+
+/// At the zero pose with a zero global transform the model is in its bind pose: every vertex
+/// sits at its base position (the generator's inverse base absolutes match its base relatives).
+#[test]
+fn ht_bind_pose() {
+    let (mut theta, _, pb, _) = ht_case(5, false, false);
+    theta.iter_mut().for_each(|t| *t = 0.0);
+    let err = ht_residuals(&theta, &[], &pb);
+    for i in 0..pb.npts() {
+        let v = pb.correspondences[i];
+        for j in 0..3 {
+            let expect = pb.points[3 * i + j] - pb.base_positions[4 * v + j];
+            assert!((err[3 * i + j] - expect).abs() < 1e-12, "point {i}: {} vs {expect}", err[3 * i + j]);
+        }
+    }
 }
 
 #[test]

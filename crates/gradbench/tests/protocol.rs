@@ -20,6 +20,7 @@ const FUNCTIONS: &[(&str, &[&str])] = &[
     ("gmm", &["objective", "jacobian"]),
     ("lstm", &["objective", "jacobian"]),
     ("ba", &["objective", "jacobian"]),
+    ("ht", &["objective", "jacobian"]),
 ];
 
 fn functions(module: &str) -> Option<&'static [&'static str]> {
@@ -138,7 +139,7 @@ fn hello_session() {
 
 #[test]
 fn module_sessions() {
-    for m in ["lse", "llsq", "det", "ode", "kmeans", "gmm", "lstm", "ba"] {
+    for m in ["lse", "llsq", "det", "ode", "kmeans", "gmm", "lstm", "ba", "ht"] {
         let pairs = check_session(&format!("{m}.jsonl"));
         assert!(pairs.iter().any(|(m, _)| m["kind"] == "evaluate"), "{m}: no evaluate recorded");
     }

@@ -10,6 +10,7 @@ pub mod ba;
 pub mod det;
 pub mod gmm;
 pub mod hello;
+pub mod ht;
 pub mod kmeans;
 pub mod llsq;
 pub mod lse;
@@ -17,7 +18,7 @@ pub mod lstm;
 pub mod ode;
 
 /// The modules this tool implements, in the order of shared/docs/GRADBENCH.md.
-pub const MODULES: &[&str] = &["hello", "gmm", "ba", "lstm", "ode", "lse", "llsq", "det", "kmeans"];
+pub const MODULES: &[&str] = &["hello", "gmm", "ba", "lstm", "ode", "lse", "llsq", "det", "kmeans", "ht"];
 
 pub fn defined(module: &str) -> bool {
     MODULES.contains(&module)
@@ -34,6 +35,7 @@ pub fn evaluate(module: &str, function: &str, input: &Value) -> Evaluation {
         "llsq" => llsq::evaluate(function, input),
         "det" => det::evaluate(function, input),
         "kmeans" => kmeans::evaluate(function, input),
+        "ht" => ht::evaluate(function, input),
         _ => Err(format!("unknown module {module}")),
     }
 }
