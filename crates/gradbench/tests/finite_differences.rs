@@ -3,7 +3,7 @@
 //! shared/docs/GRADBENCH.md gives (closed forms live only here, as references).
 
 use oxidase_gradbench::generate::{self, Rng};
-use oxidase_gradbench::modules::{self, ba, det, gmm, ht, kmeans, llsq, lse, lstm, ode};
+use oxidase_gradbench::modules::{self, ba, det, gmm, ht, kmeans, llsq, lse, lstm, ode, particle, saddle};
 use serde_json::{json, Value};
 
 /// Central difference of `f` at `x` in coordinate `i`, step relative to |xᵢ|.
@@ -538,6 +538,64 @@ fn ht_bind_pose() {
         for j in 0..3 {
             let expect = pb.points[3 * i + j] - pb.base_positions[4 * v + j];
             assert!((err[3 * i + j] - expect).abs() < 1e-12, "point {i}: {} vs {expect}", err[3 * i + j]);
+        }
+    }
+}
+
+const VARIANTS: [&str; 4] = ["rr", "ff", "fr", "rf"];
+
+/// The nested derivative d/dw of the trajectory (all four nestings) against central differences
+/// and against each other, at a few controls.
+#[test]
+fn particle_derivative() {
+    for w in [0.0, 0.1, 0.2071918746486116, 0.35] {
+        let h = 1e-6;
+        let fd_f = (particle::euler_f(w + h) - particle::euler_f(w - h)) / (2.0 * h);
+        let fd_r = (particle::euler_r(w + h) - particle::euler_r(w - h)) / (2.0 * h);
+        assert!((particle::euler_f(w) - particle::euler_r(w)).abs() < 1e-12, "inner modes disagree on the primal at {w}");
+        let d: Vec<f64> = VARIANTS.iter().map(|v| particle::derivative(v, w).unwrap()).collect();
+        for (v, dv) in VARIANTS.iter().zip(&d) {
+            let fd = if v.ends_with('f') { fd_f } else { fd_r };
+            assert_close(&format!("particle {v} d/dw at {w}"), &[*dv], &[fd], 1e-6);
+            assert!((dv - d[0]).abs() <= 1e-12 * d[0].abs().max(1.0), "particle {v} at {w}: {dv} vs rr {}", d[0]);
+        }
+    }
+}
+
+/// Every variant reaches the published constant (§3.12: 0.2071918746486116, ±1e-4 accepted).
+#[test]
+fn particle_optimum() {
+    for v in VARIANTS {
+        let out = eval("particle", v, &json!({"w": 0.0, "min_runs": 1, "min_seconds": 0}));
+        let w = out.as_f64().unwrap();
+        assert!((w - 0.2071918746486116).abs() < 1e-12, "particle {v}: {w}");
+    }
+}
+
+/// ∇M through the inner solver (all four nestings) against central differences of M.
+#[test]
+fn saddle_gradient() {
+    let s = [1.0, 1.0];
+    for p1 in [[1.0, 1.0], [0.3, -0.7], [0.01, 0.02]] {
+        for v in VARIANTS {
+            let m = |x: f64, y: f64| if v.ends_with('f') { saddle::max_f(x, y, s[0], s[1]) } else { saddle::max_r(x, y, s[0], s[1]) };
+            let h = 1e-6;
+            let fd = [(m(p1[0] + h, p1[1]) - m(p1[0] - h, p1[1])) / (2.0 * h), (m(p1[0], p1[1] + h) - m(p1[0], p1[1] - h)) / (2.0 * h)];
+            let g = saddle::max_gradient(v, &p1, s);
+            assert_close(&format!("saddle {v} ∇M at {p1:?}"), &g, &fd, 1e-6);
+        }
+    }
+}
+
+/// Every variant reaches the published constant (§3.13: 8.246324826140356e-06 in all four
+/// entries, ±1e-4 accepted).
+#[test]
+fn saddle_point() {
+    for v in VARIANTS {
+        let out = floats(&eval("saddle", v, &json!({"start": [1.0, 1.0], "min_runs": 1, "min_seconds": 0})));
+        assert_eq!(out.len(), 4);
+        for r in out {
+            assert!((r - 8.246324826140356e-06).abs() < 1e-15, "saddle {v}: {r}");
         }
     }
 }

@@ -21,6 +21,8 @@ const FUNCTIONS: &[(&str, &[&str])] = &[
     ("lstm", &["objective", "jacobian"]),
     ("ba", &["objective", "jacobian"]),
     ("ht", &["objective", "jacobian"]),
+    ("particle", &["rr", "ff", "fr", "rf"]),
+    ("saddle", &["rr", "ff", "fr", "rf"]),
 ];
 
 fn functions(module: &str) -> Option<&'static [&'static str]> {
@@ -139,9 +141,28 @@ fn hello_session() {
 
 #[test]
 fn module_sessions() {
-    for m in ["lse", "llsq", "det", "ode", "kmeans", "gmm", "lstm", "ba", "ht"] {
+    for m in ["lse", "llsq", "det", "ode", "kmeans", "gmm", "lstm", "ba", "ht", "particle", "saddle"] {
         let pairs = check_session(&format!("{m}.jsonl"));
         assert!(pairs.iter().any(|(m, _)| m["kind"] == "evaluate"), "{m}: no evaluate recorded");
+    }
+}
+
+/// The nested-AD modules answer the published constants through the protocol.
+#[test]
+fn nested_sessions() {
+    for (m, expect) in [("particle", 0.2071918746486116), ("saddle", 8.246324826140356e-06)] {
+        let pairs = check_session(&format!("{m}.jsonl"));
+        let outputs: Vec<&Value> = pairs.iter().filter(|(m, _)| m["kind"] == "evaluate").map(|(_, r)| &r["output"]).collect();
+        assert_eq!(outputs.len(), 4, "{m}: rr, ff, fr, rf");
+        for o in outputs {
+            let vals: Vec<f64> = match o {
+                Value::Array(a) => a.iter().map(|v| v.as_f64().unwrap()).collect(),
+                v => vec![v.as_f64().unwrap()],
+            };
+            for v in vals {
+                assert!((v - expect).abs() < 1e-12, "{m}: {v} vs {expect}");
+            }
+        }
     }
 }
 

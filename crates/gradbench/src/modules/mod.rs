@@ -16,9 +16,12 @@ pub mod llsq;
 pub mod lse;
 pub mod lstm;
 pub mod ode;
+pub mod particle;
+pub mod saddle;
+mod solver;
 
 /// The modules this tool implements, in the order of shared/docs/GRADBENCH.md.
-pub const MODULES: &[&str] = &["hello", "gmm", "ba", "lstm", "ode", "lse", "llsq", "det", "kmeans", "ht"];
+pub const MODULES: &[&str] = &["hello", "gmm", "ba", "lstm", "ode", "lse", "llsq", "det", "kmeans", "ht", "particle", "saddle"];
 
 pub fn defined(module: &str) -> bool {
     MODULES.contains(&module)
@@ -36,6 +39,8 @@ pub fn evaluate(module: &str, function: &str, input: &Value) -> Evaluation {
         "det" => det::evaluate(function, input),
         "kmeans" => kmeans::evaluate(function, input),
         "ht" => ht::evaluate(function, input),
+        "particle" => particle::evaluate(function, input),
+        "saddle" => saddle::evaluate(function, input),
         _ => Err(format!("unknown module {module}")),
     }
 }
