@@ -6,10 +6,16 @@
 //! The objective skins exactly the vertices the residuals read (the others cannot influence the
 //! output); the list of those vertices is built inside the timed region of both functions.
 //!
-//! The dense Jacobian comes from one batched forward-mode derivative of the residual function:
-//! width 28 for the complicated variant (`Dualv`: direction 0 seeds every u_i0 at once and
-//! direction 1 every u_i1 — the us-part is block-diagonal, so this is the compression to two
-//! columns; directions 2…27 seed θ₀…θ₂₅), width 26 for the simple one.
+//! The computation has three stages: θ → the 22 skinning transforms, G and t (`pose_stage`);
+//! one vertex's final position from those (`skin`); one residual from its vertices and u
+//! (`triangle_residual`, `vertex_residual`). The dense Jacobian is forward mode through the
+//! same stages, each a batched forward derivative of width 28 (`Dualv`, direction-major
+//! shadows): directions 2…27 seed θ₀…θ₂₅ in the pose stage and the tangents of each stage's
+//! outputs are the seeds of the next; directions 0 and 1 seed u_i0 and u_i1 in each residual
+//! (the us-part is block-diagonal: this is the compression to two columns; the simple variant
+//! drops those two directions, which are zero there). Keeping every shadow small and
+//! contiguous (per vertex, per point) is what makes this fast: one width-28 derivative of the
+//! whole residual function, with shadows 28 × 3·npts long, was 40–130× the objective.
 
 use crate::protocol::{flatten, nums, parse, rows, Evaluation, Runs};
 #[cfg(not(feature = "nightly"))]
@@ -220,13 +226,17 @@ fn angle_axis(r: &[f64]) -> [f64; 9] {
     ]
 }
 
-/// All residuals into `err` (3·npts). `us` is empty for the simple variant; `used` lists the
-/// vertices the residuals read (ascending); `pos` (3V) receives their final positions.
-#[inline(always)]
-fn residuals(theta: &[f64], us: &[f64], pb: &Problem, used: &[usize], pos: &mut [f64], err: &mut [f64]) {
-    // Skinning transforms T_b = abs_b · inverse_base_absolutes[b], top three rows.
+/// Width of every forward derivative: direction 0 and 1 are u_i0 and u_i1 (zero for the simple
+/// variant), directions 2…27 are θ₀…θ₂₅.
+pub const WIDTH: usize = THETA + 2;
+/// Output of the pose stage: 22 skinning transforms (top 3 rows of T_b), G (3×3), translation.
+pub const POSE: usize = 12 * BONES + 12;
+
+/// Stage 1, θ → `out` (POSE): T_b = abs_b · inverse_base_absolutes[b] (rows 0…2) for every bone,
+/// then the global rotation G and the translation θ[3..6].
+#[autodiff_forward(d_pose_stage, 28, Dualv, Const, Dualv)]
+pub fn pose_stage(theta: &[f64], pb: &Problem, out: &mut [f64]) {
     let mut abs = [[0.0f64; 16]; BONES];
-    let mut tr = [[0.0f64; 12]; BONES];
     for b in 0..BONES {
         let r = euler_rotation(pose(theta, b));
         let br = &pb.base_relatives[16 * b..16 * b + 16];
@@ -240,103 +250,93 @@ fn residuals(theta: &[f64], us: &[f64], pb: &Problem, used: &[usize], pos: &mut 
         let p = pb.parents[b];
         abs[b] = if p < 0 { rel } else { mul4(&abs[p as usize], &rel) };
         let t = mul4(&abs[b], &pb.inverse_base_absolutes[16 * b..16 * b + 16]);
-        tr[b].copy_from_slice(&t[..12]);
+        out[12 * b..12 * b + 12].copy_from_slice(&t[..12]);
     }
     let g = angle_axis(&theta[0..3]);
-    for &v in used {
-        let w = &pb.weights[BONES * v..BONES * v + BONES];
-        let mut m = [0.0; 12];
-        for b in 0..BONES {
-            for k in 0..12 {
-                m[k] += w[b] * tr[b][k];
-            }
-        }
-        let bp = &pb.base_positions[4 * v..4 * v + 4];
-        let mut p = [0.0; 3];
-        for i in 0..3 {
-            p[i] = m[4 * i] * bp[0] + m[4 * i + 1] * bp[1] + m[4 * i + 2] * bp[2] + m[4 * i + 3] * bp[3];
-        }
-        if pb.is_mirrored {
-            p[0] = -p[0];
-        }
-        for i in 0..3 {
-            pos[3 * v + i] = g[3 * i] * p[0] + g[3 * i + 1] * p[1] + g[3 * i + 2] * p[2] + theta[3 + i];
+    out[12 * BONES..12 * BONES + 9].copy_from_slice(&g);
+    out[12 * BONES + 9..POSE].copy_from_slice(&theta[3..6]);
+}
+
+/// Stage 2, one vertex: Σ_b w_b·(T_b·bp)[0..3] (x negated if mirrored), then G·p + t, into
+/// `pos` (3).
+#[autodiff_forward(d_skin, 28, Dualv, Const, Const, Const, Dualv)]
+pub fn skin(stage: &[f64], w: &[f64], bp: &[f64], mirrored: bool, pos: &mut [f64]) {
+    let mut m = [0.0; 12];
+    for b in 0..BONES {
+        for k in 0..12 {
+            m[k] += w[b] * stage[12 * b + k];
         }
     }
-    let npts = pb.correspondences.len();
-    for i in 0..npts {
-        let c = pb.correspondences[i];
-        if us.is_empty() {
-            for j in 0..3 {
-                err[3 * i + j] = pb.points[3 * i + j] - pos[3 * c + j];
-            }
-        } else {
-            let (a, b, cc) = (pb.triangles[3 * c], pb.triangles[3 * c + 1], pb.triangles[3 * c + 2]);
-            let (u0, u1) = (us[2 * i], us[2 * i + 1]);
-            let u2 = 1.0 - u0 - u1;
-            for j in 0..3 {
-                err[3 * i + j] = pb.points[3 * i + j] - (u0 * pos[3 * a + j] + u1 * pos[3 * b + j] + u2 * pos[3 * cc + j]);
-            }
-        }
+    let mut p = [0.0; 3];
+    for i in 0..3 {
+        p[i] = m[4 * i] * bp[0] + m[4 * i + 1] * bp[1] + m[4 * i + 2] * bp[2] + m[4 * i + 3] * bp[3];
+    }
+    if mirrored {
+        p[0] = -p[0];
+    }
+    let g = &stage[12 * BONES..POSE];
+    for i in 0..3 {
+        pos[i] = g[3 * i] * p[0] + g[3 * i + 1] * p[1] + g[3 * i + 2] * p[2] + g[9 + i];
     }
 }
 
-/// Complicated variant. `d_residuals_complicated(θ, bθ, us, bus, pb, used, pos, bpos, err, berr)`:
-/// 28 directions, direction-major in every shadow.
-#[autodiff_forward(d_residuals_complicated, 28, Dualv, Dualv, Const, Const, Dualv, Dualv)]
-pub fn residuals_complicated(theta: &[f64], us: &[f64], pb: &Problem, used: &[usize], pos: &mut [f64], err: &mut [f64]) {
-    residuals(theta, us, pb, used, pos, err);
+/// Stage 3, complicated: `err` (3) = point − (u0·pa + u1·pb + (1 − u0 − u1)·pc).
+#[autodiff_forward(d_triangle_residual, 28, Dualv, Dualv, Dualv, Dualv, Const, Dualv)]
+pub fn triangle_residual(pa: &[f64], pb: &[f64], pc: &[f64], u: &[f64], point: &[f64], err: &mut [f64]) {
+    let (u0, u1) = (u[0], u[1]);
+    let u2 = 1.0 - u0 - u1;
+    for j in 0..3 {
+        err[j] = point[j] - (u0 * pa[j] + u1 * pb[j] + u2 * pc[j]);
+    }
 }
 
-/// Simple variant (no us). `d_residuals_simple(θ, bθ, pb, used, pos, bpos, err, berr)`: 26
-/// directions.
-#[autodiff_forward(d_residuals_simple, 26, Dualv, Const, Const, Dualv, Dualv)]
-pub fn residuals_simple(theta: &[f64], pb: &Problem, used: &[usize], pos: &mut [f64], err: &mut [f64]) {
-    residuals(theta, &[], pb, used, pos, err);
+/// Stage 3, simple: `err` (3) = point − p.
+#[autodiff_forward(d_vertex_residual, 28, Dualv, Const, Dualv)]
+pub fn vertex_residual(p: &[f64], point: &[f64], err: &mut [f64]) {
+    for j in 0..3 {
+        err[j] = point[j] - p[j];
+    }
 }
 
 /// Buffers of one evaluation.
 pub struct Work {
     pub mark: Vec<bool>,
     pub used: Vec<usize>,
+    pub stage: Vec<f64>,
+    /// 3V positions (only the used vertices are written).
     pub pos: Vec<f64>,
     pub err: Vec<f64>,
-    /// Forward seeds and tangents (Jacobian only).
+    /// Jacobian only: seeds, the pose stage's tangents (WIDTH×POSE), the positions' tangents
+    /// (WIDTH×3 per vertex, vertex-major), one residual's tangents.
     pub seed_theta: Vec<f64>,
-    pub seed_us: Vec<f64>,
+    pub seed_u: [f64; 2 * WIDTH],
+    pub dstage: Vec<f64>,
     pub dpos: Vec<f64>,
-    pub derr: Vec<f64>,
 }
 
 impl Work {
     pub fn new(pb: &Problem, jacobian: bool) -> Work {
         let (v, npts) = (pb.vertices(), pb.npts());
-        let width = columns(pb);
         let mut w = Work {
             mark: vec![false; v],
             used: Vec::with_capacity(v),
+            stage: vec![0.0; POSE],
             pos: vec![0.0; 3 * v],
             err: vec![0.0; 3 * npts],
             seed_theta: Vec::new(),
-            seed_us: Vec::new(),
+            seed_u: [0.0; 2 * WIDTH],
+            dstage: Vec::new(),
             dpos: Vec::new(),
-            derr: Vec::new(),
         };
         if jacobian {
-            let off = width - THETA;
-            w.seed_theta = vec![0.0; width * THETA];
+            w.seed_theta = vec![0.0; WIDTH * THETA];
             for k in 0..THETA {
-                w.seed_theta[(off + k) * THETA + k] = 1.0;
+                w.seed_theta[(2 + k) * THETA + k] = 1.0;
             }
-            if pb.complicated {
-                w.seed_us = vec![0.0; width * 2 * npts];
-                for i in 0..npts {
-                    w.seed_us[2 * i] = 1.0; // direction 0: every u_i0
-                    w.seed_us[2 * npts + 2 * i + 1] = 1.0; // direction 1: every u_i1
-                }
-            }
-            w.dpos = vec![0.0; width * 3 * v];
-            w.derr = vec![0.0; width * 3 * npts];
+            w.seed_u[0] = 1.0; // direction 0: u0
+            w.seed_u[3] = 1.0; // direction 1: u1
+            w.dstage = vec![0.0; WIDTH * POSE];
+            w.dpos = vec![0.0; WIDTH * 3 * v];
         }
         w
     }
@@ -345,7 +345,7 @@ impl Work {
 /// Columns of the Jacobian: 28 (complicated) or 26 (simple).
 pub fn columns(pb: &Problem) -> usize {
     if pb.complicated {
-        THETA + 2
+        WIDTH
     } else {
         THETA
     }
@@ -367,28 +367,62 @@ fn mark_used(pb: &Problem, w: &mut Work) {
     w.used.extend(w.mark.iter().enumerate().filter(|(_, &m)| m).map(|(v, _)| v));
 }
 
-/// The residuals into `w.err`.
+/// The residuals into `w.err`: the three stages composed.
 pub fn objective(theta: &[f64], us: &[f64], pb: &Problem, w: &mut Work) {
     mark_used(pb, w);
-    if pb.complicated {
-        residuals_complicated(theta, us, pb, &w.used, &mut w.pos, &mut w.err);
-    } else {
-        residuals_simple(theta, pb, &w.used, &mut w.pos, &mut w.err);
+    pose_stage(theta, pb, &mut w.stage);
+    for &v in &w.used {
+        skin(&w.stage, &pb.weights[BONES * v..BONES * v + BONES], &pb.base_positions[4 * v..4 * v + 4], pb.is_mirrored, &mut w.pos[3 * v..3 * v + 3]);
+    }
+    let pos = &w.pos;
+    for i in 0..pb.npts() {
+        let c = pb.correspondences[i];
+        let (point, err) = (&pb.points[3 * i..3 * i + 3], &mut w.err[3 * i..3 * i + 3]);
+        if pb.complicated {
+            let t = &pb.triangles[3 * c..3 * c + 3];
+            triangle_residual(&pos[3 * t[0]..3 * t[0] + 3], &pos[3 * t[1]..3 * t[1] + 3], &pos[3 * t[2]..3 * t[2] + 3], &us[2 * i..2 * i + 2], point, err);
+        } else {
+            vertex_residual(&pos[3 * c..3 * c + 3], point, err);
+        }
     }
 }
 
-/// The dense Jacobian, row-major 3·npts × `columns(pb)`, into `jac` (residuals into `w.err`).
+/// The dense Jacobian, row-major 3·npts × `columns(pb)`, into `jac` (residuals into `w.err`):
+/// forward mode through the same three stages, the tangents of one stage seeding the next.
 pub fn jacobian(theta: &[f64], us: &[f64], pb: &Problem, w: &mut Work, jac: &mut [f64]) {
     mark_used(pb, w);
-    if pb.complicated {
-        d_residuals_complicated(theta, &w.seed_theta, us, &w.seed_us, pb, &w.used, &mut w.pos, &mut w.dpos, &mut w.err, &mut w.derr);
-    } else {
-        d_residuals_simple(theta, &w.seed_theta, pb, &w.used, &mut w.pos, &mut w.dpos, &mut w.err, &mut w.derr);
+    d_pose_stage(theta, &w.seed_theta, pb, &mut w.stage, &mut w.dstage);
+    for &v in &w.used {
+        d_skin(
+            &w.stage,
+            &w.dstage,
+            &pb.weights[BONES * v..BONES * v + BONES],
+            &pb.base_positions[4 * v..4 * v + 4],
+            pb.is_mirrored,
+            &mut w.pos[3 * v..3 * v + 3],
+            &mut w.dpos[3 * WIDTH * v..3 * WIDTH * (v + 1)],
+        );
     }
-    let (n, cols) = (3 * pb.npts(), columns(pb));
-    for r in 0..n {
-        for c in 0..cols {
-            jac[r * cols + c] = w.derr[c * n + r];
+    let (pos, dpos) = (&w.pos, &w.dpos);
+    let p3 = |v: usize| &pos[3 * v..3 * v + 3];
+    let dp3 = |v: usize| &dpos[3 * WIDTH * v..3 * WIDTH * (v + 1)];
+    let mut derr = [0.0; 3 * WIDTH];
+    let cols = columns(pb);
+    let skip = WIDTH - cols;
+    for i in 0..pb.npts() {
+        let c = pb.correspondences[i];
+        let (point, err) = (&pb.points[3 * i..3 * i + 3], &mut w.err[3 * i..3 * i + 3]);
+        if pb.complicated {
+            let t = &pb.triangles[3 * c..3 * c + 3];
+            d_triangle_residual(p3(t[0]), dp3(t[0]), p3(t[1]), dp3(t[1]), p3(t[2]), dp3(t[2]), &us[2 * i..2 * i + 2], &w.seed_u, point, err, &mut derr);
+        } else {
+            d_vertex_residual(p3(c), dp3(c), point, err, &mut derr);
+        }
+        for j in 0..3 {
+            let row = &mut jac[(3 * i + j) * cols..(3 * i + j + 1) * cols];
+            for k in 0..cols {
+                row[k] = derr[3 * (skip + k) + j];
+            }
         }
     }
 }
