@@ -82,16 +82,18 @@ fn bench_target(paths: &Paths, route: BenchRoute) -> PathBuf {
 /// nothing is timed. `filter` is criterion's name filter.
 pub fn run(paths: &Paths, host: &str, route: BenchRoute, smoke: bool, filter: Option<&str>) -> Result<()> {
     let dir = paths.root.join("benches");
-    let mut c = cmd::cargo("stable");
-    match route {
+    let mut c = match route {
         BenchRoute::Nightly => {
-            c = cmd::cargo(setup::TOOLCHAIN_NAME);
+            let mut c = cmd::cargo(setup::TOOLCHAIN_NAME);
             c.args(["bench", "--target", host]).env("RUSTFLAGS", "-Zautodiff=Enable");
+            c
         }
         BenchRoute::Stable => {
+            let mut c = cmd::cargo("stable");
             c.args(["autodiff", "bench", "--features", "stable"]);
+            c
         }
-    }
+    };
     c.current_dir(&dir).env("CARGO_TARGET_DIR", bench_target(paths, route));
     let mut extra: Vec<&str> = Vec::new();
     if smoke {
@@ -263,54 +265,37 @@ pub fn report(dir: &Path) -> Result<String> {
             writeln!(out, "{line}")?;
         }
 
+        let table = |out: &mut String, title: String, first: &str, rows: &[&String], reference: &str| -> Result<()> {
+            writeln!(out, "\n### {group}: {title}\n")?;
+            writeln!(out, "{}", header(first))?;
+            for f in rows {
+                let mut line = format!("| {f} |");
+                for &n in &sizes {
+                    line += &match (cell(f, n), cell(reference, n)) {
+                        (Some(x), Some(r)) => format!(" {} |", ratio(x.median / r.median)),
+                        _ => " — |".into(),
+                    };
+                }
+                writeln!(out, "{line}")?;
+            }
+            Ok(())
+        };
         if functions.contains_key("primal") {
-            writeln!(out, "\n### {group}: time ÷ primal\n")?;
-            writeln!(out, "{}", header("implementation"))?;
-            for f in rows.iter().filter(|f| f.as_str() != "primal") {
-                let mut line = format!("| {f} |");
-                for &n in &sizes {
-                    line += &match (cell(f, n), cell("primal", n)) {
-                        (Some(x), Some(p)) => format!(" {} |", ratio(x.median / p.median)),
-                        _ => " — |".into(),
-                    };
-                }
-                writeln!(out, "{line}")?;
-            }
+            let others: Vec<&String> = rows.iter().copied().filter(|f| f.as_str() != "primal").collect();
+            table(&mut out, "time ÷ primal".into(), "implementation", &others, "primal")?;
         }
-
         if let Some(floor) = lookup(FLOOR, group).filter(|f| functions.contains_key(*f)) {
-            writeln!(out, "\n### {group}: oxidase ÷ {floor} (the hand-written floor)\n")?;
-            writeln!(out, "{}", header("implementation"))?;
-            for f in rows.iter().filter(|f| f.starts_with("oxidase_")) {
-                let mut line = format!("| {f} |");
-                for &n in &sizes {
-                    line += &match (cell(f, n), cell(floor, n)) {
-                        (Some(x), Some(h)) => format!(" {} |", ratio(x.median / h.median)),
-                        _ => " — |".into(),
-                    };
-                }
-                writeln!(out, "{line}")?;
-            }
+            let ours: Vec<&String> = rows.iter().copied().filter(|f| f.starts_with("oxidase_")).collect();
+            table(&mut out, format!("oxidase ÷ {floor} (the hand-written floor)"), "implementation", &ours, floor)?;
         }
-
         if let Some(main) = lookup(MAIN_ENTRY, group).filter(|f| functions.contains_key(*f)) {
-            let peers: Vec<&&String> = rows
+            let peers: Vec<&String> = rows
                 .iter()
+                .copied()
                 .filter(|f| !f.starts_with("oxidase_") && f.as_str() != "primal" && !f.starts_with("hand_"))
                 .collect();
             if !peers.is_empty() {
-                writeln!(out, "\n### {group}: peer ÷ {main} (how many times faster oxidase is)\n")?;
-                writeln!(out, "{}", header("peer"))?;
-                for f in peers {
-                    let mut line = format!("| {f} |");
-                    for &n in &sizes {
-                        line += &match (cell(f, n), cell(main, n)) {
-                            (Some(x), Some(o)) => format!(" {} |", ratio(x.median / o.median)),
-                            _ => " — |".into(),
-                        };
-                    }
-                    writeln!(out, "{line}")?;
-                }
+                table(&mut out, format!("peer ÷ {main} (how many times faster oxidase is)"), "peer", &peers, main)?;
             }
         }
     }

@@ -53,13 +53,16 @@ pub fn sync(m: LLVMModuleRef, b: &Builder, from: Value, to: Value) {
 /// `thread_local i64 oxidase.tape.hint`: the capacity the last tape of this thread reached, so
 /// that the next derivative call allocates it at once instead of growing (and copying) it.
 fn capacity_hint(m: LLVMModuleRef) -> Value {
-    const NAME: &str = "oxidase.tape.hint";
-    if let Some(g) = oxidase_llvm::module::get_global(m, NAME) {
+    thread_local_global(m, "oxidase.tape.hint", Type::i64(context_of(m)))
+}
+
+/// The internal `thread_local` global `name` of type `ty`, zero-initialized, created on first use.
+fn thread_local_global(m: LLVMModuleRef, name: &str, ty: Type) -> Value {
+    if let Some(g) = oxidase_llvm::module::get_global(m, name) {
         return g;
     }
-    let i64t = Type::i64(context_of(m));
-    let g = oxidase_llvm::module::add_global(m, i64t, NAME);
-    oxidase_llvm::module::set_initializer(g, i64t.zero());
+    let g = oxidase_llvm::module::add_global(m, ty, name);
+    oxidase_llvm::module::set_initializer(g, ty.zero());
     oxidase_llvm::module::set_thread_local(g);
     g.set_linkage(Linkage::LLVMInternalLinkage);
     g
@@ -73,17 +76,7 @@ const MAX_KEPT_BYTES: u64 = 1 << 30;
 /// capacity.
 fn kept_buffer(m: LLVMModuleRef) -> (Value, Value) {
     let ctx = context_of(m);
-    let global = |name: &str, ty: Type| {
-        if let Some(g) = oxidase_llvm::module::get_global(m, name) {
-            return g;
-        }
-        let g = oxidase_llvm::module::add_global(m, ty, name);
-        oxidase_llvm::module::set_initializer(g, ty.zero());
-        oxidase_llvm::module::set_thread_local(g);
-        g.set_linkage(Linkage::LLVMInternalLinkage);
-        g
-    };
-    (global("oxidase.tape.kept", Type::ptr(ctx)), global("oxidase.tape.kept_cap", Type::i64(ctx)))
+    (thread_local_global(m, "oxidase.tape.kept", Type::ptr(ctx)), thread_local_global(m, "oxidase.tape.kept_cap", Type::i64(ctx)))
 }
 
 /// `ptr oxidase.tape.acquire(i64 n)`: a buffer of at least `n` bytes, the one the thread kept
