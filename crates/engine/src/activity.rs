@@ -15,6 +15,7 @@
 //! shadow of the same bits so that memory copied as integers keeps its tangent.
 
 use crate::calls::{classify, indirect_candidates, CallKind};
+use crate::bits::FloatBits;
 use crate::error::{describe, AdError};
 use oxidase_llvm::{Opcode, Value};
 use std::collections::{HashMap, HashSet};
@@ -29,9 +30,34 @@ pub struct Activity {
     /// Inactive parameters whose memory must nevertheless have a shadow (derivative data or
     /// shadowed pointers are written into it). A caller must pass them as Dual.
     pub required_params: Vec<usize>,
+    /// Integers that carry float bits ([`crate::bits`]).
+    pub bits: FloatBits,
 }
 
 impl Activity {
+    /// `-Z autodiff=PrintAA`: the activity of every argument and instruction of `f`, then the
+    /// integers that carry float bits.
+    pub fn report(&self, f: Value) -> String {
+        let mut s = format!("activity of {}:\n", crate::error::demangle(&f.name()));
+        for p in f.params() {
+            let tag = if self.is_active(p) { "active  " } else { "constant" };
+            s.push_str(&format!("  {tag} argument {}\n", describe(p)));
+        }
+        for b in f.blocks() {
+            for i in b.instructions() {
+                if i.ty().is_void() && i.opcode() != Opcode::LLVMStore && i.opcode() != Opcode::LLVMCall {
+                    continue;
+                }
+                let tag = if self.is_active(i) { "active  " } else { "constant" };
+                s.push_str(&format!("  {tag} {}\n", describe(i)));
+            }
+        }
+        for line in self.bits.report(f).lines() {
+            s.push_str(&format!("  {line}\n"));
+        }
+        s
+    }
+
     pub fn is_active(&self, v: Value) -> bool {
         self.active.contains(&v) || self.shadow_globals.contains(&v)
     }
@@ -78,13 +104,18 @@ pub fn analyze<'s>(
     subst: &'s HashMap<Value, Value>,
     callees: &'s mut CalleeRequirements<'s>,
 ) -> Result<Activity, Vec<AdError>> {
-    let mut a = Analyzer { function, ret_shadow, subst, callees, result: Activity::default(), errors: Vec::new(), changed: true };
+    let result = Activity { bits: crate::bits::analyze(function), ..Activity::default() };
+    let mut a = Analyzer { function, ret_shadow, subst, callees, result, errors: Vec::new(), changed: true };
     for (p, &act) in function.params().into_iter().zip(active_params) {
         if act {
             a.result.active.insert(p);
         }
     }
-    let insts: Vec<Value> = function.blocks().into_iter().flat_map(|b| b.instructions()).collect();
+    // Code that cannot reach a return (panic paths) computes nothing the derivative uses.
+    let cfg = crate::cfg::Cfg::new(crate::forward::reverse_post_order(function));
+    let returning = cfg.returning_blocks();
+    let insts: Vec<Value> =
+        cfg.order.iter().filter(|b| returning.contains(b)).flat_map(|b| b.instructions()).collect();
     while a.changed && a.errors.is_empty() {
         a.changed = false;
         for &inst in &insts {
@@ -170,6 +201,15 @@ impl Analyzer<'_> {
                     }
                 }
             }
+            LLVMTrunc | LLVMZExt | LLVMSExt | LLVMShl | LLVMLShr | LLVMAShr | LLVMAnd | LLVMOr | LLVMXor | LLVMAdd
+            | LLVMSub | LLVMMul => {
+                // Integer arithmetic never carries a derivative; where its result is float bits
+                // (read back as a float), dropping the derivative of an active operand would be
+                // a silently wrong number.
+                if self.any_active(&inst.operands()) && self.result.bits.may_be_float(inst) {
+                    self.float_bits_error(inst, "are changed by integer arithmetic");
+                }
+            }
             LLVMCall | LLVMInvoke => self.visit_call(inst),
             LLVMRet if self.ret_shadow && inst.num_operands() == 1 && inst.operand(0).ty().contains_pointer() => {
                 let v = inst.operand(0);
@@ -191,7 +231,7 @@ impl Analyzer<'_> {
                     self.require(args[0], true, call);
                 } else if self.active(args[0])
                     && !self.active(args[1])
-                    && !matches!(crate::types::memory_contents(args[0], args[1]), crate::types::Contents::Floats(_))
+                    && !matches!(crate::types::memory_contents(self.function.global_parent(), args[0], args[1], args[2].const_int_value().map(|n| n as u64)), crate::types::Contents::Floats(_) | crate::types::Contents::FloatsAndIntegers(_))
                 {
                     // Pointers copied into shadowed memory are read back as shadow pointers:
                     // the source needs a shadow to copy them from (a null one would be
@@ -241,6 +281,15 @@ impl Analyzer<'_> {
 
     fn visit_defined_call(&mut self, call: Value, args: &[Value]) {
         let live = args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a));
+        // Float bits passed or returned as integers cross the call without a derivative.
+        if let Some(&a) = args.iter().find(|&&a| self.active(a) && self.result.bits.may_be_float(a)) {
+            self.float_bits_error(a, "are passed to a function as an integer");
+            return;
+        }
+        if live && self.result.bits.may_be_float(call) {
+            self.float_bits_error(call, "are returned from a function as an integer");
+            return;
+        }
         if live {
             if let CallKind::Defined(callee) = classify(call, self.subst) {
                 let pattern: Vec<bool> =
@@ -264,6 +313,18 @@ impl Analyzer<'_> {
                     self.require(a, false, call);
                 }
             }
+        }
+    }
+
+    fn float_bits_error(&mut self, at: Value, what: &str) {
+        let e = AdError::new(
+            self.function,
+            format!("floating-point values carried in the integer `{}` {what}", describe(at)),
+            "its derivative would be lost: keep differentiated values floats (no `to_bits`/`from_bits` or transmutes of them); if the code has none, the compiler moved a float through an integer here: please report the program",
+        )
+        .at(at);
+        if !self.errors.contains(&e) {
+            self.errors.push(e);
         }
     }
 

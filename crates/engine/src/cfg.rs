@@ -46,6 +46,25 @@ impl Cfg {
         }
     }
 
+    /// Blocks from which a `ret` can be reached. Code elsewhere ends in a panic, an abort or an
+    /// endless loop: the function never returns from there, so no derivative computed there is
+    /// ever used, and both modes only run the primal there.
+    pub fn returning_blocks(&self) -> HashSet<Block> {
+        let mut out = HashSet::new();
+        let mut work: Vec<Block> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|b| b.terminator().is_some_and(|t| t.opcode() == Opcode::LLVMRet))
+            .collect();
+        while let Some(b) = work.pop() {
+            if out.insert(b) {
+                work.extend(self.preds_of(b).iter().copied());
+            }
+        }
+        out
+    }
+
     pub fn preds_of(&self, b: Block) -> &[Block] {
         self.preds.get(&b).map_or(&[], |v| v.as_slice())
     }

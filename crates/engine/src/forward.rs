@@ -84,7 +84,7 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
     };
     activity.check_required(primal, &active_params, "Dual")?;
     if engine.options.print_activity && engine.wants_report(primal) {
-        engine.report.push(activity_report(primal, &activity));
+        engine.report.push(activity.report(primal));
     }
     let ctx = context_of(engine.module);
     let mut g = Gen {
@@ -110,24 +110,6 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
 }
 
 /// A readable listing of which values are active (`-Z autodiff=PrintAA`).
-fn activity_report(f: Value, a: &Activity) -> String {
-    let mut s = format!("activity of {}:\n", crate::error::demangle(&f.name()));
-    for p in f.params() {
-        let tag = if a.is_active(p) { "active  " } else { "constant" };
-        s.push_str(&format!("  {tag} argument {}\n", describe(p)));
-    }
-    for b in f.blocks() {
-        for i in b.instructions() {
-            if i.ty().is_void() && i.opcode() != Opcode::LLVMStore && i.opcode() != Opcode::LLVMCall {
-                continue;
-            }
-            let tag = if a.is_active(i) { "active  " } else { "constant" };
-            s.push_str(&format!("  {tag} {}\n", describe(i)));
-        }
-    }
-    s
-}
-
 /// Blocks reachable from the entry, in reverse post-order (definitions before uses).
 pub(crate) fn reverse_post_order(f: Value) -> Vec<Block> {
     let entry = f.entry_block();
@@ -185,9 +167,16 @@ impl Gen<'_> {
             let nb = Block::append(ctx, df, &b.name());
             self.bmap.insert(b, nb);
         }
+        let returning = crate::cfg::Cfg::new(order.clone()).returning_blocks();
         for &b in &order {
             self.b.position_at_end(self.bmap[&b]);
+            let returns = returning.contains(&b);
             for inst in b.instructions() {
+                if !returns {
+                    // Never returns from here (a panic path): the primal only.
+                    self.visit_primal_only(inst);
+                    continue;
+                }
                 self.visit(inst);
                 if !self.errors.is_empty() {
                     return;
@@ -283,6 +272,24 @@ impl Gen<'_> {
     }
 
     // ---- the visitor ----
+
+    /// An instruction of a block that cannot reach a return: copied without tangents.
+    fn visit_primal_only(&mut self, inst: Value) {
+        use Opcode::*;
+        match inst.opcode() {
+            LLVMPHI => {
+                let new = self.b.phi(inst.ty());
+                self.vmap.insert(inst, new);
+                self.phis.push((inst, new, Vec::new()));
+            }
+            LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr | LLVMInvoke => {
+                self.visit_terminator(inst)
+            }
+            _ => {
+                self.copy_primal(inst);
+            }
+        }
+    }
 
     fn visit(&mut self, inst: Value) {
         use Opcode::*;

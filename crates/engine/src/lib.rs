@@ -11,6 +11,7 @@
 //! a derivative is declared before its body is generated, so a recursive call finds it.
 
 pub mod activity;
+pub mod bits;
 pub mod calls;
 pub mod cfg;
 mod emit;

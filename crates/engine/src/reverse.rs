@@ -260,6 +260,9 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         activity::analyze(primal, &active_params, returns_shadow(key), &subst, &mut callees)?
     };
     activity.check_required(primal, &active_params, "Duplicated")?;
+    if engine.options.print_activity && engine.wants_report(primal) {
+        engine.report.push(activity.report(primal));
+    }
     let ctx = context_of(engine.module);
     let (fwd_fn, rev_fn) = match shape {
         Shape::Combined => (fns[0], fns[0]),
@@ -491,7 +494,13 @@ impl Gen<'_> {
         for &b in &order {
             self.b.position_at_end(self.bmap[&b]);
             self.add_choice(b);
+            let returns = self.needs_reverse.contains(&b);
             for inst in b.instructions() {
+                if !returns {
+                    // Never returns from here (a panic path): the primal only.
+                    self.visit_primal_only(inst);
+                    continue;
+                }
                 self.visit(inst);
                 if !self.errors.is_empty() {
                     return;
@@ -710,7 +719,19 @@ impl Gen<'_> {
 
     /// Whether `v` carries an adjoint.
     fn has_adjoint(&self, v: Value) -> bool {
-        (v.is_instruction() || v.is_argument()) && v.ty().contains_float() && self.activity.is_active(v)
+        self.adjoint_type(v).is_some()
+    }
+
+    /// The type of `v`'s adjoint: its own type when it holds floats; for an integer carrying
+    /// float bits ([`crate::bits`]), the float type the bits stand for.
+    fn adjoint_type(&self, v: Value) -> Option<Type> {
+        if !(v.is_instruction() || v.is_argument()) || !self.activity.is_active(v) {
+            return None;
+        }
+        if v.ty().contains_float() {
+            return Some(v.ty());
+        }
+        self.activity.bits.float_view(v)
     }
 
     /// Whether `v` (a pointer or pointer aggregate) has shadows.
@@ -734,6 +755,24 @@ impl Gen<'_> {
         let c = self.emit_like(inst, &[]);
         self.vmap.insert(inst, c);
         c
+    }
+
+    /// An instruction of a block that cannot reach a return: copied without derivative work.
+    fn visit_primal_only(&mut self, inst: Value) {
+        use Opcode::*;
+        match inst.opcode() {
+            LLVMPHI => {
+                let new = self.b.phi(inst.ty());
+                self.vmap.insert(inst, new);
+                self.phis.push((inst, new, Vec::new()));
+            }
+            LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr | LLVMInvoke => {
+                self.visit_terminator(inst)
+            }
+            _ => {
+                self.copy_primal(inst);
+            }
+        }
     }
 
     fn visit(&mut self, inst: Value) {
@@ -881,12 +920,21 @@ impl Gen<'_> {
         if !ty.contains_pointer() && !has_int_leaf(ty) {
             return;
         }
+        if self.activity.bits.may_be_float(v) {
+            // Float bits stored as an integer: the shadow holds adjoints like a float's.
+            return;
+        }
         if has_int_leaf(ty) && self.activity.is_active(v) && !types::integer_data(self.module(), v, p) {
             self.error(
                 store,
                 format!("data of shadowed memory is copied through integers in `{}`", describe(store)),
                 "oxidase cannot tell whether these integers are floating-point numbers; copy the values with their own type",
             );
+            return;
+        }
+        if !ty.contains_pointer() && self.int_store_into_floats(store) {
+            // The shadow of memory that may hold floats holds adjoints only (the store's
+            // reversal clears it): integers there carry no derivative.
             return;
         }
         for k in 0..self.width {
@@ -902,6 +950,14 @@ impl Gen<'_> {
             };
             self.emit_shadow_like(store, &[(0, m), (1, sp)]);
         }
+    }
+
+    /// Whether the integers `store` writes land in memory that may hold floats (an enum
+    /// payload that is a float in another variant): their shadow is adjoint storage.
+    fn int_store_into_floats(&self, store: Value) -> bool {
+        let (v, p) = (store.operand(0), store.operand(1));
+        let m = self.module();
+        has_int_leaf(v.ty()) && types::may_hold_floats(m, p, abi_size(m, v.ty()))
     }
 
     fn shadow_alloca(&mut self, inst: Value) {
@@ -954,8 +1010,8 @@ impl Gen<'_> {
             CallKind::MemTransfer => {
                 self.copy_primal(call);
                 if self.activity.is_active(args[0]) {
-                    match memory_contents(args[0], args[1]) {
-                        Contents::Floats(_) => {}
+                    match memory_contents(self.module(), args[0], args[1], args[2].const_int_value().map(|n| n as u64)) {
+                        Contents::Floats(_) | Contents::FloatsAndIntegers(_) => {}
                         Contents::NoFloats => {
                             for k in 0..self.width {
                                 let d = self.shadow_or_null(args[0], k);
@@ -984,8 +1040,8 @@ impl Gen<'_> {
             CallKind::MemSet => {
                 self.copy_primal(call);
                 if self.activity.is_active(args[0]) {
-                    match memory_contents(args[0], args[0]) {
-                        Contents::Floats(_) => {}
+                    match memory_contents(self.module(), args[0], args[0], args[2].const_int_value().map(|n| n as u64)) {
+                        Contents::Floats(_) | Contents::FloatsAndIntegers(_) => {}
                         _ => {
                             for k in 0..self.width {
                                 let d = self.shadow_or_null(args[0], k);
@@ -1319,7 +1375,7 @@ impl Gen<'_> {
         if let Some(s) = self.adj.get(&v) {
             return s.clone();
         }
-        let ty = v.ty();
+        let ty = self.adjoint_type(v).unwrap_or(v.ty());
         let slots: Vec<Value> = (0..self.width)
             .map(|_| {
                 let s = self.slots_b.alloca(ty);
@@ -1333,18 +1389,35 @@ impl Gen<'_> {
 
     /// `adj(v)[k] += d`.
     fn accumulate(&mut self, v: Value, k: usize, d: Value) {
-        if !self.has_adjoint(v) {
+        let Some(ty) = self.adjoint_type(v) else {
+            // A derivative reaching an active value that cannot hold one (an integer whose
+            // bits are not known to be one float type) would be lost: refuse, never drop it.
+            if (v.is_instruction() || v.is_argument())
+                && self.activity.is_active(v)
+                && d.ty().is_float_or_float_vector()
+            {
+                let what = match self.activity.bits.view(v) {
+                    crate::bits::View::Conflict => "floating-point values of different types are carried in the integer",
+                    _ => "a floating-point derivative reaches the integer",
+                };
+                self.error(
+                    v,
+                    format!("{what} `{}`, which has no adjoint", describe(v)),
+                    "keep differentiated values floats (no `to_bits`/`from_bits` or transmutes of them); if the code has none, please report the program",
+                );
+            }
             return;
-        }
+        };
+        let d = if d.ty() == ty { d } else { self.b.bitcast(d, ty) };
         let slot = self.adjoint_slots(v)[k];
-        let old = self.b.load(v.ty(), slot);
+        let old = self.b.load(ty, slot);
         let new = add_adjoints(&self.b, old, d);
         self.b.store(new, slot);
     }
 
     /// Reads and clears the adjoint of `v` (the reversal of its definition).
     fn take_adjoint(&mut self, v: Value) -> Vec<Value> {
-        let ty = v.ty();
+        let ty = self.adjoint_type(v).unwrap_or(v.ty());
         let slots = self.adjoint_slots(v);
         slots
             .into_iter()
@@ -1597,12 +1670,21 @@ impl Gen<'_> {
                 let ds = self.take_adjoint(inst);
                 for (k, d) in ds.into_iter().enumerate() {
                     let Some(sp) = self.shadow_at(p, k) else { continue };
-                    let old = self.b.load(inst.ty(), sp);
+                    let old = self.b.load(d.ty(), sp);
                     let new = add_adjoints(&self.b, old, d);
                     self.b.store(new, sp);
                 }
             }
             _ if !self.has_adjoint(inst) => {}
+            LLVMExtractValue | LLVMInsertValue | LLVMExtractElement | LLVMInsertElement
+                if self.adjoint_type(inst) != Some(inst.ty()) =>
+            {
+                self.error(
+                    inst,
+                    format!("floating-point values carried in the integer fields of `{}`", describe(inst)),
+                    "keep differentiated values floats (no `to_bits`/`from_bits` or transmutes of them); if the code has none, please report the program",
+                );
+            }
             LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem | LLVMFNeg => {
                 let ds = self.take_adjoint(inst);
                 let op = inst.opcode();
@@ -1679,19 +1761,15 @@ impl Gen<'_> {
                 let ds = self.take_adjoint(inst);
                 let a = inst.operand(0);
                 for (k, d) in ds.into_iter().enumerate() {
-                    let c = if a.ty() == inst.ty() { d } else if a.ty().is_float_or_float_vector() {
-                        self.b.bitcast(d, a.ty())
-                    } else {
-                        continue;
-                    };
-                    self.accumulate(a, k, c);
+                    // `accumulate` reinterprets `d` as the operand's adjoint type (same size).
+                    self.accumulate(a, k, d);
                 }
             }
             LLVMSelect => {
                 let ds = self.take_adjoint(inst);
                 let (t, f) = (inst.operand(1), inst.operand(2));
                 let c = self.primal_at(inst.operand(0));
-                let zero = inst.ty().fadd_identity();
+                let zero = self.adjoint_type(inst).unwrap_or(inst.ty()).fadd_identity();
                 for (k, d) in ds.into_iter().enumerate() {
                     if self.has_adjoint(t) {
                         let x = self.b.select(c, d, zero);
@@ -1783,7 +1861,30 @@ impl Gen<'_> {
 
     fn reverse_store(&mut self, store: Value) {
         let (v, p) = (store.operand(0), store.operand(1));
-        if !self.activity.is_active(p) || !v.ty().contains_float() {
+        if !self.activity.is_active(p) {
+            return;
+        }
+        if !v.ty().contains_float() && self.activity.bits.may_be_float(v) {
+            // Float bits stored as an integer: the shadow holds their adjoint (see
+            // `mirror_store`); take it, and clear it since the memory is overwritten.
+            let ty = self.adjoint_type(v).or(self.activity.bits.float_view(v)).unwrap_or(v.ty());
+            for k in 0..self.width {
+                let Some(sp) = self.shadow_at(p, k) else { continue };
+                let d = self.b.load(ty, sp);
+                self.b.store(ty.zero(), sp);
+                if self.has_adjoint(v) || ty.is_float_or_float_vector() {
+                    self.accumulate(v, k, d);
+                }
+            }
+            return;
+        }
+        if !v.ty().contains_float() {
+            if !v.ty().contains_pointer() && has_int_leaf(v.ty()) && self.int_store_into_floats(store) {
+                for k in 0..self.width {
+                    let Some(sp) = self.shadow_at(p, k) else { continue };
+                    self.b.store(v.ty().zero(), sp);
+                }
+            }
             return;
         }
         let ty = v.ty();
@@ -1871,7 +1972,7 @@ impl Gen<'_> {
                 if !self.activity.is_active(args[0]) {
                     return;
                 }
-                if let Contents::Floats(ty) = memory_contents(args[0], args[1]) {
+                if let Contents::Floats(ty) | Contents::FloatsAndIntegers(ty) = memory_contents(self.module(), args[0], args[1], args[2].const_int_value().map(|n| n as u64)) {
                     let len = self.primal_at(args[2]);
                     for k in 0..self.width {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };
@@ -1888,7 +1989,7 @@ impl Gen<'_> {
                 let (old, new) = (self.primal_at(args[1]), self.primal_at(args[3]));
                 let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
                 let kept = self.b.select(grows, old, new);
-                let floats = matches!(memory_contents(call, args[0]), Contents::Floats(_));
+                let floats = matches!(memory_contents(self.module(), call, args[0], None), Contents::Floats(_) | Contents::FloatsAndIntegers(_));
                 for k in 0..self.width {
                     let (Some(s_new), Some(s_old)) = (self.shadow_at(call, k), self.shadow_at(args[0], k)) else { continue };
                     self.b.memcpy(s_old, 1, s_new, 1, kept);
@@ -1902,7 +2003,7 @@ impl Gen<'_> {
                 if !self.activity.is_active(args[0]) {
                     return;
                 }
-                if let Contents::Floats(_) = memory_contents(args[0], args[0]) {
+                if let Contents::Floats(_) | Contents::FloatsAndIntegers(_) = memory_contents(self.module(), args[0], args[0], args[2].const_int_value().map(|n| n as u64)) {
                     let len = self.primal_at(args[2]);
                     for k in 0..self.width {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };

@@ -39,29 +39,83 @@ pub fn integer_data(m: LLVMModuleRef, v: Value, p: Value) -> bool {
 pub enum Contents {
     /// Only floats of this type.
     Floats(Type),
+    /// Floats of this type and integers (no pointers), e.g. an enum whose payload is a float in
+    /// one variant and an integer in another. Reverse mode keeps integers out of the shadow of
+    /// memory that may hold floats (`reverse::mirror_store`), so the shadow of such memory holds
+    /// adjoints only and is moved like [`Contents::Floats`].
+    FloatsAndIntegers(Type),
     /// No floats (integers and pointers).
     NoFloats,
     Unknown,
 }
 
-pub fn memory_contents(a: Value, b: Value) -> Contents {
+/// What the `size` bytes at `a` and `b` hold (`None`: the whole objects), from the accesses
+/// to those bytes ([`range_leaves`]).
+///
+/// For a copy from `b` to `a`, what `b`'s bytes are is asked first, following only the data
+/// that flows *into* `b` (its stores and the copies into it): memory the bytes are copied to
+/// may be a union that holds other types at other times (an enum payload copied into a
+/// `Result<f64, E>`). Only when that finds no typed access are both sides asked as a whole.
+pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
+    if a != b {
+        let w = walk_leaves(m, b, size, true);
+        if let Some(l) = w {
+            if !l.is_empty() {
+                return classify_leaves(&l);
+            }
+        }
+    }
     let mut leaves = Vec::new();
     for p in [a, b] {
-        let root = strip_pointer(p);
-        let mut seen = HashSet::new();
-        collect_access_types(root, &mut leaves, &mut seen);
+        match range_leaves(m, p, size) {
+            Some(l) => leaves.extend(l),
+            None => return Contents::Unknown,
+        }
     }
+    classify_leaves(&leaves)
+}
+
+fn classify_leaves(leaves: &[Type]) -> Contents {
     let floats: Vec<Type> = leaves.iter().copied().filter(|t| t.is_float_or_float_vector()).collect();
     if floats.is_empty() {
         return if leaves.is_empty() { Contents::Unknown } else { Contents::NoFloats };
     }
     let scalar = |t: Type| if t.is_vector() { t.element() } else { t };
     let f0 = scalar(floats[0]);
-    if leaves.len() == floats.len() && floats.iter().all(|&t| scalar(t) == f0) {
+    if !floats.iter().all(|&t| scalar(t) == f0) {
+        return Contents::Unknown;
+    }
+    let ints_only = |t: &Type| t.is_int() || (t.is_vector() && t.element().is_int());
+    if leaves.len() == floats.len() {
         Contents::Floats(f0)
+    } else if leaves.iter().all(|t| t.is_float_or_float_vector() || ints_only(t)) {
+        Contents::FloatsAndIntegers(f0)
     } else {
         Contents::Unknown
     }
+}
+
+/// The scalar types of every access to the `size` bytes at `p` (`None`: any offset), found as
+/// [`may_hold_floats`] walks; `None` when the walk gave up.
+pub fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>) -> Option<Vec<Type>> {
+    walk_leaves(m, p, size, false)
+}
+
+/// [`range_leaves`]; `inflow`: do not follow copies *out of* the memory.
+fn walk_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> Option<Vec<Type>> {
+    let (root, off) = base_and_offset(m, p);
+    let (lo, hi) = match (off, size) {
+        (Some(o), Some(s)) => (o, o + s as i64),
+        _ => (i64::MIN / 4, i64::MAX / 4),
+    };
+    let mut walk = FloatWalk { m, lo, hi, seen: HashSet::new(), budget: 20_000, found: false, collect: Some(Vec::new()), home: home_function(root), inflow, inflow_ups: 8 };
+    walk.visit(root, Some(0), true);
+    if walk.found {
+        return None;
+    }
+    let mut out = walk.collect.unwrap_or_default();
+    out.retain(|t| !(t.is_int() && t.int_width() == 8));
+    Some(out)
 }
 
 pub fn strip_pointer(mut p: Value) -> Value {
@@ -71,72 +125,7 @@ pub fn strip_pointer(mut p: Value) -> Value {
     p
 }
 
-fn scalar_leaves(ty: Type, out: &mut Vec<Type>) {
-    if ty.is_aggregate() {
-        for i in 0..ty.aggregate_len() {
-            scalar_leaves(ty.field(i), out);
-        }
-    } else if !ty.is_void() {
-        out.push(ty);
-    }
-}
 
-fn collect_access_types(p: Value, out: &mut Vec<Type>, seen: &mut HashSet<Value>) {
-    if !seen.insert(p) {
-        return;
-    }
-    if p.is_instruction() && p.opcode() == Opcode::LLVMAlloca {
-        scalar_leaves(p.allocated_type(), out);
-        out.retain(|t| !(t.is_int() && t.int_width() == 8));
-    }
-    if p.is_argument() {
-        // A parameter: what the callers pass there is the same memory.
-        let f = p.parent_function();
-        if let Some(i) = f.params().iter().position(|&q| q == p) {
-            for site in f.users() {
-                if site.is_instruction()
-                    && matches!(site.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)
-                    && site.called_value() == f
-                {
-                    if let Some(&a) = site.call_args().get(i) {
-                        collect_access_types(strip_pointer(a), out, seen);
-                    }
-                }
-            }
-        }
-    }
-    for u in p.users() {
-        if !u.is_instruction() {
-            continue;
-        }
-        match u.opcode() {
-            Opcode::LLVMLoad => scalar_leaves(u.ty(), out),
-            Opcode::LLVMStore if u.operand(1) == p => scalar_leaves(u.operand(0).ty(), out),
-            Opcode::LLVMGetElementPtr if u.operand(0) == p => {
-                let src = u.gep_source_type();
-                if !(src.is_int() && src.int_width() == 8) {
-                    scalar_leaves(src, out);
-                }
-                collect_access_types(u, out, seen);
-            }
-            Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast => collect_access_types(u, out, seen),
-            // Passed to a function with a body: how that function accesses it counts too.
-            Opcode::LLVMCall | Opcode::LLVMInvoke => {
-                let Some(callee) = u.called_function() else { continue };
-                let args = u.call_args();
-                let Some(i) = args.iter().position(|&a| a == p) else { continue };
-                if let CallKind::MemTransfer = classify(u, &HashMap::new()) {
-                    // A copy: what is copied from/to the other side has the same layout.
-                    let other = if i == 0 { args[1] } else { args[0] };
-                    collect_access_types(strip_pointer(other), out, seen);
-                } else if !callee.is_declaration() && i < callee.params().len() {
-                    collect_access_types(callee.param(i as u32), out, seen);
-                }
-            }
-            _ => {}
-        }
-    }
-}
 /// The object a pointer points into and the constant byte offset into it (`None` when some
 /// index is not a constant).
 pub fn base_and_offset(m: LLVMModuleRef, mut p: Value) -> (Value, Option<i64>) {
@@ -176,22 +165,35 @@ fn gep_offset(m: LLVMModuleRef, gep: Value) -> Option<i64> {
     Some(off)
 }
 
-/// Float leaves of `ty` with their byte offsets.
-fn float_leaves(m: LLVMModuleRef, ty: Type, at: i64, out: &mut Vec<(i64, u64)>) {
-    if ty.is_float_or_float_vector() {
-        out.push((at, abi_size(m, ty)));
-    } else if ty.is_struct() {
+/// Scalar leaves of `ty` (floats, integers, pointers, vectors of them) with their byte offsets
+/// and sizes.
+fn typed_leaves(m: LLVMModuleRef, ty: Type, at: i64, out: &mut Vec<(i64, u64, Type)>) {
+    if ty.is_struct() {
         for i in 0..ty.aggregate_len() {
-            float_leaves(m, ty.field(i), at + field_offset(m, ty, i) as i64, out);
+            typed_leaves(m, ty.field(i), at + field_offset(m, ty, i) as i64, out);
         }
     } else if ty.is_array() {
         let e = ty.element();
-        if e.contains_float() {
-            let sz = abi_size(m, e) as i64;
-            for k in 0..ty.array_len() as i64 {
-                float_leaves(m, e, at + k * sz, out);
+        let sz = abi_size(m, e) as i64;
+        let n = ty.array_len() as i64;
+        if e.is_int() && e.int_width() == 8 {
+            // A byte array (rustc's untyped stack slots) says nothing of what it holds.
+            return;
+        }
+        for k in 0..n.min(64) {
+            typed_leaves(m, e, at + k * sz, out);
+        }
+        if n > 64 {
+            // Long arrays: one leaf stands for the rest (a float if the element holds one).
+            let mut one = Vec::new();
+            typed_leaves(m, e, 0, &mut one);
+            let rest = one.iter().map(|l| l.2).find(|t| t.is_float_or_float_vector()).or(one.first().map(|l| l.2));
+            if let Some(t) = rest {
+                out.push((at + 64 * sz, ((n - 64) * sz) as u64, t));
             }
         }
+    } else if !ty.is_void() {
+        out.push((at, abi_size(m, ty), ty));
     }
 }
 
@@ -200,7 +202,7 @@ fn float_leaves(m: LLVMModuleRef, ty: Type, at: i64, out: &mut Vec<(i64, u64)>) 
 pub fn may_hold_floats(m: LLVMModuleRef, p: Value, size: u64) -> bool {
     let (root, off) = base_and_offset(m, p);
     let Some(off) = off else { return true };
-    let mut walk = FloatWalk { m, lo: off, hi: off + size as i64, seen: HashSet::new(), budget: 20_000, found: false };
+    let mut walk = FloatWalk { m, lo: off, hi: off + size as i64, seen: HashSet::new(), budget: 20_000, found: false, collect: None, home: home_function(root), inflow: false, inflow_ups: 0 };
     walk.visit(root, Some(0), true);
     walk.found
 }
@@ -213,21 +215,51 @@ struct FloatWalk {
     seen: HashSet<(Value, Option<i64>, bool)>,
     /// Nodes left to visit; running out counts as finding floats (conservative).
     budget: u32,
+    /// Set when floats are found (or, collecting, when the walk gave up).
     found: bool,
+    /// Collect the scalar type of every access in the range instead of stopping at a float.
+    collect: Option<Vec<Type>>,
+    /// The function of the queried pointer: its parameters, however reached (e.g. as the other
+    /// side of a copy), stand for what its callers pass.
+    home: Option<Value>,
+    /// Follow only copies into the memory, not copies out of it.
+    inflow: bool,
+    /// How many more parameters reached on the way (not the queried pointer's own callers) may
+    /// be followed up to their callers when following the data in.
+    inflow_ups: u32,
+}
+
+fn home_function(p: Value) -> Option<Value> {
+    if p.is_argument() {
+        Some(p.parent_function())
+    } else if p.is_instruction() {
+        Some(p.parent_block().parent())
+    } else {
+        None
+    }
 }
 
 impl FloatWalk {
     /// An access of type `ty` at offset `at` (relative to the object) if known.
     fn access(&mut self, ty: Type, at: Option<i64>) {
         let mut leaves = Vec::new();
-        float_leaves(self.m, ty, 0, &mut leaves);
-        for (o, sz) in leaves {
+        typed_leaves(self.m, ty, 0, &mut leaves);
+        for (o, sz, t) in leaves {
             let hit = match at {
                 None => true,
                 Some(a) => a + o < self.hi && a + o + sz as i64 > self.lo,
             };
-            if hit {
-                self.found = true;
+            if !hit {
+                continue;
+            }
+            match &mut self.collect {
+                Some(c) => {
+                    if !c.contains(&t) {
+                        c.push(t);
+                    }
+                }
+                None if t.is_float_or_float_vector() => self.found = true,
+                None => {}
             }
         }
     }
@@ -248,7 +280,13 @@ impl FloatWalk {
         if q.is_instruction() && q.opcode() == Opcode::LLVMAlloca {
             self.access(q.allocated_type(), rel);
         }
-        if q.is_argument() && up {
+        // Following the data into the memory leads up to the callers that filled it (Rust
+        // functions are monomorphic: their callers pass memory of the same type).
+        let inflow_up = q.is_argument() && self.inflow && !up && Some(q.parent_function()) != self.home && self.inflow_ups > 0;
+        if inflow_up {
+            self.inflow_ups -= 1;
+        }
+        if q.is_argument() && (up || inflow_up || Some(q.parent_function()) == self.home) {
             // What the callers pass here is the same object.
             let f = q.parent_function();
             if let Some(i) = f.params().iter().position(|&x| x == q) {
@@ -292,11 +330,19 @@ impl FloatWalk {
                     let args = u.call_args();
                     let Some(i) = args.iter().position(|&a| a == q) else { continue };
                     let Some(callee) = u.called_function() else {
-                        self.found = true;
+                        // An indirect call: nothing is known of how it uses the memory. For
+                        // "may it hold floats" that means yes; a list of access types is
+                        // left as found elsewhere, as for an external function.
+                        if self.collect.is_none() {
+                            self.found = true;
+                        }
                         continue;
                     };
                     match classify(u, &HashMap::new()) {
                         CallKind::MemTransfer => {
+                            if self.inflow && i == 1 {
+                                continue;
+                            }
                             // Bytes at q + x are bytes at other + x.
                             let other = if i == 0 { args[1] } else { args[0] };
                             let (oroot, ooff) = base_and_offset(self.m, other);

@@ -524,3 +524,84 @@ done:
         assert!(close(dx[i], 3.0 * x[i] * x[i], 1e-15), "{dx:?}");
     }
 }
+
+/// The shape rustc gives `match objective(..) { Ok(v) => v, Err(e) => panic!() }` with a
+/// `Result<f64, E>` whose payload shares a register with an integer: the float travels as
+/// `i64` bits through a phi (the silent zero gradient of issue 12).
+const FLOAT_BITS_PHI: &str = r#"
+define double @f(double %x, i64 %k) {
+entry:
+  %c = icmp eq i64 %k, 0
+  br i1 %c, label %a, label %b
+a:
+  %s = fmul double %x, %x
+  %bits = bitcast double %s to i64
+  br label %join
+b:
+  br label %join
+join:
+  %m = phi i64 [ %bits, %a ], [ %k, %b ]
+  %sel = select i1 %c, i64 %m, i64 0
+  %fr = freeze i64 %sel
+  %r = bitcast i64 %fr to double
+  %t = fmul double %r, %x
+  ret double %t
+}"#;
+
+#[test]
+fn float_bits_through_integer_phi() {
+    let c = compile(FLOAT_BITS_PHI, "f", vec![RevArg::Active, RevArg::Const], RevRet::Active, 1).unwrap();
+    let x = 1.5;
+    let mut out = [0u64; 2];
+    (c.grad)([f(x), 0, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[0]), x * x * x, 1e-15));
+    // d(x^3)/dx = 3x^2
+    assert!(close(f64::from_bits(out[1]), 3.0 * x * x, 1e-15), "got {}", f64::from_bits(out[1]));
+}
+
+/// Float bits stored to memory as an integer and read back as a float.
+#[test]
+fn float_bits_through_integer_memory() {
+    let ir = r#"
+define double @f(double %x) {
+  %slot = alloca i64
+  %s = fmul double %x, %x
+  %bits = bitcast double %s to i64
+  store i64 %bits, ptr %slot
+  %back = load i64, ptr %slot
+  %r = bitcast i64 %back to double
+  %t = fmul double %r, %x
+  ret double %t
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Active], RevRet::Active, 1).unwrap();
+    let mut out = [0u64; 2];
+    (c.grad)([f(2.0), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[1]), 12.0, 1e-15), "got {}", f64::from_bits(out[1]));
+}
+
+/// Integer arithmetic on float bits that are read back as a float is refused, never dropped.
+#[test]
+fn float_bits_changed_by_integer_arithmetic_are_refused() {
+    let ir = r#"
+define double @f(double %x) {
+  %bits = bitcast double %x to i64
+  %abs = and i64 %bits, 9223372036854775807
+  %r = bitcast i64 %abs to double
+  ret double %r
+}"#;
+    let e = compile(ir, "f", vec![RevArg::Active], RevRet::Active, 1).err().expect("must be refused");
+    assert!(e.contains("integer arithmetic"), "{e}");
+    // Bits only inspected (a sign test) need no derivative.
+    let ir = r#"
+define double @f(double %x) {
+  %bits = bitcast double %x to i64
+  %neg = icmp slt i64 %bits, 0
+  %y = fmul double %x, %x
+  %r = select i1 %neg, double %y, double %x
+  ret double %r
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Active], RevRet::Active, 1).unwrap();
+    let mut out = [0u64; 2];
+    (c.grad)([f(-3.0), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(f64::from_bits(out[1]), -6.0);
+}

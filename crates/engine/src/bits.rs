@@ -1,0 +1,179 @@
+//! Float bits carried by integers: which integer SSA values of a function hold the bit pattern
+//! of a floating-point value, and as which float type.
+//!
+//! rustc and LLVM move floats through integers where types meet: a `Result<f64, E>` whose
+//! payload shares a register with an integer becomes an `i64` phi fed by `bitcast double to i64`
+//! and read back by `bitcast i64 to double`; SROA turns unions and byte copies into integer
+//! values. Forward mode carries tangents of such integers as bits and needs nothing more;
+//! reverse mode must keep an *adjoint* for them, which needs the float type the bits stand for.
+//!
+//! The analysis groups integer-typed values into *webs* connected by data movement that keeps the
+//! bits (`phi`, `select`, `freeze`, `bitcast` between integer types of one shape) and records, per
+//! web, the float types its bits are converted from or to by `bitcast`. A web seen as exactly one
+//! float type has that *view*; one seen as several (an `i64` that is a `double` here and a
+//! `<2 x float>` there) is [`View::Conflict`].
+
+use oxidase_llvm::{Opcode, Type, Value};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// What the bits of an integer web stand for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// Nothing known: never converted to or from a float.
+    Integer,
+    /// The bits of this float (or float vector) type, of the same size.
+    Float(Type),
+    /// Converted to or from float types of different shapes.
+    Conflict,
+}
+
+/// The webs of one function (see the module docs).
+#[derive(Debug, Default)]
+pub struct FloatBits {
+    web: HashMap<Value, usize>,
+    views: Vec<View>,
+}
+
+/// Integer scalars and integer vectors (the values a web is made of).
+fn int_like(ty: Type) -> bool {
+    ty.is_int() || (ty.is_vector() && ty.element().is_int())
+}
+
+struct UnionFind {
+    parent: Vec<usize>,
+}
+
+impl UnionFind {
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent[ra] = rb;
+        }
+    }
+}
+
+/// Computes the webs of `function`.
+pub fn analyze(function: Value) -> FloatBits {
+    use Opcode::*;
+    let mut ids: HashMap<Value, usize> = HashMap::new();
+    let mut uf = UnionFind { parent: Vec::new() };
+    let mut id = |v: Value, uf: &mut UnionFind| -> usize {
+        *ids.entry(v).or_insert_with(|| {
+            uf.parent.push(uf.parent.len());
+            uf.parent.len() - 1
+        })
+    };
+    let mut seen_as: Vec<(usize, Type)> = Vec::new();
+    for p in function.params() {
+        if int_like(p.ty()) {
+            id(p, &mut uf);
+        }
+    }
+    for b in function.blocks() {
+        for inst in b.instructions() {
+            let ty = inst.ty();
+            match inst.opcode() {
+                LLVMPHI | LLVMSelect | LLVMFreeze if int_like(ty) => {
+                    let me = id(inst, &mut uf);
+                    for op in crate::activity::data_operands(inst) {
+                        if !op.is_constant() {
+                            let o = id(op, &mut uf);
+                            uf.union(me, o);
+                        }
+                    }
+                }
+                LLVMBitCast => {
+                    let src = inst.operand(0);
+                    match (int_like(src.ty()), int_like(ty)) {
+                        (true, true) if src.ty() == ty => {
+                            let (a, c) = (id(src, &mut uf), id(inst, &mut uf));
+                            uf.union(a, c);
+                        }
+                        (true, false) if ty.is_float_or_float_vector() => {
+                            let a = id(src, &mut uf);
+                            seen_as.push((a, ty));
+                        }
+                        (false, true) if src.ty().is_float_or_float_vector() => {
+                            let a = id(inst, &mut uf);
+                            seen_as.push((a, src.ty()));
+                        }
+                        _ => {
+                            if int_like(ty) {
+                                id(inst, &mut uf);
+                            }
+                        }
+                    }
+                }
+                _ if int_like(ty) => {
+                    id(inst, &mut uf);
+                }
+                _ => {}
+            }
+        }
+    }
+    let n = uf.parent.len();
+    let mut views = vec![View::Integer; n];
+    for (a, t) in seen_as {
+        let r = uf.find(a);
+        views[r] = match views[r] {
+            View::Integer => View::Float(t),
+            View::Float(u) if u == t => View::Float(u),
+            _ => View::Conflict,
+        };
+    }
+    let mut web = HashMap::new();
+    for (v, i) in ids {
+        web.insert(v, uf.find(i));
+    }
+    FloatBits { web, views }
+}
+
+impl FloatBits {
+    /// What the bits of the integer `v` stand for ([`View::Integer`] for anything else).
+    pub fn view(&self, v: Value) -> View {
+        match self.web.get(&v) {
+            Some(&w) => self.views[w],
+            None => View::Integer,
+        }
+    }
+
+    /// The float type the bits of `v` stand for, if exactly one.
+    pub fn float_view(&self, v: Value) -> Option<Type> {
+        match self.view(v) {
+            View::Float(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether the bits of `v` may be float data (a float view or a conflict).
+    pub fn may_be_float(&self, v: Value) -> bool {
+        self.view(v) != View::Integer
+    }
+
+    /// A printable report: each integer value with a view other than [`View::Integer`].
+    pub fn report(&self, function: Value) -> String {
+        let mut out = String::new();
+        for b in function.blocks() {
+            for inst in b.instructions() {
+                match self.view(inst) {
+                    View::Integer => {}
+                    View::Float(t) => {
+                        let _ = writeln!(out, "float bits {}: {}", t.print(), crate::error::describe(inst));
+                    }
+                    View::Conflict => {
+                        let _ = writeln!(out, "float bits (conflicting): {}", crate::error::describe(inst));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
