@@ -223,21 +223,22 @@ fn real_main() -> Result<ExitCode> {
 
 /// Build and run `examples/` with the `enzyme` toolchain, streaming its output.
 fn run_examples(paths: &Paths, host: &str, profile: Profile, tag: &str) -> Result<()> {
+    nightly_run(&paths.examples, &paths.examples_target, host, profile, tag, "examples")
+}
+
+/// `cargo +enzyme run` of a standalone crate on the nightly route, streaming its output.
+fn nightly_run(dir: &Path, target: &Path, host: &str, profile: Profile, tag: &str, what: &str) -> Result<()> {
     let mut c = cmd::cargo(setup::TOOLCHAIN_NAME);
     c.arg("run");
     if profile == Profile::Release {
         c.arg("--release");
     }
     c.args(["--target", host])
-        .current_dir(&paths.examples)
+        .current_dir(dir)
         .env("RUSTFLAGS", "-Zautodiff=Enable")
-        .env("CARGO_TARGET_DIR", &paths.examples_target);
-    println!(
-        "[{tag}] examples ({}): {}",
-        profile.name(),
-        cmd::describe(&c)
-    );
-    cmd::run(&mut c).with_context(|| format!("examples failed at {}", profile.name()))
+        .env("CARGO_TARGET_DIR", target);
+    println!("[{tag}] {what} ({}): {}", profile.name(), cmd::describe(&c));
+    cmd::run(&mut c).with_context(|| format!("{what} failed at {}", profile.name()))
 }
 
 /// `cargo xtask test`: every step runs even if an earlier one fails; the summary says which failed.
@@ -281,6 +282,16 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
         let ws = paths.root.join("tests").join("stable-workspace");
         let r = cargo_autodiff(&["test"], profile, &ws, &paths.target.join("stable-workspace"), "stable workspace");
         steps.push((format!("cargo autodiff test ({})", profile.name()), step_outcome(r)));
+    }
+
+    // Realistic programs (tests/programs), each checked against its own finite differences,
+    // on both routes in both profiles.
+    let programs = paths.root.join("tests").join("programs");
+    for profile in [Profile::Dev, Profile::Release] {
+        let r = nightly_run(&programs, &paths.target.join("programs"), &tc.host, profile, "test", "realistic programs");
+        steps.push((format!("realistic programs, nightly route ({})", profile.name()), step_outcome(r)));
+        let r = cargo_autodiff(&["run", "--features", "stable"], profile, &programs, &paths.target.join("programs-stable"), "realistic programs on the stable route");
+        steps.push((format!("realistic programs, stable route ({})", profile.name()), step_outcome(r)));
     }
 
     // The GradBench tool: protocol sessions and finite-difference checks of every module, on

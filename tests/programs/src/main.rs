@@ -1,0 +1,38 @@
+//! Realistic programs differentiated on either route (see Cargo.toml). Each module's `run`
+//! panics with a message when a derivative disagrees with its finite differences.
+#![cfg_attr(not(feature = "stable"), feature(autodiff))]
+
+#[cfg(not(feature = "stable"))]
+pub use std::autodiff as ad;
+#[cfg(feature = "stable")]
+pub use oxidase::autodiff as ad;
+
+mod check;
+mod fit_result;
+mod neo_hookean;
+mod lennard_jones;
+mod pendulum_rk4;
+
+fn main() {
+    let programs: &[(&str, fn())] = &[
+        ("fit_result", fit_result::run),
+        ("lennard_jones", lennard_jones::run),
+        ("neo_hookean", neo_hookean::run),
+        ("pendulum_rk4", pendulum_rk4::run),
+    ];
+    let mut failed = Vec::new();
+    for (name, run) in programs {
+        match std::panic::catch_unwind(run) {
+            Ok(()) => println!("ok   {name}"),
+            Err(_) => {
+                println!("FAIL {name}");
+                failed.push(*name);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        eprintln!("{} of {} programs failed: {failed:?}", failed.len(), programs.len());
+        std::process::exit(1);
+    }
+    println!("all {} programs passed", programs.len());
+}
