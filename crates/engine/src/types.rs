@@ -202,7 +202,7 @@ fn typed_leaves(m: LLVMModuleRef, ty: Type, at: i64, out: &mut Vec<(i64, u64, Ty
 pub fn may_hold_floats(m: LLVMModuleRef, p: Value, size: u64) -> bool {
     let (root, off) = base_and_offset(m, p);
     let Some(off) = off else { return true };
-    let mut walk = FloatWalk { m, lo: off, hi: off + size as i64, seen: HashSet::new(), budget: 20_000, found: false, collect: None, home: home_function(root), inflow: false, inflow_ups: 0 };
+    let mut walk = FloatWalk { m, lo: off, hi: off + size as i64, seen: HashSet::new(), budget: 20_000, found: false, collect: None, home: None, inflow: false, inflow_ups: 0 };
     walk.visit(root, Some(0), true);
     walk.found
 }
