@@ -166,10 +166,19 @@ impl FloatBits {
                 match self.view(inst) {
                     View::Integer => {}
                     View::Float(t) => {
-                        let _ = writeln!(out, "float bits {}: {}", t.print(), crate::error::describe(inst));
+                        let _ = writeln!(
+                            out,
+                            "float bits {}: {}",
+                            t.print(),
+                            crate::error::describe(inst)
+                        );
                     }
                     View::Conflict => {
-                        let _ = writeln!(out, "float bits (conflicting): {}", crate::error::describe(inst));
+                        let _ = writeln!(
+                            out,
+                            "float bits (conflicting): {}",
+                            crate::error::describe(inst)
+                        );
                     }
                 }
             }
