@@ -17,7 +17,7 @@
 use crate::calls::{classify, indirect_candidates, CallKind};
 use crate::bits::FloatBits;
 use crate::error::{describe, AdError};
-use oxidase_llvm::{Opcode, Value};
+use oxidase_llvm::{Block, Opcode, Value};
 use std::collections::{HashMap, HashSet};
 
 /// The result of the analysis for one function and one activity of its parameters.
@@ -32,6 +32,9 @@ pub struct Activity {
     pub required_params: Vec<usize>,
     /// Integers that carry float bits ([`crate::bits`]).
     pub bits: FloatBits,
+    /// Blocks from which a `ret` can be reached ([`crate::cfg::Cfg::returning_blocks`]): the
+    /// analysis ignores the others (panic paths) and both modes copy them as primal code only.
+    pub returning: HashSet<Block>,
 }
 
 impl Activity {
@@ -104,18 +107,18 @@ pub fn analyze<'s>(
     subst: &'s HashMap<Value, Value>,
     callees: &'s mut CalleeRequirements<'s>,
 ) -> Result<Activity, Vec<AdError>> {
-    let result = Activity { bits: crate::bits::analyze(function), ..Activity::default() };
+    // Code that cannot reach a return (panic paths) computes nothing the derivative uses.
+    let cfg = crate::cfg::Cfg::new(crate::forward::reverse_post_order(function));
+    let returning = cfg.returning_blocks();
+    let insts: Vec<Value> =
+        cfg.order.iter().filter(|b| returning.contains(b)).flat_map(|b| b.instructions()).collect();
+    let result = Activity { bits: crate::bits::analyze(function), returning, ..Activity::default() };
     let mut a = Analyzer { function, ret_shadow, subst, callees, result, errors: Vec::new(), changed: true };
     for (p, &act) in function.params().into_iter().zip(active_params) {
         if act {
             a.result.active.insert(p);
         }
     }
-    // Code that cannot reach a return (panic paths) computes nothing the derivative uses.
-    let cfg = crate::cfg::Cfg::new(crate::forward::reverse_post_order(function));
-    let returning = cfg.returning_blocks();
-    let insts: Vec<Value> =
-        cfg.order.iter().filter(|b| returning.contains(b)).flat_map(|b| b.instructions()).collect();
     while a.changed && a.errors.is_empty() {
         a.changed = false;
         for &inst in &insts {
@@ -231,7 +234,7 @@ impl Analyzer<'_> {
                     self.require(args[0], true, call);
                 } else if self.active(args[0])
                     && !self.active(args[1])
-                    && !matches!(crate::types::memory_contents(self.function.global_parent(), args[0], args[1], args[2].const_int_value().map(|n| n as u64)), crate::types::Contents::Floats(_) | crate::types::Contents::FloatsAndIntegers(_))
+                    && crate::types::copy_contents(self.function.global_parent(), call).float_type().is_none()
                 {
                     // Pointers copied into shadowed memory are read back as shadow pointers:
                     // the source needs a shadow to copy them from (a null one would be

@@ -109,7 +109,6 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
     }
 }
 
-/// A readable listing of which values are active (`-Z autodiff=PrintAA`).
 /// Blocks reachable from the entry, in reverse post-order (definitions before uses).
 pub(crate) fn reverse_post_order(f: Value) -> Vec<Block> {
     let entry = f.entry_block();
@@ -167,10 +166,9 @@ impl Gen<'_> {
             let nb = Block::append(ctx, df, &b.name());
             self.bmap.insert(b, nb);
         }
-        let returning = crate::cfg::Cfg::new(order.clone()).returning_blocks();
         for &b in &order {
             self.b.position_at_end(self.bmap[&b]);
-            let returns = returning.contains(&b);
+            let returns = self.activity.returning.contains(&b);
             for inst in b.instructions() {
                 if !returns {
                     // Never returns from here (a panic path): the primal only.

@@ -42,7 +42,7 @@ use crate::cfg::{Cfg, CountedLoop};
 use crate::forward::reverse_post_order;
 use crate::emit;
 use crate::rules::{Partial, E};
-use crate::types::{memory_contents, strip_pointer, Contents};
+use crate::types::{copy_contents, memory_contents, strip_pointer, Contents};
 use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{abi_size, context_of};
@@ -196,7 +196,6 @@ struct Gen<'e> {
     /// The value is `None` when the saved values go through the tape, or the stack slots holding
     /// them (iv, start) on an edge that runs at most once (combined derivatives).
     loop_exits: HashMap<(Block, Block), (usize, Option<(Value, Option<Value>)>)>,
-    needs_reverse: HashSet<Block>,
     /// Combined: slot of the primal result.
     ret_slot: Option<Value>,
     /// Returning primal blocks, in order (their index is pushed when there are several, split).
@@ -298,7 +297,6 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         loop_slots: Vec::new(),
         loop_exits: HashMap::new(),
         cyclic: HashSet::new(),
-        needs_reverse: HashSet::new(),
         ret_slot: None,
         returns: Vec::new(),
         rhead: HashMap::new(),
@@ -420,14 +418,7 @@ impl Gen<'_> {
         self.preds = cfg.preds.clone();
         self.cyclic = cfg.cyclic_blocks();
         self.loops = cfg.counted_loops();
-        // Blocks that can reach a return need a reversal.
-        let mut work: Vec<Block> = order.iter().copied().filter(|&b| is_return(b)).collect();
-        self.returns = work.clone();
-        while let Some(b) = work.pop() {
-            if self.needs_reverse.insert(b) {
-                work.extend(self.preds.get(&b).into_iter().flatten().copied());
-            }
-        }
+        self.returns = order.iter().copied().filter(|&b| is_return(b)).collect();
         self.fwd_fn.copy_personality_from(self.primal);
         if self.shape == Shape::Split {
             self.rev_fn.copy_personality_from(self.primal);
@@ -494,7 +485,7 @@ impl Gen<'_> {
         for &b in &order {
             self.b.position_at_end(self.bmap[&b]);
             self.add_choice(b);
-            let returns = self.needs_reverse.contains(&b);
+            let returns = self.activity.returning.contains(&b);
             for inst in b.instructions() {
                 if !returns {
                     // Never returns from here (a panic path): the primal only.
@@ -511,7 +502,7 @@ impl Gen<'_> {
         self.fill_phis();
 
         // Reverse sweep.
-        let rev_order: Vec<Block> = order.iter().copied().filter(|b| self.needs_reverse.contains(b)).collect();
+        let rev_order: Vec<Block> = order.iter().copied().filter(|b| self.activity.returning.contains(b)).collect();
         for &b in &rev_order {
             let h = Block::append(ctx, self.rev_fn, &format!("{}.rev", b.name()));
             let body = Block::append(ctx, self.rev_fn, &format!("{}.revbody", b.name()));
@@ -579,7 +570,7 @@ impl Gen<'_> {
     fn unique_preds(&self, b: Block) -> Vec<Block> {
         let mut out: Vec<Block> = Vec::new();
         for &p in self.preds.get(&b).into_iter().flatten() {
-            if self.needs_reverse.contains(&p) && !out.contains(&p) {
+            if self.activity.returning.contains(&p) && !out.contains(&p) {
                 out.push(p);
             }
         }
@@ -587,7 +578,7 @@ impl Gen<'_> {
     }
 
     fn add_choice(&mut self, b: Block) {
-        if !self.needs_reverse.contains(&b) || self.unique_preds(b).len() < 2 || self.counted_header(b).is_some() {
+        if !self.activity.returning.contains(&b) || self.unique_preds(b).len() < 2 || self.counted_header(b).is_some() {
             return;
         }
         let ctx = context_of(self.module());
@@ -617,7 +608,7 @@ impl Gen<'_> {
             let rstart = (!l.start.is_constant()).then(|| self.slots_b.alloca(l.iv.ty()));
             self.loop_slots.push((riv, rstart));
             for &(x, o) in &l.exits {
-                if !self.needs_reverse.contains(&o) {
+                if !self.activity.returning.contains(&o) {
                     continue;
                 }
                 let t = self.save_point[&x];
@@ -1010,7 +1001,7 @@ impl Gen<'_> {
             CallKind::MemTransfer => {
                 self.copy_primal(call);
                 if self.activity.is_active(args[0]) {
-                    match memory_contents(self.module(), args[0], args[1], args[2].const_int_value().map(|n| n as u64)) {
+                    match copy_contents(self.module(), call) {
                         Contents::Floats(_) | Contents::FloatsAndIntegers(_) => {}
                         Contents::NoFloats => {
                             for k in 0..self.width {
@@ -1040,9 +1031,9 @@ impl Gen<'_> {
             CallKind::MemSet => {
                 self.copy_primal(call);
                 if self.activity.is_active(args[0]) {
-                    match memory_contents(self.module(), args[0], args[0], args[2].const_int_value().map(|n| n as u64)) {
-                        Contents::Floats(_) | Contents::FloatsAndIntegers(_) => {}
-                        _ => {
+                    match copy_contents(self.module(), call).float_type() {
+                        Some(_) => {}
+                        None => {
                             for k in 0..self.width {
                                 let d = self.shadow_or_null(args[0], k);
                                 self.emit_shadow_like(call, &[(0, d)]);
@@ -1564,7 +1555,7 @@ impl Gen<'_> {
                 }
                 // Forward returns jump into the reversal of their block.
                 for r in self.returns.clone() {
-                    if !self.needs_reverse.contains(&r) {
+                    if !self.activity.returning.contains(&r) {
                         continue;
                     }
                     let t = self.save_point[&r];
@@ -1598,7 +1589,7 @@ impl Gen<'_> {
     /// Split reverse function: its entry pops which return the forward sweep took (if several)
     /// and enters that block's reversal.
     fn enter_reverse_split(&mut self) {
-        let rets: Vec<Block> = self.returns.iter().copied().filter(|r| self.needs_reverse.contains(r)).collect();
+        let rets: Vec<Block> = self.returns.iter().copied().filter(|r| self.activity.returning.contains(r)).collect();
         if rets.len() == 1 {
             self.b.br(self.rhead[&rets[0]]);
             return;
@@ -1867,19 +1858,17 @@ impl Gen<'_> {
         if !v.ty().contains_float() && self.activity.bits.may_be_float(v) {
             // Float bits stored as an integer: the shadow holds their adjoint (see
             // `mirror_store`); take it, and clear it since the memory is overwritten.
-            let ty = self.adjoint_type(v).or(self.activity.bits.float_view(v)).unwrap_or(v.ty());
+            let ty = self.activity.bits.float_view(v).unwrap_or(v.ty());
             for k in 0..self.width {
                 let Some(sp) = self.shadow_at(p, k) else { continue };
                 let d = self.b.load(ty, sp);
                 self.b.store(ty.zero(), sp);
-                if self.has_adjoint(v) || ty.is_float_or_float_vector() {
-                    self.accumulate(v, k, d);
-                }
+                self.accumulate(v, k, d);
             }
             return;
         }
         if !v.ty().contains_float() {
-            if !v.ty().contains_pointer() && has_int_leaf(v.ty()) && self.int_store_into_floats(store) {
+            if !v.ty().contains_pointer() && self.int_store_into_floats(store) {
                 for k in 0..self.width {
                     let Some(sp) = self.shadow_at(p, k) else { continue };
                     self.b.store(v.ty().zero(), sp);
@@ -1972,7 +1961,7 @@ impl Gen<'_> {
                 if !self.activity.is_active(args[0]) {
                     return;
                 }
-                if let Contents::Floats(ty) | Contents::FloatsAndIntegers(ty) = memory_contents(self.module(), args[0], args[1], args[2].const_int_value().map(|n| n as u64)) {
+                if let Some(ty) = copy_contents(self.module(), call).float_type() {
                     let len = self.primal_at(args[2]);
                     for k in 0..self.width {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };
@@ -1989,7 +1978,7 @@ impl Gen<'_> {
                 let (old, new) = (self.primal_at(args[1]), self.primal_at(args[3]));
                 let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
                 let kept = self.b.select(grows, old, new);
-                let floats = matches!(memory_contents(self.module(), call, args[0], None), Contents::Floats(_) | Contents::FloatsAndIntegers(_));
+                let floats = memory_contents(self.module(), call, args[0], None).float_type().is_some();
                 for k in 0..self.width {
                     let (Some(s_new), Some(s_old)) = (self.shadow_at(call, k), self.shadow_at(args[0], k)) else { continue };
                     self.b.memcpy(s_old, 1, s_new, 1, kept);
@@ -2003,7 +1992,7 @@ impl Gen<'_> {
                 if !self.activity.is_active(args[0]) {
                     return;
                 }
-                if let Contents::Floats(_) | Contents::FloatsAndIntegers(_) = memory_contents(self.module(), args[0], args[0], args[2].const_int_value().map(|n| n as u64)) {
+                if copy_contents(self.module(), call).float_type().is_some() {
                     let len = self.primal_at(args[2]);
                     for k in 0..self.width {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };

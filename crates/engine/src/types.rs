@@ -49,6 +49,26 @@ pub enum Contents {
     Unknown,
 }
 
+impl Contents {
+    /// The float type when the shadow of such memory holds adjoints only (moved, not mirrored).
+    pub fn float_type(self) -> Option<Type> {
+        match self {
+            Contents::Floats(t) | Contents::FloatsAndIntegers(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// What the `memcpy`/`memmove`/`memset` call `call` moves (its length, when constant, bounds
+/// the bytes asked about).
+pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
+    let args = call.call_args();
+    let size = args[2].const_int_value().map(|n| n as u64);
+    // A memset's second operand is the byte it writes: only the destination is asked.
+    let src = if args[1].ty().is_pointer() { args[1] } else { args[0] };
+    memory_contents(m, args[0], src, size)
+}
+
 /// What the `size` bytes at `a` and `b` hold (`None`: the whole objects), from the accesses
 /// to those bytes ([`range_leaves`]).
 ///
@@ -58,16 +78,13 @@ pub enum Contents {
 /// `Result<f64, E>`). Only when that finds no typed access are both sides asked as a whole.
 pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
     if a != b {
-        let w = walk_leaves(m, b, size, true);
-        if let Some(l) = w {
-            if !l.is_empty() {
-                return classify_leaves(&l);
-            }
+        if let Some(l) = range_leaves(m, b, size, true).filter(|l| !l.is_empty()) {
+            return classify_leaves(&l);
         }
     }
     let mut leaves = Vec::new();
     for p in [a, b] {
-        match range_leaves(m, p, size) {
+        match range_leaves(m, p, size, false) {
             Some(l) => leaves.extend(l),
             None => return Contents::Unknown,
         }
@@ -96,19 +113,19 @@ fn classify_leaves(leaves: &[Type]) -> Contents {
 }
 
 /// The scalar types of every access to the `size` bytes at `p` (`None`: any offset), found as
-/// [`may_hold_floats`] walks; `None` when the walk gave up.
-pub fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>) -> Option<Vec<Type>> {
-    walk_leaves(m, p, size, false)
-}
-
-/// [`range_leaves`]; `inflow`: do not follow copies *out of* the memory.
-fn walk_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> Option<Vec<Type>> {
+/// [`may_hold_floats`] walks; `None` when the walk gave up. `inflow`: follow only the data that
+/// flows into the memory (not copies out of it), up to the callers that filled it.
+fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> Option<Vec<Type>> {
     let (root, off) = base_and_offset(m, p);
     let (lo, hi) = match (off, size) {
         (Some(o), Some(s)) => (o, o + s as i64),
         _ => (i64::MIN / 4, i64::MAX / 4),
     };
-    let mut walk = FloatWalk { m, lo, hi, seen: HashSet::new(), budget: 20_000, found: false, collect: Some(Vec::new()), home: home_function(root), inflow, inflow_ups: 8 };
+    let mut walk = FloatWalk::new(m, lo, hi);
+    walk.collect = Some(Vec::new());
+    walk.home = home_function(root);
+    walk.inflow = inflow;
+    walk.inflow_ups = if inflow { 8 } else { 0 };
     walk.visit(root, Some(0), true);
     if walk.found {
         return None;
@@ -124,7 +141,6 @@ pub fn strip_pointer(mut p: Value) -> Value {
     }
     p
 }
-
 
 /// The object a pointer points into and the constant byte offset into it (`None` when some
 /// index is not a constant).
@@ -202,7 +218,7 @@ fn typed_leaves(m: LLVMModuleRef, ty: Type, at: i64, out: &mut Vec<(i64, u64, Ty
 pub fn may_hold_floats(m: LLVMModuleRef, p: Value, size: u64) -> bool {
     let (root, off) = base_and_offset(m, p);
     let Some(off) = off else { return true };
-    let mut walk = FloatWalk { m, lo: off, hi: off + size as i64, seen: HashSet::new(), budget: 20_000, found: false, collect: None, home: None, inflow: false, inflow_ups: 0 };
+    let mut walk = FloatWalk::new(m, off, off + size as i64);
     walk.visit(root, Some(0), true);
     walk.found
 }
@@ -240,6 +256,22 @@ fn home_function(p: Value) -> Option<Value> {
 }
 
 impl FloatWalk {
+    /// A walk asking whether the bytes `lo..hi` of an object may hold floats.
+    fn new(m: LLVMModuleRef, lo: i64, hi: i64) -> FloatWalk {
+        FloatWalk {
+            m,
+            lo,
+            hi,
+            seen: HashSet::new(),
+            budget: 20_000,
+            found: false,
+            collect: None,
+            home: None,
+            inflow: false,
+            inflow_ups: 0,
+        }
+    }
+
     /// An access of type `ty` at offset `at` (relative to the object) if known.
     fn access(&mut self, ty: Type, at: Option<i64>) {
         let mut leaves = Vec::new();
