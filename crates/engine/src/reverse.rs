@@ -1385,7 +1385,7 @@ impl Gen<'_> {
             // bits are not known to be one float type) would be lost: refuse, never drop it.
             if (v.is_instruction() || v.is_argument())
                 && self.activity.is_active(v)
-                && d.ty().is_float_or_float_vector()
+                && (d.ty().is_float_or_float_vector() || self.activity.bits.view(v) == crate::bits::View::Conflict)
             {
                 let what = match self.activity.bits.view(v) {
                     crate::bits::View::Conflict => "floating-point values of different types are carried in the integer",

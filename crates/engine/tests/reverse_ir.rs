@@ -633,3 +633,21 @@ define double @f(ptr %p) {
     // not clearing, gave 6.0 (the previous engine).
     assert_eq!(dx[0], 3.0);
 }
+
+/// An integer that is a `double` on one path and a `<2 x float>` on another, stored over float
+/// memory: its adjoint has no one type, so the derivative is refused, never dropped.
+#[test]
+fn float_bits_of_two_types_through_memory_are_refused() {
+    let ir = r#"
+define double @f(double %x, <2 x float> %y, i1 %c, ptr %p) {
+  %a = bitcast double %x to i64
+  %b = bitcast <2 x float> %y to i64
+  %m = select i1 %c, i64 %a, i64 %b
+  store i64 %m, ptr %p
+  %l = load double, ptr %p
+  ret double %l
+}"#;
+    let args = vec![RevArg::Active, RevArg::Const, RevArg::Const, RevArg::Duplicated];
+    let e = compile(ir, "f", args, RevRet::Active, 1).err().expect("must be refused");
+    assert!(e.contains("different types"), "{e}");
+}
