@@ -362,7 +362,7 @@ fn lower_forward(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>
             Some(Group::Active(_)) => unreachable!("rejected by lower_call"),
         }
     }
-    let key = ForwardKey { function: p.function, args, width: mc.width };
+    let key = ForwardKey { function: p.function, args, width: mc.width, runtime_activity: false };
     let df = engine.forward(&key).map_err(|errs| engine_errors(mc, &p, errs))?;
     b.position_before(mc.call);
     let result = b.call(df.function_type(), df, &call_args);
@@ -634,7 +634,7 @@ fn lower_reverse(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>
     }
     // An sret primal returns void: its result is seeded through the shadow of its storage.
     let ret = if layout.ret_active && p.sret_ty.is_none() { RevRet::Active } else { RevRet::Const };
-    let key = ReverseKey { function: p.function, args, ret, width: mc.width };
+    let key = ReverseKey { function: p.function, args, ret, width: mc.width, runtime_activity: false };
     let df = engine.reverse(&key).map_err(|errs| engine_errors(mc, &p, errs))?;
 
     // Slots go to the entry block (`entry_slot`); everything else right before the marker call.

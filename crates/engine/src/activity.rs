@@ -28,8 +28,12 @@ pub struct Activity {
     /// Constant globals whose address flows into shadowed memory: they get zero shadows.
     pub shadow_globals: HashSet<Value>,
     /// Inactive parameters whose memory must nevertheless have a shadow (derivative data or
-    /// shadowed pointers are written into it). A caller must pass them as Dual.
+    /// shadowed pointers are written into it). A caller must pass them as Dual, or let the
+    /// parameter be its own shadow (run-time activity, see [`Activity::self_shadowed`]).
     pub required_params: Vec<usize>,
+    /// The subset of `required_params` into whose memory a differentiated value is written
+    /// directly: such a parameter can never be its own shadow.
+    pub written_params: Vec<usize>,
     /// Integers that carry float bits ([`crate::bits`]).
     pub bits: FloatBits,
     /// Blocks from which a `ret` can be reached ([`crate::cfg::Cfg::returning_blocks`]): the
@@ -65,26 +69,46 @@ impl Activity {
         self.active.contains(&v) || self.shadow_globals.contains(&v)
     }
 
-    /// Refuses a derivative whose inactive parameter needs a shadow (`required_params`);
-    /// `activity` names what the user should mark it instead (`Dual`, `Duplicated`).
-    pub fn check_required(&self, function: Value, active_params: &[bool], activity: &str) -> Result<(), Vec<AdError>> {
-        let Some(&k) = self.required_params.iter().find(|&&k| !active_params[k]) else { return Ok(()) };
-        let p = function.param(k as u32);
-        Err(vec![AdError::new(
-            function,
-            format!(
-                "memory reached through parameter {k} (`{}`) needs a shadow (derivative data or shadow pointers are kept there), but the parameter is not differentiated",
-                describe(p)
-            ),
-            format!("mark that argument {activity} (with a zero shadow) instead of Const"),
-        )])
+    /// The inactive parameters that must be their own shadows: their pointers are kept beside
+    /// shadowed ones (a `Const` slice in a `zip` with a differentiated one, a struct of
+    /// iterators), so the derivative reads "shadow" memory through them. Such a parameter's
+    /// shadow is the parameter itself, and every access to shadow memory that may be one of
+    /// them checks at run time whether it is (run-time activity): reads of it give zero
+    /// derivatives, nothing is accumulated into it. Refuses a parameter into whose memory a
+    /// differentiated value is written (`written_params`); `activity` names what the user
+    /// should mark it instead (`Dual`, `Duplicated`).
+    pub fn self_shadowed(&self, function: Value, active_params: &[bool], activity: &str) -> Result<Vec<usize>, Vec<AdError>> {
+        if let Some(&k) = self.written_params.iter().find(|&&k| !active_params[k]) {
+            let p = function.param(k as u32);
+            return Err(vec![AdError::new(
+                function,
+                format!(
+                    "a differentiated value is written into the memory of argument {} (`{}`), which is not differentiated",
+                    k + 1,
+                    describe(p)
+                ),
+                format!("mark that argument {activity} (with a zero shadow) instead of Const"),
+            )]);
+        }
+        Ok(self.required_params.iter().copied().filter(|&k| !active_params[k]).collect())
     }
 }
 
 /// Answers, for a call of `callee` whose parameter `i` is active iff `active[i]` and whose
 /// pointer result needs a shadow iff the flag is set, which inactive parameters the callee needs
-/// shadows for (interprocedural requirement, see [`Activity`]).
-pub type CalleeRequirements<'a> = dyn FnMut(Value, &[bool], bool) -> Vec<usize> + 'a;
+/// shadows for (interprocedural requirement, see [`Activity`]), each with whether
+/// differentiated values are written into its memory directly.
+pub type CalleeRequirements<'a> = dyn FnMut(Value, &[bool], bool) -> Vec<(usize, Need)> + 'a;
+
+/// Why an object needs a shadow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Need {
+    /// A differentiated value is written into it.
+    Data,
+    /// Shadow pointers are kept beside it, or it is read through a shadow: constant memory can
+    /// be its own shadow there (run-time activity).
+    Mirror,
+}
 
 struct Analyzer<'s> {
     function: Value,
@@ -183,11 +207,12 @@ impl Analyzer<'_> {
                     // Integers may be float bits in disguise: give local memory a shadow, but do
                     // not insist where that is impossible.
                     let strict = !v.ty().is_int();
-                    self.require(p, strict, inst);
+                    let need = if v.ty().contains_pointer() { Need::Mirror } else { Need::Data };
+                    self.require(p, strict, need, inst);
                 } else if !self.active(v) && self.active(p) && v.ty().contains_pointer() {
                     // A pointer stored into shadow memory will be read back as a shadow pointer
                     // and dereferenced: what it points to needs a shadow too.
-                    self.require(v, true, inst);
+                    self.require(v, true, Need::Mirror, inst);
                 }
             }
             LLVMPHI | LLVMSelect => {
@@ -198,7 +223,7 @@ impl Analyzer<'_> {
                         // Every pointer that can flow here is dereferenced through its shadow.
                         for op in ops {
                             if !self.active(op) {
-                                self.require(op, true, inst);
+                                self.require(op, true, Need::Mirror, inst);
                             }
                         }
                     }
@@ -217,7 +242,7 @@ impl Analyzer<'_> {
             LLVMRet if self.ret_shadow && inst.num_operands() == 1 && inst.operand(0).ty().contains_pointer() => {
                 let v = inst.operand(0);
                 if !self.active(v) {
-                    self.require(v, true, inst);
+                    self.require(v, true, Need::Mirror, inst);
                 }
             }
             _ => {}
@@ -231,7 +256,8 @@ impl Analyzer<'_> {
             CallKind::MemSet => {}
             CallKind::MemTransfer => {
                 if self.active(args[1]) && !self.active(args[0]) {
-                    self.require(args[0], true, call);
+                    let floats = crate::types::copy_contents(self.function.global_parent(), call).float_type().is_some();
+                    self.require(args[0], true, if floats { Need::Data } else { Need::Mirror }, call);
                 } else if self.active(args[0])
                     && !self.active(args[1])
                     && crate::types::copy_contents(self.function.global_parent(), call).float_type().is_none()
@@ -239,7 +265,7 @@ impl Analyzer<'_> {
                     // Pointers copied into shadowed memory are read back as shadow pointers:
                     // the source needs a shadow to copy them from (a null one would be
                     // dereferenced with an offset).
-                    self.require(args[1], true, call);
+                    self.require(args[1], true, Need::Mirror, call);
                 }
             }
             CallKind::Rule(_) | CallKind::ReduceFAdd => {
@@ -298,10 +324,10 @@ impl Analyzer<'_> {
                 let pattern: Vec<bool> =
                     args.iter().map(|&a| differentiable_type(a.ty()) && self.active(a)).collect();
                 let ret_needed = self.active(call) && call.ty().contains_pointer();
-                for k in (self.callees)(callee, &pattern, ret_needed) {
+                for (k, need) in (self.callees)(callee, &pattern, ret_needed) {
                     if let Some(&a) = args.get(k) {
                         if !self.active(a) {
-                            self.require(a, true, call);
+                            self.require(a, true, need, call);
                         }
                     }
                 }
@@ -313,7 +339,7 @@ impl Analyzer<'_> {
             // local memory passed to it a shadow.
             for &a in args {
                 if a.ty().is_pointer() && !self.active(a) {
-                    self.require(a, false, call);
+                    self.require(a, false, Need::Mirror, call);
                 }
             }
         }
@@ -331,13 +357,15 @@ impl Analyzer<'_> {
         }
     }
 
-    /// The object behind `ptr` must have a shadow. `strict`: it is an error if it cannot.
-    fn require(&mut self, ptr: Value, strict: bool, at: Value) {
+    /// The object behind `ptr` must have a shadow. `strict`: it is an error if it cannot;
+    /// `need`: why (a differentiated value written directly into a `Const` argument's memory is
+    /// an error; memory that only keeps shadow pointers or is read may be its own shadow).
+    fn require(&mut self, ptr: Value, strict: bool, need: Need, at: Value) {
         let mut seen = HashSet::new();
-        self.require_rec(ptr, strict, at, &mut seen);
+        self.require_rec(ptr, strict, need, at, &mut seen);
     }
 
-    fn require_rec(&mut self, p: Value, strict: bool, at: Value, seen: &mut HashSet<Value>) {
+    fn require_rec(&mut self, p: Value, strict: bool, need: Need, at: Value, seen: &mut HashSet<Value>) {
         if self.active(p) || !seen.insert(p) {
             return;
         }
@@ -353,14 +381,14 @@ impl Analyzer<'_> {
             match p.opcode() {
                 LLVMAlloca => self.mark(p),
                 LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze => {
-                    self.require_rec(p.operand(0), strict, at, seen)
+                    self.require_rec(p.operand(0), strict, need, at, seen)
                 }
                 // A pointer made from a constant or a parameter is a sentinel (Rust's dangling
                 // pointer of an empty buffer, never dereferenced): it is its own shadow. One made
                 // from pointer arithmetic on integers points into real memory: refused.
                 LLVMIntToPtr if is_sentinel(p) => {}
                 LLVMExtractValue => {
-                    self.require_rec(p.operand(0), strict, at, seen);
+                    self.require_rec(p.operand(0), strict, need, at, seen);
                     if self.active(p.operand(0)) {
                         self.mark(p);
                     }
@@ -369,20 +397,20 @@ impl Analyzer<'_> {
                     // An aggregate holding pointers: each pointer it holds needs a shadow.
                     for op in [p.operand(0), p.operand(1)] {
                         if op.ty().contains_pointer() {
-                            self.require_rec(op, strict, at, seen);
+                            self.require_rec(op, strict, need, at, seen);
                         }
                     }
                     self.mark(p);
                 }
                 LLVMPHI | LLVMSelect => {
                     for op in data_operands(p) {
-                        self.require_rec(op, strict, at, seen);
+                        self.require_rec(op, strict, need, at, seen);
                     }
                 }
                 LLVMLoad => {
                     // The pointer's shadow is read from the shadow of the memory it came from.
                     let src = p.operand(0);
-                    self.require_rec(src, strict, at, seen);
+                    self.require_rec(src, strict, Need::Mirror, at, seen);
                     if self.active(src) {
                         self.mark(p);
                     }
@@ -393,7 +421,7 @@ impl Analyzer<'_> {
                         if alloc == crate::calls::Alloc::Realloc {
                             // The grown block's shadow starts as a copy of the old one's.
                             if let Some(&old) = p.call_args().first() {
-                                self.require_rec(old, strict, at, seen);
+                                self.require_rec(old, strict, need, at, seen);
                             }
                         }
                     }
@@ -403,7 +431,7 @@ impl Analyzer<'_> {
                         // the pointers it was given.
                         for a in p.call_args() {
                             if a.ty().contains_pointer() && !self.active(a) {
-                                self.require_rec(a, strict, at, seen);
+                                self.require_rec(a, strict, Need::Mirror, at, seen);
                             }
                         }
                         self.mark(p);
@@ -431,6 +459,10 @@ impl Analyzer<'_> {
             if let Some(i) = idx {
                 if !self.result.required_params.contains(&i) {
                     self.result.required_params.push(i);
+                    self.changed = true;
+                }
+                if need == Need::Data && !self.result.written_params.contains(&i) {
+                    self.result.written_params.push(i);
                     self.changed = true;
                 }
             }

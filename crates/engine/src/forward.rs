@@ -16,6 +16,8 @@ use crate::calls::{classify, Alloc, CallKind};
 use crate::error::{describe, AdError};
 use crate::emit;
 use crate::rules::Partial;
+use crate::runtime_activity;
+use crate::types::Contents;
 use crate::{ArgActivity, Engine, ForwardKey};
 use oxidase_llvm::module::{abi_size, context_of};
 use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, Opcode, Type, Value};
@@ -50,6 +52,10 @@ type Lanes = Vec<Option<Value>>;
 struct Gen<'e> {
     engine: &'e mut Engine,
     primal: Value,
+    /// Shadows may be primal pointers (see [`crate::runtime_activity`]): accesses check.
+    runtime: bool,
+    /// `Const` parameters that are their own shadows.
+    self_shadowed: Vec<usize>,
     width: usize,
     activity: Activity,
     subst: HashMap<Value, Value>,
@@ -77,12 +83,23 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
             subst.insert(*p, *c);
         }
     }
-    let active_params: Vec<bool> = key.args.iter().map(|a| *a == ArgActivity::Dual).collect();
-    let activity = {
-        let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
-        activity::analyze(primal, &active_params, false, &subst, &mut callees)?
+    let mut active_params: Vec<bool> = key.args.iter().map(|a| *a == ArgActivity::Dual).collect();
+    // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
+    let mut self_shadowed = Vec::new();
+    let activity = loop {
+        let activity = {
+            let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
+            activity::analyze(primal, &active_params, false, &subst, &mut callees)?
+        };
+        let own = activity.self_shadowed(primal, &active_params, "Dual")?;
+        if own.is_empty() {
+            break activity;
+        }
+        for k in own {
+            active_params[k] = true;
+            self_shadowed.push(k);
+        }
     };
-    activity.check_required(primal, &active_params, "Dual")?;
     if engine.options.print_activity && engine.wants_report(primal) {
         engine.report.push(activity.report(primal));
     }
@@ -90,6 +107,8 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
     let mut g = Gen {
         engine,
         primal,
+        runtime: key.runtime_activity || !self_shadowed.is_empty(),
+        self_shadowed,
         width: key.width as usize,
         activity,
         subst,
@@ -145,13 +164,17 @@ impl Gen<'_> {
         let ctx = context_of(self.module());
         // Parameters.
         let mut new_params = df.params().into_iter();
-        for (p, a) in self.primal.params().into_iter().zip(&key.args) {
+        for (i, (p, a)) in self.primal.params().into_iter().zip(&key.args).enumerate() {
             match a {
                 ArgActivity::Constant(c) => {
                     self.vmap.insert(p, *c);
                 }
                 ArgActivity::Const => {
-                    self.vmap.insert(p, new_params.next().unwrap());
+                    let np = new_params.next().unwrap();
+                    self.vmap.insert(p, np);
+                    if self.self_shadowed.contains(&i) {
+                        self.tmap.insert(p, vec![np; self.width]);
+                    }
                 }
                 ArgActivity::Dual => {
                     self.vmap.insert(p, new_params.next().unwrap());
@@ -358,11 +381,51 @@ impl Gen<'_> {
             return;
         }
         let v = store.operand(0);
+        let guarded = self.guarded(p);
         for k in 0..self.width {
             let sp = self.tan(p, k).unwrap();
             let tv = self.tan_or_zero(v, k);
-            self.emit_shadow_like(store, &[(0, tv), (1, sp)]);
+            if !guarded {
+                self.emit_shadow_like(store, &[(0, tv), (1, sp)]);
+                continue;
+            }
+            // The shadow may be constant memory itself: write nothing there, and stop if what
+            // would be lost is a derivative (a nonzero tangent, a pointer with its own shadow).
+            let m = self.module();
+            let (pp, pv) = (self.val(p), self.val(v));
+            runtime_activity::store(m, &self.b, tv, sp, pp);
+            let lost = if v.ty().contains_pointer() {
+                runtime_activity::pointers_differ(&self.b, tv, pv)
+            } else if v.ty().is_float_or_float_vector() && self.tan(v, k).is_some() {
+                Some(self.nonzero(tv))
+            } else if self.tan(v, k).is_some() && (v.ty().contains_float() || self.activity.bits.may_be_float(v)) {
+                Some(Type::i1(context_of(m)).const_int(1))
+            } else {
+                None
+            };
+            if let Some(lost) = lost {
+                let eq = runtime_activity::same(&self.b, sp, pp);
+                let bad = self.b.and(eq, lost);
+                runtime_activity::check(m, &self.b, bad, self.primal);
+            }
         }
+    }
+
+    /// Whether an access through the primal pointer `p` must check at run time that its shadow
+    /// is not `p` itself (see [`crate::runtime_activity`]).
+    fn guarded(&self, p: Value) -> bool {
+        self.runtime && runtime_activity::may_alias(p, &self.subst)
+    }
+
+    /// `i1`: a float tangent (scalar or vector) is not zero.
+    fn nonzero(&mut self, t: Value) -> Value {
+        let ty = t.ty();
+        if ty.is_vector() {
+            let m = self.module();
+            let n = self.b.fcmp(oxidase_llvm::RealPredicate::LLVMRealUNE, t, ty.zero());
+            return emit::intrinsic(m, &self.b, "vector.reduce.or", n.ty(), &[n]);
+        }
+        self.b.fcmp(oxidase_llvm::RealPredicate::LLVMRealUNE, t, ty.zero())
     }
 
     /// Tangent code for an active non-call instruction whose primal copy is `c`.
@@ -422,6 +485,22 @@ impl Gen<'_> {
             LLVMFPExt | LLVMFPTrunc | LLVMBitCast | LLVMAddrSpaceCast | LLVMIntToPtr | LLVMFreeze => {
                 let t = self.lanes(inst.operand(0));
                 t.into_iter().map(|t| t.map(|t| self.emit_shadow_like(inst, &[(0, t)]))).collect()
+            }
+            LLVMLoad if self.guarded(inst.operand(0)) => {
+                // The shadow may be the constant memory itself: its floats read as zero.
+                let p = self.val(inst.operand(0));
+                let t = self.lanes(inst.operand(0));
+                let float_bits = !inst.ty().contains_float() && self.activity.bits.may_be_float(inst);
+                t.into_iter()
+                    .map(|t| {
+                        t.map(|t| {
+                            let l = self.emit_shadow_like(inst, &[(0, t)]);
+                            let eq = runtime_activity::same(&self.b, t, p);
+                            let z = if float_bits { inst.ty().zero() } else { crate::reverse::zero_floats(&self.b, l) };
+                            self.b.select(eq, z, l)
+                        })
+                    })
+                    .collect()
             }
             LLVMGetElementPtr | LLVMLoad => {
                 let t = self.lanes(inst.operand(0));
@@ -570,7 +649,9 @@ impl Gen<'_> {
             CallKind::MemTransfer => {
                 self.copy_primal(call);
                 let (dst, src) = (args[0], args[1]);
-                if self.activity.is_active(dst) {
+                if self.activity.is_active(dst) && (self.guarded(dst) || self.activity.is_active(src) && self.guarded(src)) {
+                    self.guarded_copy(call, &args);
+                } else if self.activity.is_active(dst) {
                     for k in 0..self.width {
                         let d = self.tan(dst, k).unwrap();
                         match self.tan(src, k) {
@@ -592,7 +673,15 @@ impl Gen<'_> {
                     for k in 0..self.width {
                         let d = self.tan(dst, k).unwrap();
                         let zero = args[1].ty().zero();
-                        self.emit_shadow_like(call, &[(0, d), (1, zero)]);
+                        if self.guarded(dst) {
+                            // Never write into constant memory that is its own shadow.
+                            let len = self.val(args[2]);
+                            let eq = runtime_activity::same(&self.b, d, self.val(dst));
+                            let len = self.b.select(eq, len.ty().zero(), len);
+                            self.emit_shadow_like(call, &[(0, d), (1, zero), (2, len)]);
+                        } else {
+                            self.emit_shadow_like(call, &[(0, d), (1, zero)]);
+                        }
                     }
                 }
             }
@@ -607,7 +696,14 @@ impl Gen<'_> {
                 if self.activity.is_active(args[0]) {
                     for k in 0..self.width {
                         let s = self.tan(args[0], k).unwrap();
-                        self.emit_like(call, &[(0, s)]);
+                        if self.guarded(args[0]) {
+                            // The primal frees it already when the shadow is the block itself.
+                            let eq = runtime_activity::same(&self.b, s, self.val(args[0]));
+                            let s = self.b.select(eq, s.ty().zero(), s);
+                            self.emit_like(call, &[(0, s)]);
+                        } else {
+                            self.emit_like(call, &[(0, s)]);
+                        }
                     }
                 }
             }
@@ -640,6 +736,15 @@ impl Gen<'_> {
                         self.error(call, "reallocation of memory that has no shadow".into(), "please report this shape");
                         return;
                     };
+                    if self.guarded(args[0]) {
+                        match self.guarded_realloc(call, old, args) {
+                            Some(s) => {
+                                lanes.push(Some(s));
+                                continue;
+                            }
+                            None => return,
+                        }
+                    }
                     self.emit_like(call, &[(0, old)])
                 }
             };
@@ -688,7 +793,85 @@ impl Gen<'_> {
                 })
                 .collect(),
             width: self.width as u32,
+            runtime_activity: self.runtime,
         }
+    }
+
+    /// A copy into or out of memory whose shadow may be the primal itself: tangents of
+    /// constant floats are zero, nothing is written into constant memory, and a copy of
+    /// derivative data into it stops the program.
+    fn guarded_copy(&mut self, call: Value, args: &[Value]) {
+        let m = self.module();
+        let ctx = context_of(m);
+        let (dst, src) = (args[0], args[1]);
+        let len = self.val(args[2]);
+        let zero = len.ty().zero();
+        let contents = crate::types::copy_contents(m, call);
+        for k in 0..self.width {
+            let d = self.tan(dst, k).unwrap();
+            let eq_d = runtime_activity::same(&self.b, d, self.val(dst));
+            let s = if self.activity.is_active(src) { self.tan(src, k) } else { None };
+            let Some(s) = s else {
+                let n = self.b.select(eq_d, zero, len);
+                self.b.memset(d, Type::i8(ctx).zero(), n, 1);
+                continue;
+            };
+            let eq_s = runtime_activity::same(&self.b, s, self.val(src));
+            // Copying shadowed data into constant memory loses it.
+            let lost = self.b.and(eq_d, runtime_activity::differs(&self.b, s, self.val(src)));
+            runtime_activity::check(m, &self.b, lost, self.primal);
+            match contents {
+                Contents::NoFloats => {
+                    // Pointers and integers of constant memory are their own shadows.
+                    let n = self.b.select(eq_d, zero, len);
+                    self.emit_shadow_like(call, &[(0, d), (1, s), (2, n)]);
+                }
+                Contents::Floats(_) | Contents::FloatsAndIntegers(_) => {
+                    let skip = self.b.select(eq_d, eq_d, eq_s);
+                    let n = self.b.select(skip, zero, len);
+                    self.emit_shadow_like(call, &[(0, d), (1, s), (2, n)]);
+                    let fill = self.b.select(eq_d, zero, self.b.select(eq_s, len, zero));
+                    self.b.memset(d, Type::i8(ctx).zero(), fill, 1);
+                }
+                Contents::Unknown => {
+                    // Constant bytes of unknown type cannot be turned into tangents.
+                    let bad = self.b.select(eq_d, Type::i1(ctx).zero(), eq_s);
+                    runtime_activity::check(m, &self.b, bad, self.primal);
+                    let n = self.b.select(eq_d, zero, len);
+                    self.emit_shadow_like(call, &[(0, d), (1, s), (2, n)]);
+                }
+            }
+        }
+    }
+
+    /// `__rust_realloc(old, old_size, align, new_size)` whose old shadow may be the primal
+    /// block itself: the new shadow is a fresh zeroed block holding the old shadow's bytes
+    /// unless the old one was the primal (constant data has zero tangents).
+    fn guarded_realloc(&mut self, call: Value, old_shadow: Value, args: &[Value]) -> Option<Value> {
+        let m = self.module();
+        let callee = call.called_value();
+        let (Some(alloc), Some(dealloc), 4) = (
+            crate::calls::allocator_sibling(m, callee, "alloc_zeroed"),
+            crate::calls::allocator_sibling(m, callee, "dealloc"),
+            args.len(),
+        ) else {
+            self.error(call, format!("`{}` on differentiated memory (its old size is unknown)", describe(call)), "use Rust's allocator (Vec, Box)");
+            return None;
+        };
+        let (old_p, old, align, new) = (self.val(args[0]), self.val(args[1]), self.val(args[2]), self.val(args[3]));
+        let eq = runtime_activity::same(&self.b, old_shadow, old_p);
+        let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
+        let kept = self.b.select(grows, old, new);
+        let kept = self.b.select(eq, kept.ty().zero(), kept);
+        let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
+        self.b.memcpy(s_new, 1, old_shadow, 1, kept);
+        let freed = self.b.select(eq, old_shadow.ty().zero(), old_shadow);
+        // Only a shadow block of our own is freed here (the primal's realloc frees its own).
+        let ctx = context_of(m);
+        let has = self.b.icmp(IntPredicate::LLVMIntNE, freed, Type::ptr(ctx).zero());
+        let f = runtime_activity::call_if(m, dealloc);
+        self.b.call(f.function_type(), f, &[has, freed, old, align]);
+        Some(s_new)
     }
 
     /// The derivative's arguments for a call with these primal arguments.

@@ -20,6 +20,7 @@ pub mod forward;
 pub mod requests;
 pub mod reverse;
 pub mod rules;
+pub mod runtime_activity;
 pub mod tape;
 pub mod types;
 
@@ -48,6 +49,10 @@ pub struct ForwardKey {
     pub function: Value,
     pub args: Vec<ArgActivity>,
     pub width: u32,
+    /// Shadows passed in may be the primal pointers themselves (constant memory that is its own
+    /// shadow, see [`activity::Activity::self_shadowed`]): every access to shadow memory that
+    /// may be such a pointer checks at run time. `false` for a user's request.
+    pub runtime_activity: bool,
 }
 
 /// How one parameter of a function is treated by a reverse-mode derivative.
@@ -89,6 +94,8 @@ pub struct ReverseKey {
     pub args: Vec<RevArg>,
     pub ret: RevRet,
     pub width: u32,
+    /// As [`ForwardKey::runtime_activity`].
+    pub runtime_activity: bool,
 }
 
 /// What the user asked the engine to report (`-Z autodiff=Print…`).
@@ -118,7 +125,7 @@ pub struct Engine {
     in_request: Vec<Job>,
     shadow_globals: HashMap<Value, Value>,
     /// Memoized interprocedural requirements (see [`activity::Activity::required_params`]).
-    requirements: HashMap<(Value, Vec<bool>, bool), Vec<usize>>,
+    requirements: HashMap<(Value, Vec<bool>, bool), Vec<(usize, activity::Need)>>,
 }
 
 impl Engine {
@@ -249,7 +256,7 @@ impl Engine {
     /// Which inactive parameters of `f` need shadow memory when its parameters are active as in
     /// `active`. Recursion is cut by assuming "none" for a query already in progress, then
     /// iterating until the answer is stable.
-    pub(crate) fn param_requirements(&mut self, f: Value, active: &[bool], ret_shadow: bool) -> Vec<usize> {
+    pub(crate) fn param_requirements(&mut self, f: Value, active: &[bool], ret_shadow: bool) -> Vec<(usize, activity::Need)> {
         let key = (f, active.to_vec(), ret_shadow);
         if let Some(r) = self.requirements.get(&key) {
             return r.clone();
@@ -262,7 +269,14 @@ impl Engine {
                 activity::analyze(f, active, ret_shadow, &subst, &mut callees)
             };
             // Errors surface when the derivative itself is generated; here they mean "nothing".
-            let req = result.map(|a| a.required_params).unwrap_or_default();
+            let req: Vec<(usize, activity::Need)> = result
+                .map(|a| {
+                    a.required_params
+                        .iter()
+                        .map(|&k| (k, if a.written_params.contains(&k) { activity::Need::Data } else { activity::Need::Mirror }))
+                        .collect()
+                })
+                .unwrap_or_default();
             let previous = self.requirements.insert(key.clone(), req.clone());
             if previous.as_ref() == Some(&req) {
                 return req;

@@ -42,6 +42,7 @@ use crate::cfg::{Cfg, CountedLoop};
 use crate::forward::reverse_post_order;
 use crate::emit;
 use crate::rules::{Partial, E};
+use crate::runtime_activity;
 use crate::types::{copy_contents, memory_contents, strip_pointer, Contents};
 use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
@@ -149,6 +150,10 @@ enum Carrier {
 
 struct Gen<'e> {
     engine: &'e mut Engine,
+    /// Shadows may be primal pointers (see [`crate::runtime_activity`]): accesses check.
+    runtime: bool,
+    /// `Const` parameters that are their own shadows.
+    self_shadowed: Vec<usize>,
     key: ReverseKey,
     shape: Shape,
     primal: Value,
@@ -253,12 +258,23 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
             )]);
         }
     }
-    let active_params: Vec<bool> = key.args.iter().map(|a| matches!(a, RevArg::Active | RevArg::Duplicated)).collect();
-    let activity = {
-        let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
-        activity::analyze(primal, &active_params, returns_shadow(key), &subst, &mut callees)?
+    let mut active_params: Vec<bool> = key.args.iter().map(|a| matches!(a, RevArg::Active | RevArg::Duplicated)).collect();
+    // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
+    let mut self_shadowed = Vec::new();
+    let activity = loop {
+        let activity = {
+            let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
+            activity::analyze(primal, &active_params, returns_shadow(key), &subst, &mut callees)?
+        };
+        let own = activity.self_shadowed(primal, &active_params, "Duplicated")?;
+        if own.is_empty() {
+            break activity;
+        }
+        for k in own {
+            active_params[k] = true;
+            self_shadowed.push(k);
+        }
     };
-    activity.check_required(primal, &active_params, "Duplicated")?;
     if engine.options.print_activity && engine.wants_report(primal) {
         engine.report.push(activity.report(primal));
     }
@@ -269,6 +285,8 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
     };
     let mut g = Gen {
         engine,
+        runtime: key.runtime_activity || !self_shadowed.is_empty(),
+        self_shadowed,
         key: key.clone(),
         shape,
         primal,
@@ -338,7 +356,7 @@ fn is_return(b: Block) -> bool {
 
 /// Sum of two adjoints of type `ty` (floats, float vectors, aggregates of them; other leaves are
 /// kept from `a`).
-fn add_adjoints(b: &Builder, a: Value, d: Value) -> Value {
+pub(crate) fn add_adjoints(b: &Builder, a: Value, d: Value) -> Value {
     let ty = a.ty();
     if ty.is_float_or_float_vector() {
         return b.fadd(a, d);
@@ -359,7 +377,7 @@ fn add_adjoints(b: &Builder, a: Value, d: Value) -> Value {
 }
 
 /// `v` with its float leaves replaced by zero.
-fn zero_floats(b: &Builder, v: Value) -> Value {
+pub(crate) fn zero_floats(b: &Builder, v: Value) -> Value {
     let ty = v.ty();
     if ty.is_float_or_float_vector() {
         return ty.zero();
@@ -537,7 +555,7 @@ impl Gen<'_> {
     fn map_params(&mut self) {
         let mut new_params = self.fwd_fn.params().into_iter();
         let args = self.key.args.clone();
-        for (p, a) in self.primal.params().into_iter().zip(&args) {
+        for (i, (p, a)) in self.primal.params().into_iter().zip(&args).enumerate() {
             match a {
                 RevArg::Constant(c) => {
                     self.vmap.insert(p, *c);
@@ -546,6 +564,9 @@ impl Gen<'_> {
                     let np = new_params.next().unwrap();
                     self.vmap.insert(p, np);
                     self.note_readonly(p, np);
+                    if self.self_shadowed.contains(&i) {
+                        self.smap.insert(p, vec![np; self.width]);
+                    }
                 }
                 RevArg::Duplicated => {
                     let np = new_params.next().unwrap();
@@ -928,6 +949,7 @@ impl Gen<'_> {
             // reversal clears it): integers there carry no derivative.
             return;
         }
+        let guarded = self.guarded(p);
         for k in 0..self.width {
             let sp = self.shadow_or_null(p, k);
             let pv = self.val(v);
@@ -939,8 +961,35 @@ impl Gen<'_> {
                 let u = ty.undef();
                 mirror_value(&self.b, u, pv, sv)
             };
-            self.emit_shadow_like(store, &[(0, m), (1, sp)]);
+            if !guarded {
+                self.emit_shadow_like(store, &[(0, m), (1, sp)]);
+                continue;
+            }
+            // The shadow may be constant memory itself: leave it alone, and stop if a pointer
+            // with a shadow of its own would be lost there.
+            let md = self.module();
+            let pp = self.val(p);
+            runtime_activity::store(md, &self.b, m, sp, pp);
+            if let Some(lost) = runtime_activity::pointers_differ(&self.b, m, pv) {
+                let eq = runtime_activity::same(&self.b, sp, pp);
+                let bad = self.b.and(eq, lost);
+                runtime_activity::check(md, &self.b, bad, self.primal);
+            }
         }
+    }
+
+    /// Whether an access through the primal pointer `p` must check at run time that its shadow
+    /// is not `p` itself (see [`crate::runtime_activity`]).
+    fn guarded(&self, p: Value) -> bool {
+        self.runtime && runtime_activity::may_alias(p, &self.subst)
+    }
+
+    /// `len`, or zero when `p`'s shadow `s` is `p` itself (guarded accesses only): the length
+    /// of a shadow `memcpy`/`memset` that must not touch constant memory. `p` and `len` are
+    /// values of the function being emitted.
+    fn len_unless_same(&self, s: Value, p: Value, len: Value) -> Value {
+        let eq = runtime_activity::same(&self.b, s, p);
+        self.b.select(eq, len.ty().zero(), len)
     }
 
     /// Whether the integers `store` writes land in memory that may hold floats (an enum
@@ -1008,13 +1057,27 @@ impl Gen<'_> {
                                 let d = self.shadow_or_null(args[0], k);
                                 let s = self.shadow(args[1], k);
                                 match s {
+                                    Some(s) if self.guarded(args[0]) => {
+                                        // Constant memory that is its own shadow keeps its
+                                        // bytes; pointers with shadows of their own copied
+                                        // there would lose them.
+                                        let (pd, ps) = (self.val(args[0]), self.val(args[1]));
+                                        let eq = runtime_activity::same(&self.b, d, pd);
+                                        let lost = self.b.and(eq, runtime_activity::differs(&self.b, s, ps));
+                                        runtime_activity::check(self.module(), &self.b, lost, self.primal);
+                                        let len = self.len_unless_same(d, pd, self.val(args[2]));
+                                        self.emit_shadow_like(call, &[(0, d), (1, s), (2, len)]);
+                                    }
                                     Some(s) => {
                                         self.emit_shadow_like(call, &[(0, d), (1, s)]);
                                     }
                                     None => {
                                         // Copied from memory without a shadow (constant data):
                                         // its pointers have no shadows, never the primal's own.
-                                        let len = self.val(args[2]);
+                                        let mut len = self.val(args[2]);
+                                        if self.guarded(args[0]) {
+                                            len = self.len_unless_same(d, self.val(args[0]), len);
+                                        }
                                         self.b.memset(d, Type::i8(context_of(self.module())).zero(), len, 1);
                                     }
                                 }
@@ -1036,7 +1099,12 @@ impl Gen<'_> {
                         None => {
                             for k in 0..self.width {
                                 let d = self.shadow_or_null(args[0], k);
-                                self.emit_shadow_like(call, &[(0, d)]);
+                                if self.guarded(args[0]) {
+                                    let len = self.len_unless_same(d, self.val(args[0]), self.val(args[2]));
+                                    self.emit_shadow_like(call, &[(0, d), (2, len)]);
+                                } else {
+                                    self.emit_shadow_like(call, &[(0, d)]);
+                                }
                             }
                         }
                     }
@@ -1103,8 +1171,17 @@ impl Gen<'_> {
         let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
         let kept = self.b.select(grows, old, new);
         let mut lanes = Vec::new();
+        let guarded = self.guarded(args[0]);
         for k in 0..self.width {
-            let s_old = self.shadow_or_null(args[0], k);
+            let mut s_old = self.shadow_or_null(args[0], k);
+            let mut kept = kept;
+            if guarded {
+                // The old shadow may be the primal block (constant data): nothing to copy, and
+                // the primal's realloc frees it.
+                let eq = runtime_activity::same(&self.b, s_old, self.val(args[0]));
+                kept = self.b.select(eq, kept.ty().zero(), kept);
+                s_old = self.b.select(eq, s_old.ty().zero(), s_old);
+            }
             let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
             self.b.memcpy(s_new, 1, s_old, 1, kept);
             tape::defer_free(m, &self.b, self.tape, dealloc, s_old, old, align);
@@ -1122,7 +1199,12 @@ impl Gen<'_> {
         let dealloc = self.val(callee);
         let (size, align) = if args.len() == 3 { (self.val(args[1]), self.val(args[2])) } else { (i64t.zero(), i64t.zero()) };
         for k in 0..self.width {
-            let s = self.shadow_or_null(args[0], k);
+            let mut s = self.shadow_or_null(args[0], k);
+            if self.guarded(args[0]) {
+                // A shadow that is the primal block is freed by the primal.
+                let eq = runtime_activity::same(&self.b, s, self.val(args[0]));
+                s = self.b.select(eq, s.ty().zero(), s);
+            }
             tape::defer_free(m, &self.b, self.tape, dealloc, s, size, align);
         }
     }
@@ -1161,6 +1243,7 @@ impl Gen<'_> {
                 RevRet::Const
             },
             width: self.width as u32,
+            runtime_activity: self.runtime,
         }
     }
 
@@ -1659,8 +1742,15 @@ impl Gen<'_> {
                     return;
                 }
                 let ds = self.take_adjoint(inst);
+                let guarded = self.guarded(p);
                 for (k, d) in ds.into_iter().enumerate() {
                     let Some(sp) = self.shadow_at(p, k) else { continue };
+                    if guarded {
+                        // Nothing accumulates into constant memory that is its own shadow.
+                        let pp = self.primal_at(p);
+                        runtime_activity::accumulate(self.module(), &self.b, d, sp, pp);
+                        continue;
+                    }
                     let old = self.b.load(d.ty(), sp);
                     let new = add_adjoints(&self.b, old, d);
                     self.b.store(new, sp);
@@ -1861,8 +1951,7 @@ impl Gen<'_> {
             let ty = self.activity.bits.float_view(v).unwrap_or(v.ty());
             for k in 0..self.width {
                 let Some(sp) = self.shadow_at(p, k) else { continue };
-                let d = self.b.load(ty, sp);
-                self.b.store(ty.zero(), sp);
+                let d = self.take_shadow(store, p, sp, ty, true);
                 self.accumulate(v, k, d);
             }
             return;
@@ -1871,21 +1960,50 @@ impl Gen<'_> {
             if !v.ty().contains_pointer() && self.int_store_into_floats(store) {
                 for k in 0..self.width {
                     let Some(sp) = self.shadow_at(p, k) else { continue };
-                    self.b.store(v.ty().zero(), sp);
+                    if self.guarded(p) {
+                        let pp = self.primal_at(p);
+                        runtime_activity::store(self.module(), &self.b, v.ty().zero(), sp, pp);
+                    } else {
+                        self.b.store(v.ty().zero(), sp);
+                    }
                 }
             }
             return;
         }
         let ty = v.ty();
+        let active = self.has_adjoint(v);
         for k in 0..self.width {
             let Some(sp) = self.shadow_at(p, k) else { continue };
-            let d = self.b.load(ty, sp);
-            let cleared = zero_floats(&self.b, d);
-            self.b.store(cleared, sp);
-            if self.has_adjoint(v) {
+            let d = self.take_shadow(store, p, sp, ty, active);
+            if active {
                 self.accumulate(v, k, d);
             }
         }
+    }
+
+    /// The reversal of storing into `p` (shadow `sp`): reads the adjoint the memory holds
+    /// (type `ty`) and clears it. Where the shadow may be constant memory that is its own
+    /// shadow (guarded accesses), the adjoint read there is zero, nothing is written, and a
+    /// differentiated value (`active`) stored into it stops the program: its derivative would
+    /// be lost.
+    fn take_shadow(&mut self, store: Value, p: Value, sp: Value, ty: Type, active: bool) -> Value {
+        if !self.guarded(p) {
+            let d = self.b.load(ty, sp);
+            let cleared = zero_floats(&self.b, d);
+            self.b.store(cleared, sp);
+            return d;
+        }
+        let m = self.module();
+        let pp = self.primal_at(p);
+        let d = runtime_activity::load(&self.b, ty, sp, pp);
+        let cleared = zero_floats(&self.b, d);
+        runtime_activity::store(m, &self.b, cleared, sp, pp);
+        if active {
+            let eq = runtime_activity::same(&self.b, sp, pp);
+            runtime_activity::check(m, &self.b, eq, self.primal);
+        }
+        let _ = store;
+        d
     }
 
     fn intrinsic(&mut self, name: &str, ty: Type, args: &[Value]) -> Value {
@@ -1967,7 +2085,24 @@ impl Gen<'_> {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };
                         let s = if self.activity.is_active(args[1]) { self.shadow_at(args[1], k) } else { None };
                         let mover = adjoint_mover(self.module(), ty);
-                        let src = s.unwrap_or_else(|| Type::ptr(context_of(self.module())).zero());
+                        let null = Type::ptr(context_of(self.module())).zero();
+                        let mut src = s.unwrap_or(null);
+                        let mut len = len;
+                        if self.guarded(args[0]) || s.is_some() && self.guarded(args[1]) {
+                            // Constant memory that is its own shadow neither gives nor takes
+                            // adjoints; floats of shadowed memory copied into it are lost.
+                            let m = self.module();
+                            let pd = self.primal_at(args[0]);
+                            let eq_d = runtime_activity::same(&self.b, d, pd);
+                            len = self.b.select(eq_d, len.ty().zero(), len);
+                            if let Some(s) = s {
+                                let ps = self.primal_at(args[1]);
+                                let eq_s = runtime_activity::same(&self.b, s, ps);
+                                src = self.b.select(eq_s, null, s);
+                                let lost = self.b.and(eq_d, runtime_activity::differs(&self.b, s, ps));
+                                runtime_activity::check(m, &self.b, lost, self.primal);
+                            }
+                        }
                         self.b.call(mover.function_type(), mover, &[d, src, len]);
                     }
                 }
@@ -1981,6 +2116,12 @@ impl Gen<'_> {
                 let floats = memory_contents(self.module(), call, args[0], None).float_type().is_some();
                 for k in 0..self.width {
                     let (Some(s_new), Some(s_old)) = (self.shadow_at(call, k), self.shadow_at(args[0], k)) else { continue };
+                    let mut kept = kept;
+                    if self.guarded(args[0]) {
+                        // The old block was constant data, its own shadow: it takes no adjoints.
+                        let p_old = self.primal_at(args[0]);
+                        kept = self.len_unless_same(s_old, p_old, kept);
+                    }
                     self.b.memcpy(s_old, 1, s_new, 1, kept);
                     if floats {
                         let z = Type::i8(context_of(self.module())).zero();
@@ -1997,6 +2138,12 @@ impl Gen<'_> {
                     for k in 0..self.width {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };
                         let z = Type::i8(context_of(self.module())).zero();
+                        let len = if self.guarded(args[0]) {
+                            let pd = self.primal_at(args[0]);
+                            self.len_unless_same(d, pd, len)
+                        } else {
+                            len
+                        };
                         self.b.memset(d, z, len, 1);
                     }
                 }

@@ -248,6 +248,11 @@ fn build_run_frees(m: LLVMModuleRef, f: Value, deallocators: &[Value]) {
     let next = b.extract_value(v, 0);
     let dealloc = b.extract_value(v, 1);
     let args = [b.extract_value(v, 2), b.extract_value(v, 3), b.extract_value(v, 4)];
+    // A null block: a shadow that was the primal memory itself (run-time activity), not ours.
+    let dispatch = Block::append(ctx, f, "dispatch");
+    let null_block = b.icmp(IntPredicate::LLVMIntEQ, args[0], p.zero());
+    b.cond_br(null_block, next_bb, dispatch);
+    b.position_at_end(dispatch);
     for &d in deallocators {
         let hit = Block::append(ctx, f, "dealloc.hit");
         let miss = Block::append(ctx, f, "dealloc.next");
@@ -333,6 +338,8 @@ pub fn libc_function(m: LLVMModuleRef, name: &str) -> Value {
     let ty = match name {
         "malloc" => Type::function(p, &[i64t], false),
         "free" => Type::function(Type::void(ctx), &[p], false),
+        "write" => Type::function(i64t, &[Type::i32(ctx), p, i64t], false),
+        "abort" => Type::function(Type::void(ctx), &[], false),
         _ => unreachable!("unknown libc function {name}"),
     };
     add_function(m, name, ty)

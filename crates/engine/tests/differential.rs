@@ -557,7 +557,7 @@ fn fwd_key(case: &Case, f: Value, width: u32) -> ForwardKey {
     }
     args.push(ArgActivity::Const);
     args.extend(std::iter::repeat_n(ArgActivity::Dual, case.scalars));
-    ForwardKey { function: f, args, width }
+    ForwardKey { function: f, args, width, runtime_activity: false }
 }
 
 fn rev_key(case: &Case, f: Value, width: u32) -> ReverseKey {
@@ -567,7 +567,7 @@ fn rev_key(case: &Case, f: Value, width: u32) -> ReverseKey {
     }
     args.push(RevArg::Const);
     args.extend(std::iter::repeat_n(RevArg::Active, case.scalars));
-    ReverseKey { function: f, args, ret: if case.ret_double { RevRet::Active } else { RevRet::Const }, width }
+    ReverseKey { function: f, args, ret: if case.ret_double { RevRet::Active } else { RevRet::Const }, width, runtime_activity: false }
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

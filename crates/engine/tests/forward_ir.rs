@@ -1050,6 +1050,7 @@ fn forward_key(m: LLVMModuleRef, key: &ReqKey) -> Result<ForwardKey, String> {
         function: f,
         args,
         width: *width,
+        runtime_activity: false,
     })
 }
 

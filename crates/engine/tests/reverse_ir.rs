@@ -61,7 +61,7 @@ fn compile(ir: &str, f: &str, args: Vec<RevArg>, ret: RevRet, width: u32) -> Res
     let function = module::get_function(m, f).ok_or("no such function")?;
     let mut engine = Engine::new(m, Options::default());
     let df = engine
-        .reverse(&ReverseKey { function, args, ret, width })
+        .reverse(&ReverseKey { function, args, ret, width, runtime_activity: false })
         .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
     drop(engine);
     let pw = wrap(m, function);
@@ -256,13 +256,14 @@ fn hessian_vector_product_forward_over_reverse() {
     let m = owned.raw();
     let function = module::get_function(m, "rosen").unwrap();
     let mut engine = Engine::new(m, Options::default());
-    let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const], ret: RevRet::Active, width: 1 };
+    let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const], ret: RevRet::Active, width: 1, runtime_activity: false };
     let grad = engine.reverse(&key).unwrap();
     // grad(x, dx, n, dret): x and dx Dual, n Const, dret Const.
     let fkey = ForwardKey {
         function: grad,
         args: vec![ArgActivity::Dual, ArgActivity::Dual, ArgActivity::Const, ArgActivity::Const],
         width: 1,
+        runtime_activity: false,
     };
     let hvp = engine.forward(&fkey).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
     drop(engine);
@@ -650,4 +651,168 @@ define double @f(double %x, <2 x float> %y, i1 %c, ptr %p) {
     let args = vec![RevArg::Active, RevArg::Const, RevArg::Const, RevArg::Duplicated];
     let e = compile(ir, "f", args, RevRet::Active, 1).err().expect("must be refused");
     assert!(e.contains("different types"), "{e}");
+}
+
+// ---- run-time activity: `Const` memory kept beside differentiated memory ----
+
+/// The shape of `u.iter().zip(c).map(|(a, b)| a * b).sum()` in a dev build: a `Zip` struct on
+/// the stack holds both slice pointers, built and read by helpers that are not inlined.
+const ZIP_DOT: &str = r#"
+define internal void @zip_new(ptr %z, ptr %a, ptr %b) {
+  store ptr %a, ptr %z
+  %f1 = getelementptr inbounds i8, ptr %z, i64 8
+  store ptr %b, ptr %f1
+  ret void
+}
+define internal ptr @zip_get(ptr %z, i64 %field, i64 %i) {
+  %f = getelementptr inbounds ptr, ptr %z, i64 %field
+  %base = load ptr, ptr %f
+  %p = getelementptr inbounds double, ptr %base, i64 %i
+  ret ptr %p
+}
+define double @dot(ptr %u, ptr %c, i64 %n) {
+entry:
+  %z = alloca { ptr, ptr }
+  call void @zip_new(ptr %z, ptr %u, ptr %c)
+  %empty = icmp eq i64 %n, 0
+  br i1 %empty, label %done, label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %acc = phi double [ 0.0, %entry ], [ %acc1, %loop ]
+  %pa = call ptr @zip_get(ptr %z, i64 0, i64 %i)
+  %pb = call ptr @zip_get(ptr %z, i64 1, i64 %i)
+  %a = load double, ptr %pa
+  %b = load double, ptr %pb
+  %ab = fmul double %a, %b
+  %aab = fmul double %ab, %a
+  %acc1 = fadd double %acc, %aab
+  %i1 = add i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %done
+done:
+  %r = phi double [ 0.0, %entry ], [ %acc1, %loop ]
+  ret double %r
+}"#;
+
+/// Constant data for the zip tests, in read-only memory: a derivative that wrote into its own
+/// "shadow" would crash here.
+static ZIP_C: [f64; 4] = [0.5, -1.5, 2.0, 0.25];
+
+#[test]
+fn const_slice_zipped_with_a_differentiated_one() {
+    let c = compile(ZIP_DOT, "dot", vec![RevArg::Duplicated, RevArg::Const, RevArg::Const], RevRet::Active, 1).unwrap();
+    let mut u = [1.0, 2.0, -0.5, 3.0];
+    let mut du = [0.0; 4];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut u), p(&mut du), ZIP_C.as_ptr() as u64, 4, f(1.0)].as_ptr(), out.as_mut_ptr());
+    let want: f64 = u.iter().zip(&ZIP_C).map(|(a, b)| a * b * a).sum();
+    assert!(close(f64::from_bits(out[0]), want, 1e-15));
+    for i in 0..4 {
+        assert!(close(du[i], 2.0 * u[i] * ZIP_C[i], 1e-15), "{du:?}");
+    }
+    // Both slices differentiated: the same derivative for `u`, and `c`'s own.
+    let c2 = compile(ZIP_DOT, "dot", vec![RevArg::Duplicated, RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let mut cc = ZIP_C;
+    let (mut du2, mut dc) = ([0.0; 4], [0.0; 4]);
+    (c2.grad)([p(&mut u), p(&mut du2), p(&mut cc), p(&mut dc), 4, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(du, du2);
+    for i in 0..4 {
+        assert!(close(dc[i], u[i] * u[i], 1e-15), "{dc:?}");
+    }
+}
+
+/// Compiles the forward derivative of `f` (see `compile`).
+fn compile_forward(ir: &str, f: &str, args: Vec<oxidase_engine::ArgActivity>, width: u32) -> Result<Compiled, String> {
+    oxidase_llvm::jit::initialize_native_target();
+    let ctx = Context::new();
+    let owned = ctx.parse_ir(&format!("{HEADER}{ir}"), "test").map_err(|e| format!("parse: {e}"))?;
+    let m = owned.raw();
+    let function = module::get_function(m, f).ok_or("no such function")?;
+    let mut engine = Engine::new(m, Options::default());
+    let key = oxidase_engine::ForwardKey { function, args, width, runtime_activity: false };
+    let df = engine.forward(&key).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
+    drop(engine);
+    let pw = wrap(m, function);
+    let gw = wrap(m, df);
+    module::verify_module(m).map_err(|e| format!("verify: {e}\n{}", module::print_module(m)))?;
+    let jit = Jit::new(ctx, owned)?;
+    let primal = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&pw)?) };
+    let grad = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&gw)?) };
+    Ok(Compiled { _jit: jit, primal, grad })
+}
+
+#[test]
+fn const_slice_zipped_with_a_dual_one_in_forward_mode() {
+    use oxidase_engine::ArgActivity::{Const, Dual};
+    let c = compile_forward(ZIP_DOT, "dot", vec![Dual, Const, Const], 2).unwrap();
+    let mut u = [1.0, 2.0, -0.5, 3.0];
+    let mut t1 = [1.0, 0.0, 0.5, -1.0];
+    let mut t2 = [0.0, 0.0, 0.0, 1.0];
+    let mut out = [0u64; 3];
+    (c.grad)([p(&mut u), p(&mut t1), p(&mut t2), ZIP_C.as_ptr() as u64, 4].as_ptr(), out.as_mut_ptr());
+    let tangent = |t: &[f64]| -> f64 { (0..4).map(|i| 2.0 * u[i] * ZIP_C[i] * t[i]).sum() };
+    assert!(close(f64::from_bits(out[1]), tangent(&t1), 1e-15));
+    assert!(close(f64::from_bits(out[2]), tangent(&t2), 1e-15));
+}
+
+/// A differentiated value written straight into a `Const` argument's memory is refused, naming
+/// the argument.
+#[test]
+fn derivative_data_written_into_const_memory_is_refused() {
+    let ir = r#"
+define void @f(ptr %x, ptr %out) {
+  %a = load double, ptr %x
+  %s = fmul double %a, %a
+  store double %s, ptr %out
+  ret void
+}"#;
+    let e = compile(ir, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Const, 1).err().expect("must be refused");
+    assert!(e.contains("written into the memory of argument 2"), "{e}");
+}
+
+/// The same write, reached only through a struct that also holds a differentiated pointer, can
+/// only be seen at run time: the derivative stops with a message instead of losing it.
+const ZIP_WRITE: &str = r#"
+define internal ptr @zip_get(ptr %z, i64 %field) {
+  %f = getelementptr inbounds ptr, ptr %z, i64 %field
+  %base = load ptr, ptr %f
+  ret ptr %base
+}
+define double @f(ptr %x, ptr %out) {
+  %z = alloca { ptr, ptr }
+  store ptr %x, ptr %z
+  %f1 = getelementptr inbounds i8, ptr %z, i64 8
+  store ptr %out, ptr %f1
+  %px = call ptr @zip_get(ptr %z, i64 0)
+  %po = call ptr @zip_get(ptr %z, i64 1)
+  %a = load double, ptr %px
+  %s = fmul double %a, %a
+  store double %s, ptr %po
+  %back = load double, ptr %po
+  ret double %back
+}"#;
+
+#[test]
+fn derivative_data_written_into_const_memory_through_a_struct_stops_the_program() {
+    let run = || {
+        let c = compile(ZIP_WRITE, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+        let (mut x, mut dx, mut o) = ([3.0], [0.0], [0.0]);
+        let mut out = [0u64; 1];
+        (c.grad)([p(&mut x), p(&mut dx), p(&mut o), f(1.0)].as_ptr(), out.as_mut_ptr());
+        dx[0]
+    };
+    if std::env::var_os("OXIDASE_RA_CHILD").is_some() {
+        let d = run();
+        println!("derivative returned {d}");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let child = std::process::Command::new(exe)
+        .args(["--exact", "derivative_data_written_into_const_memory_through_a_struct_stops_the_program", "--nocapture", "--test-threads=1"])
+        .env("OXIDASE_RA_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    assert!(!child.status.success(), "the derivative returned: {}", String::from_utf8_lossy(&child.stdout));
+    assert!(stderr.contains("writes a differentiated value into memory passed as Const"), "{stderr}");
 }

@@ -118,12 +118,13 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value) -> Resul
     let (consts, act, ret) = (args[2], args[3], args[4]);
     let (dact, dret) = (&args[5..5 + w], &args[5 + w..]);
     let derivative = match mode {
-        Mode::Forward => engine.forward(&ForwardKey { function: shim, args: vec![ArgActivity::Const, ArgActivity::Dual, ArgActivity::Dual], width }),
+        Mode::Forward => engine.forward(&ForwardKey { function: shim, args: vec![ArgActivity::Const, ArgActivity::Dual, ArgActivity::Dual], width, runtime_activity: false }),
         Mode::Reverse => engine.reverse(&ReverseKey {
             function: shim,
             args: vec![RevArg::Const, RevArg::Duplicated, RevArg::Duplicated],
             ret: RevRet::Const,
             width,
+            runtime_activity: false,
         }),
     }
     .map_err(|errs| {

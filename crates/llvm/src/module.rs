@@ -123,6 +123,20 @@ pub fn add_global(m: LLVMModuleRef, ty: Type, name: &str) -> Value {
     Value(unsafe { LLVMAddGlobal(m, ty.0, n.as_ptr()) })
 }
 
+/// A private constant global holding `text`'s bytes (not NUL-terminated), named `name`;
+/// reused when the module has it already.
+pub fn string_constant(m: LLVMModuleRef, name: &str, text: &str) -> Value {
+    if let Some(g) = get_global(m, name) {
+        return g;
+    }
+    let init = unsafe { LLVMConstStringInContext2(context_of(m), text.as_ptr() as *const _, text.len(), 1) };
+    let g = add_global(m, Value(init).ty(), name);
+    set_initializer(g, Value(init));
+    set_global_constant(g, true);
+    unsafe { LLVMSetLinkage(g.0, llvm_sys::LLVMLinkage::LLVMPrivateLinkage) };
+    g
+}
+
 /// Makes a global thread-local (one copy per thread).
 pub fn set_thread_local(g: Value) {
     unsafe { LLVMSetThreadLocal(g.0, 1) }

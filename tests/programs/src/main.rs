@@ -9,6 +9,8 @@ pub use oxidase::autodiff as ad;
 
 mod check;
 mod fit_result;
+mod heat_inverse;
+mod struct_params;
 mod neo_hookean;
 mod lennard_jones;
 mod pendulum_rk4;
@@ -19,6 +21,8 @@ fn main() {
         ("lennard_jones", lennard_jones::run),
         ("neo_hookean", neo_hookean::run),
         ("pendulum_rk4", pendulum_rk4::run),
+        ("heat_inverse", heat_inverse::run),
+        ("struct_params", struct_params::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
