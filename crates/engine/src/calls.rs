@@ -13,6 +13,8 @@ pub enum Alloc {
     Zeroed,
     /// `__rust_realloc(ptr, old, align, new)`, `realloc(ptr, new)`.
     Realloc,
+    /// `posix_memalign(out, align, size)`: the block's address is written to `out`.
+    Out,
 }
 
 /// What a call does, as far as derivatives are concerned.
@@ -133,7 +135,10 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
     let name = allocator_symbol(&f.name());
     match name.as_str() {
         // The tape's own buffer helpers (`tape::acquire_function`) behave as malloc and free.
-        "__rust_alloc" | "malloc" | "__rdl_alloc" | "oxidase.tape.acquire" => return CallKind::Allocation(Alloc::Uninit),
+        "__rust_alloc" | "malloc" | "aligned_alloc" | "__rdl_alloc" | "oxidase.tape.acquire" => {
+            return CallKind::Allocation(Alloc::Uninit)
+        }
+        "posix_memalign" => return CallKind::Allocation(Alloc::Out),
         "__rust_alloc_zeroed" | "calloc" | "__rdl_alloc_zeroed" => return CallKind::Allocation(Alloc::Zeroed),
         "__rust_realloc" | "realloc" | "__rdl_realloc" => return CallKind::Allocation(Alloc::Realloc),
         "__rust_dealloc" | "free" | "__rdl_dealloc" | "oxidase.tape.recycle" => return CallKind::Deallocation,

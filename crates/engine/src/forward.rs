@@ -685,6 +685,24 @@ impl Gen<'_> {
                     }
                 }
             }
+            CallKind::Allocation(Alloc::Out) => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    // posix_memalign(out, align, size): a zeroed shadow block, its address
+                    // written to the shadow of `out`.
+                    let m = self.module();
+                    let (out, align, size) = (args[0], self.val(args[1]), self.val(args[2]));
+                    for k in 0..self.width {
+                        let s = crate::heap::aligned_shadow(m, &self.b, align, size);
+                        let so = self.tan(out, k).unwrap();
+                        if self.guarded(out) {
+                            runtime_activity::store(m, &self.b, s, so, self.val(out));
+                        } else {
+                            self.b.store(s, so);
+                        }
+                    }
+                }
+            }
             CallKind::Allocation(alloc) => {
                 let c = self.copy_primal(call);
                 if self.activity.is_active(call) {
@@ -729,8 +747,19 @@ impl Gen<'_> {
         let name = call.called_function().map(|f| f.name()).unwrap_or_default();
         let mut lanes = Vec::new();
         for k in 0..self.width {
+            let c_family = crate::heap::is_c_allocation(call);
             let s = match alloc {
-                Alloc::Uninit | Alloc::Zeroed => self.emit_like(call, &[]),
+                Alloc::Uninit | Alloc::Zeroed | Alloc::Out => self.emit_like(call, &[]),
+                Alloc::Realloc if c_family && !self.guarded(args[0]) => {
+                    let Some(old) = self.tan(args[0], k) else {
+                        self.error(call, "reallocation of memory that has no shadow".into(), "please report this shape");
+                        return;
+                    };
+                    let f = self.val(call.called_value());
+                    let n = self.val(args[1]);
+                    lanes.push(Some(crate::heap::realloc_in_place(self.module(), &self.b, f, old, n)));
+                    continue;
+                }
                 Alloc::Realloc => {
                     let Some(old) = self.tan(args[0], k) else {
                         self.error(call, "reallocation of memory that has no shadow".into(), "please report this shape");
@@ -750,7 +779,8 @@ impl Gen<'_> {
             };
             let zero = Type::i8(ctx).zero();
             match (alloc, name.as_str()) {
-                (Alloc::Zeroed, _) => {}
+                (Alloc::Uninit | Alloc::Zeroed, _) if c_family => crate::heap::zero_c_block(self.module(), &self.b, s),
+                (Alloc::Zeroed | Alloc::Out, _) => {}
                 (Alloc::Uninit, _) => {
                     let size = self.val(args[0]);
                     self.b.memset(s, zero, size, 1);
@@ -850,6 +880,21 @@ impl Gen<'_> {
     fn guarded_realloc(&mut self, call: Value, old_shadow: Value, args: &[Value]) -> Option<Value> {
         let m = self.module();
         let callee = call.called_value();
+        if crate::heap::is_c_allocation(call) {
+            // realloc(old, n): a fresh block holding the old shadow's bytes unless the old one
+            // was the primal; the old shadow freed unless it was the primal.
+            let (old_p, n) = (self.val(args[0]), self.val(args[1]));
+            let eq = runtime_activity::same(&self.b, old_shadow, old_p);
+            let s_new = crate::heap::fresh_c_block(m, &self.b, n);
+            // Never ask the size of the primal's block (its realloc may have freed it).
+            let ours = self.b.select(eq, old_shadow.ty().zero(), old_shadow);
+            let kept = crate::heap::kept_bytes(m, &self.b, ours, n);
+            self.b.memcpy(s_new, 1, old_shadow, 1, kept);
+            let ne = runtime_activity::differs(&self.b, old_shadow, old_p);
+            let f = runtime_activity::call_if(m, crate::tape::libc_function(m, "free"));
+            self.b.call(f.function_type(), f, &[ne, old_shadow]);
+            return Some(s_new);
+        }
         let (Some(alloc), Some(dealloc), 4) = (
             crate::calls::allocator_sibling(m, callee, "alloc_zeroed"),
             crate::calls::allocator_sibling(m, callee, "dealloc"),

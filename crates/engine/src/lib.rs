@@ -17,6 +17,7 @@ pub mod cfg;
 mod emit;
 pub mod error;
 pub mod forward;
+pub mod heap;
 pub mod requests;
 pub mod reverse;
 pub mod rules;

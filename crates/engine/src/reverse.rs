@@ -1111,6 +1111,24 @@ impl Gen<'_> {
                 }
             }
             CallKind::Allocation(Alloc::Realloc) if touches => self.shadow_realloc(call, &args),
+            CallKind::Allocation(Alloc::Out) => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    // posix_memalign(out, align, size): a zeroed shadow block, its address
+                    // written to the shadow of `out` (freed with the primal's `free`).
+                    let m = self.module();
+                    let (out, align, size) = (args[0], self.val(args[1]), self.val(args[2]));
+                    for k in 0..self.width {
+                        let s = crate::heap::aligned_shadow(m, &self.b, align, size);
+                        let so = self.shadow_or_null(out, k);
+                        if self.guarded(out) {
+                            runtime_activity::store(m, &self.b, s, so, self.val(out));
+                        } else {
+                            self.b.store(s, so);
+                        }
+                    }
+                }
+            }
             CallKind::Allocation(alloc) => {
                 self.copy_primal(call);
                 if self.has_shadow(call) {
@@ -1139,7 +1157,9 @@ impl Gen<'_> {
         let mut lanes = Vec::new();
         for _ in 0..self.width {
             let s = self.emit_shadow_like(call, &[]);
-            if alloc == Alloc::Uninit {
+            if crate::heap::is_c_allocation(call) {
+                crate::heap::zero_c_block(self.module(), &self.b, s);
+            } else if alloc == Alloc::Uninit {
                 let size = self.val(args[0]);
                 self.b.memset(s, Type::i8(ctx).zero(), size, 1);
             }
@@ -1154,6 +1174,31 @@ impl Gen<'_> {
     fn shadow_realloc(&mut self, call: Value, args: &[Value]) {
         let m = self.module();
         let callee = call.called_value();
+        if crate::heap::is_c_allocation(call) {
+            // realloc(old, n): the same with C's allocator, whose old size is the old shadow's
+            // usable size (see `heap`).
+            self.copy_primal(call);
+            let n = self.val(args[1]);
+            let i64t = Type::i64(context_of(m));
+            let free = tape::libc_function(m, "free");
+            let mut lanes = Vec::new();
+            for k in 0..self.width {
+                let s_old = self.shadow_or_null(args[0], k);
+                let s_old = if self.guarded(args[0]) {
+                    let eq = runtime_activity::same(&self.b, s_old, self.val(args[0]));
+                    self.b.select(eq, s_old.ty().zero(), s_old)
+                } else {
+                    s_old
+                };
+                let s_new = crate::heap::fresh_c_block(m, &self.b, n);
+                let kept = crate::heap::kept_bytes(m, &self.b, s_old, n);
+                self.b.memcpy(s_new, 1, s_old, 1, kept);
+                tape::defer_free(m, &self.b, self.tape, free, s_old, i64t.zero(), i64t.zero());
+                lanes.push(s_new);
+            }
+            self.smap.insert(call, lanes);
+            return;
+        }
         let (Some(alloc), Some(dealloc), 4) = (
             crate::calls::allocator_sibling(m, callee, "alloc_zeroed"),
             crate::calls::allocator_sibling(m, callee, "dealloc"),
@@ -2110,13 +2155,34 @@ impl Gen<'_> {
             CallKind::Allocation(Alloc::Realloc) if self.has_shadow(call) => {
                 // The moved data's adjoints, accumulated in the new shadow, belong to the old
                 // data: copy them back (the old shadow still holds what was copied forward).
-                let (old, new) = (self.primal_at(args[1]), self.primal_at(args[3]));
-                let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
-                let kept = self.b.select(grows, old, new);
+                let c_family = crate::heap::is_c_allocation(call);
+                let kept = if c_family {
+                    None
+                } else {
+                    let (old, new) = (self.primal_at(args[1]), self.primal_at(args[3]));
+                    let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
+                    Some(self.b.select(grows, old, new))
+                };
                 let floats = memory_contents(self.module(), call, args[0], None).float_type().is_some();
                 for k in 0..self.width {
                     let (Some(s_new), Some(s_old)) = (self.shadow_at(call, k), self.shadow_at(args[0], k)) else { continue };
-                    let mut kept = kept;
+                    let mut kept = match kept {
+                        Some(kept) => kept,
+                        None => {
+                            // C's realloc: the old shadow's usable size (never the primal's
+                            // block, which its realloc may have freed).
+                            let m = self.module();
+                            let n = self.primal_at(args[1]);
+                            let ours = if self.guarded(args[0]) {
+                                let p_old = self.primal_at(args[0]);
+                                let eq = runtime_activity::same(&self.b, s_old, p_old);
+                                self.b.select(eq, s_old.ty().zero(), s_old)
+                            } else {
+                                s_old
+                            };
+                            crate::heap::kept_bytes(m, &self.b, ours, n)
+                        }
+                    };
                     if self.guarded(args[0]) {
                         // The old block was constant data, its own shadow: it takes no adjoints.
                         let p_old = self.primal_at(args[0]);

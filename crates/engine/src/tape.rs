@@ -339,6 +339,8 @@ pub fn libc_function(m: LLVMModuleRef, name: &str) -> Value {
         "malloc" => Type::function(p, &[i64t], false),
         "free" => Type::function(Type::void(ctx), &[p], false),
         "write" => Type::function(i64t, &[Type::i32(ctx), p, i64t], false),
+        "malloc_usable_size" => Type::function(i64t, &[p], false),
+        "aligned_alloc" => Type::function(p, &[i64t, i64t], false),
         "abort" => Type::function(Type::void(ctx), &[], false),
         _ => unreachable!("unknown libc function {name}"),
     };

@@ -816,3 +816,93 @@ fn derivative_data_written_into_const_memory_through_a_struct_stops_the_program(
     assert!(!child.status.success(), "the derivative returned: {}", String::from_utf8_lossy(&child.stdout));
     assert!(stderr.contains("writes a differentiated value into memory passed as Const"), "{stderr}");
 }
+
+// ---- C's allocator, as release builds inline std's `__rdl_*` into `RawVec` ----
+
+/// `buf = malloc(8)` (or `posix_memalign`), `buf[0] = x0²`, `buf = realloc(buf, 8n)`,
+/// `buf[i] = x[i]·buf[i-1]`, result `Σ buf[i]`, `free(buf)`: the grown shadow keeps the old
+/// adjoint storage (C's `realloc` never says the old size).
+const C_HEAP: &str = r#"
+declare ptr @malloc(i64)
+declare ptr @realloc(ptr, i64)
+declare i32 @posix_memalign(ptr, i64, i64)
+declare void @free(ptr)
+define double @f(ptr %x, i64 %n, i1 %aligned) {
+entry:
+  %slot = alloca ptr
+  br i1 %aligned, label %pm, label %ma
+pm:
+  %rc = call i32 @posix_memalign(ptr %slot, i64 64, i64 8)
+  %b1 = load ptr, ptr %slot
+  br label %start
+ma:
+  %b2 = call ptr @malloc(i64 8)
+  br label %start
+start:
+  %buf0 = phi ptr [ %b1, %pm ], [ %b2, %ma ]
+  %x0 = load double, ptr %x
+  %sq = fmul double %x0, %x0
+  store double %sq, ptr %buf0
+  %bytes = mul i64 %n, 8
+  %buf = call ptr @realloc(ptr %buf0, i64 %bytes)
+  br label %loop
+loop:
+  %i = phi i64 [ 1, %start ], [ %i1, %loop ]
+  %acc = phi double [ %sq, %start ], [ %acc1, %loop ]
+  %pp = getelementptr double, ptr %buf, i64 %i
+  %im = sub i64 %i, 1
+  %pq = getelementptr double, ptr %buf, i64 %im
+  %prev = load double, ptr %pq
+  %px = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %px
+  %v = fmul double %xi, %prev
+  store double %v, ptr %pp
+  %acc1 = fadd double %acc, %v
+  %i1 = add i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %done
+done:
+  call void @free(ptr %buf)
+  ret double %acc1
+}"#;
+
+fn c_heap_value(x: &[f64]) -> f64 {
+    let mut prev = x[0] * x[0];
+    let mut acc = prev;
+    for &xi in &x[1..] {
+        prev *= xi;
+        acc += prev;
+    }
+    acc
+}
+
+#[test]
+fn c_allocator_malloc_realloc_posix_memalign_free() {
+    let x0 = [0.9, 1.1, -0.7, 1.3, 0.8, -1.2, 1.05, 0.6, 1.4, -0.95];
+    let n = x0.len();
+    for aligned in [0u64, 1] {
+        let c = compile(C_HEAP, "f", vec![RevArg::Duplicated, RevArg::Const, RevArg::Const], RevRet::Active, 1).unwrap();
+        let mut x = x0;
+        let mut dx = [0.0; 10];
+        let mut out = [0u64; 1];
+        (c.grad)([p(&mut x), p(&mut dx), n as u64, aligned, f(1.0)].as_ptr(), out.as_mut_ptr());
+        assert!(close(f64::from_bits(out[0]), c_heap_value(&x0), 1e-14));
+        for i in 0..n {
+            let h = 1e-6;
+            let (mut a, mut b) = (x0, x0);
+            a[i] += h;
+            b[i] -= h;
+            let fd = (c_heap_value(&a) - c_heap_value(&b)) / (2.0 * h);
+            assert!(close(dx[i], fd, 1e-7), "aligned={aligned} i={i}: {} vs {fd}", dx[i]);
+        }
+        // Forward mode: one directional derivative against the gradient.
+        use oxidase_engine::ArgActivity::{Const, Dual};
+        let fc = compile_forward(C_HEAP, "f", vec![Dual, Const, Const], 1).unwrap();
+        let mut t: Vec<f64> = (0..n).map(|i| 0.3 - 0.1 * i as f64).collect();
+        let mut x = x0;
+        let mut fo = [0u64; 2];
+        (fc.grad)([p(&mut x), p(&mut t), n as u64, aligned].as_ptr(), fo.as_mut_ptr());
+        let want: f64 = (0..n).map(|i| dx[i] * t[i]).sum();
+        assert!(close(f64::from_bits(fo[1]), want, 1e-13), "aligned={aligned}: {} vs {want}", f64::from_bits(fo[1]));
+    }
+}

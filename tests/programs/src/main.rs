@@ -9,6 +9,7 @@ pub use oxidase::autodiff as ad;
 
 mod check;
 mod fit_result;
+mod gmm;
 mod heat_inverse;
 mod struct_params;
 mod neo_hookean;
@@ -23,6 +24,7 @@ fn main() {
         ("pendulum_rk4", pendulum_rk4::run),
         ("heat_inverse", heat_inverse::run),
         ("struct_params", struct_params::run),
+        ("gmm", gmm::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
