@@ -36,6 +36,11 @@ pub struct Activity {
     pub written_params: Vec<usize>,
     /// Integers that carry float bits ([`crate::bits`]).
     pub bits: FloatBits,
+    /// Active integers that carry a pointer (`ptrtoint` of a shadowed pointer, and the phis,
+    /// selects and freezes joining such integers, as `Vec`'s dangling pointer and allocations
+    /// meet in release builds): their shadow is the shadow pointer as an integer. Other
+    /// integers joined with them (constants, parameters) are their own shadows.
+    pub pointer_ints: HashSet<Value>,
     /// Blocks from which a `ret` can be reached ([`crate::cfg::Cfg::returning_blocks`]): the
     /// analysis ignores the others (panic paths) and both modes copy them as primal code only.
     pub returning: HashSet<Block>,
@@ -149,12 +154,38 @@ pub fn analyze<'s>(
             a.visit(inst);
         }
     }
+    a.result.pointer_ints = pointer_ints(&a.result, &insts);
     if a.errors.is_empty() {
         Ok(a.result)
     } else {
         a.errors.dedup();
         Err(a.errors)
     }
+}
+
+/// The active integers carrying pointers (see [`Activity::pointer_ints`]).
+fn pointer_ints(result: &Activity, insts: &[Value]) -> HashSet<Value> {
+    use Opcode::*;
+    let mut set = HashSet::new();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &i in insts {
+            if !i.ty().is_int() || !result.is_active(i) || set.contains(&i) {
+                continue;
+            }
+            let carries = match i.opcode() {
+                LLVMPtrToInt => true,
+                LLVMPHI | LLVMSelect | LLVMFreeze => data_operands(i).iter().any(|o| set.contains(o)),
+                _ => false,
+            };
+            if carries {
+                set.insert(i);
+                changed = true;
+            }
+        }
+    }
+    set
 }
 
 /// Whether a value of this type can carry a tangent across a call boundary.
@@ -185,7 +216,7 @@ impl Analyzer<'_> {
         match inst.opcode() {
             LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem | LLVMFNeg | LLVMFPExt | LLVMFPTrunc
             | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze | LLVMExtractValue | LLVMInsertValue
-            | LLVMExtractElement | LLVMInsertElement | LLVMShuffleVector | LLVMIntToPtr => {
+            | LLVMExtractElement | LLVMInsertElement | LLVMShuffleVector | LLVMIntToPtr | LLVMPtrToInt => {
                 let ops = data_operands(inst);
                 if self.any_active(&ops) {
                     self.mark(inst);
@@ -387,6 +418,14 @@ impl Analyzer<'_> {
                 // pointer of an empty buffer, never dereferenced): it is its own shadow. One made
                 // from pointer arithmetic on integers points into real memory: refused.
                 LLVMIntToPtr if is_sentinel(p) => {}
+                // A pointer carried as an integer (`ptrtoint`, joined with constants such as
+                // `Vec`'s dangling pointer): its shadow travels alongside as an integer.
+                LLVMIntToPtr => {
+                    self.require_int(p.operand(0), strict, need, at, seen);
+                    if self.active(p.operand(0)) {
+                        self.mark(p);
+                    }
+                }
                 LLVMExtractValue => {
                     self.require_rec(p.operand(0), strict, need, at, seen);
                     if self.active(p.operand(0)) {
@@ -475,6 +514,41 @@ impl Analyzer<'_> {
         }
     }
 
+    /// The integer `v` read back as a pointer needs a shadow: follow it through phis, selects
+    /// and freezes to the `ptrtoint`s it comes from. Constants and parameters are their own
+    /// shadows (sentinel addresses).
+    fn require_int(&mut self, v: Value, strict: bool, need: Need, at: Value, seen: &mut HashSet<Value>) {
+        use Opcode::*;
+        if v.is_constant() || v.is_argument() || self.active(v) || !seen.insert(v) {
+            return;
+        }
+        if !v.is_instruction() {
+            return self.cannot_shadow(v, strict, at);
+        }
+        match v.opcode() {
+            LLVMPtrToInt => {
+                self.require_rec(v.operand(0), strict, need, at, seen);
+                if self.active(v.operand(0)) {
+                    self.mark(v);
+                }
+            }
+            LLVMPHI | LLVMSelect | LLVMFreeze => {
+                let ops = data_operands(v);
+                for &o in &ops {
+                    self.require_int(o, strict, need, at, seen);
+                }
+                if self.any_active(&ops) {
+                    self.mark(v);
+                }
+            }
+            // Integer arithmetic on constants and parameters only (a size where `Result<*mut T,
+            // Layout>` keeps its error): a sentinel, its own shadow on the paths that read it
+            // as a pointer.
+            _ if !derived_from_memory(v, 16) => {}
+            _ => self.cannot_shadow(v, strict, at),
+        }
+    }
+
     fn cannot_shadow(&mut self, p: Value, strict: bool, at: Value) {
         if !strict {
             return;
@@ -489,6 +563,25 @@ impl Analyzer<'_> {
         self.errors.push(
             AdError::new(self.function, format!("{what} (in `{}`)", describe(at)), "mark that argument Dual/Duplicated (with a zero shadow) instead of Const, or keep differentiated values out of it").at(at),
         );
+    }
+}
+
+/// Whether the integer `v` may hold an address: computed (through integer arithmetic, casts,
+/// phis and selects, up to `depth` steps) from a `ptrtoint`, a load or a call.
+fn derived_from_memory(v: Value, depth: u32) -> bool {
+    use Opcode::*;
+    if v.is_constant() || v.is_argument() {
+        return false;
+    }
+    if !v.is_instruction() || depth == 0 {
+        return true;
+    }
+    match v.opcode() {
+        LLVMAdd | LLVMSub | LLVMMul | LLVMShl | LLVMLShr | LLVMAShr | LLVMAnd | LLVMOr | LLVMXor | LLVMUDiv | LLVMSDiv
+        | LLVMURem | LLVMSRem | LLVMZExt | LLVMSExt | LLVMTrunc | LLVMSelect | LLVMFreeze | LLVMICmp => {
+            data_operands(v).into_iter().any(|o| derived_from_memory(o, depth - 1))
+        }
+        _ => true,
     }
 }
 

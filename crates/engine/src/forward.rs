@@ -210,7 +210,7 @@ impl Gen<'_> {
                 let Some(&from) = self.edge_from.get(&(pred, old.parent_block())) else { continue };
                 new.add_incoming(self.val(v), from);
                 for (k, &t) in tangents.iter().enumerate() {
-                    let tv = self.tan_or_zero(v, k);
+                    let tv = self.tan_or_zero_in(old, v, k);
                     t.add_incoming(tv, from);
                 }
             }
@@ -248,6 +248,17 @@ impl Gen<'_> {
 
     fn tan_or_zero(&mut self, v: Value, k: usize) -> Value {
         self.tan(v, k).unwrap_or_else(|| v.ty().zero())
+    }
+
+    /// The tangent of operand `v` of `user`: where `user` is an integer carrying a pointer
+    /// (`Activity::pointer_ints`), an integer without a tangent is a sentinel address, its own
+    /// shadow.
+    fn tan_or_zero_in(&mut self, user: Value, v: Value, k: usize) -> Value {
+        match self.tan(v, k) {
+            Some(t) => t,
+            None if self.activity.pointer_ints.contains(&user) => self.val(v),
+            None => v.ty().zero(),
+        }
     }
 
     fn lanes(&mut self, v: Value) -> Lanes {
@@ -482,7 +493,7 @@ impl Gen<'_> {
                 let t = self.lanes(inst.operand(0));
                 t.into_iter().map(|t| t.map(|t| self.b.fneg(t))).collect()
             }
-            LLVMFPExt | LLVMFPTrunc | LLVMBitCast | LLVMAddrSpaceCast | LLVMIntToPtr | LLVMFreeze => {
+            LLVMFPExt | LLVMFPTrunc | LLVMBitCast | LLVMAddrSpaceCast | LLVMIntToPtr | LLVMPtrToInt | LLVMFreeze => {
                 let t = self.lanes(inst.operand(0));
                 t.into_iter().map(|t| t.map(|t| self.emit_shadow_like(inst, &[(0, t)]))).collect()
             }
@@ -538,8 +549,8 @@ impl Gen<'_> {
                         if ta[k].is_none() && tb[k].is_none() {
                             return None;
                         }
-                        let a = ta[k].unwrap_or_else(|| inst.ty().zero());
-                        let b = tb[k].unwrap_or_else(|| inst.ty().zero());
+                        let a = ta[k].unwrap_or_else(|| self.tan_or_zero_in(inst, inst.operand(1), k));
+                        let b = tb[k].unwrap_or_else(|| self.tan_or_zero_in(inst, inst.operand(2), k));
                         Some(self.emit_shadow_like(inst, &[(1, a), (2, b)]))
                     })
                     .collect()

@@ -709,6 +709,10 @@ impl Gen<'_> {
             // A sentinel address made from an integer is its own shadow (activity.rs).
             return Some(self.val(v));
         }
+        if v.ty().is_int() && !self.activity.pointer_ints.contains(&v) {
+            // An integer joined with pointers carried as integers: a sentinel address.
+            return Some(self.val(v));
+        }
         None
     }
 
@@ -746,9 +750,9 @@ impl Gen<'_> {
         self.activity.bits.float_view(v)
     }
 
-    /// Whether `v` (a pointer or pointer aggregate) has shadows.
+    /// Whether `v` (a pointer, pointer aggregate, or an integer carrying a pointer) has shadows.
     fn has_shadow(&self, v: Value) -> bool {
-        v.ty().contains_pointer() && self.activity.is_active(v)
+        (v.ty().contains_pointer() || self.activity.pointer_ints.contains(&v)) && self.activity.is_active(v)
     }
 
     // ---- forward sweep ----
@@ -819,8 +823,8 @@ impl Gen<'_> {
                     self.shadow_alloca(inst);
                 }
             }
-            LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze | LLVMIntToPtr | LLVMExtractValue
-            | LLVMExtractElement => {
+            LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMFreeze | LLVMIntToPtr | LLVMPtrToInt
+            | LLVMExtractValue | LLVMExtractElement => {
                 self.copy_primal(inst);
                 self.shadow_through_operand0(inst);
             }
@@ -842,7 +846,11 @@ impl Gen<'_> {
                                 .iter()
                                 .map(|&i| {
                                     let op = inst.operand(i);
-                                    let s = if op.ty().contains_pointer() { self.shadow_or_null(op, k) } else { self.val(op) };
+                                    let s = if op.ty().contains_pointer() || self.activity.pointer_ints.contains(&op) {
+                                        self.shadow_or_null(op, k)
+                                    } else {
+                                        self.val(op)
+                                    };
                                     (i, s)
                                 })
                                 .collect();
@@ -936,7 +944,8 @@ impl Gen<'_> {
             // Float bits stored as an integer: the shadow holds adjoints like a float's.
             return;
         }
-        if has_int_leaf(ty) && self.activity.is_active(v) && !types::integer_data(self.module(), v, p) {
+        let pointer_int = self.activity.pointer_ints.contains(&v);
+        if has_int_leaf(ty) && self.activity.is_active(v) && !pointer_int && !types::integer_data(self.module(), v, p) {
             self.error(
                 store,
                 format!("data of shadowed memory is copied through integers in `{}`", describe(store)),
@@ -954,7 +963,10 @@ impl Gen<'_> {
             let sp = self.shadow_or_null(p, k);
             let pv = self.val(v);
             let sv = if ty.contains_pointer() { Some(self.shadow_or_null(v, k)) } else { None };
-            let m = if ty.contains_float() {
+            let m = if pointer_int {
+                // A pointer stored as an integer: its shadow, as an integer.
+                self.shadow_or_null(v, k)
+            } else if ty.contains_float() {
                 let old = self.b.load(ty, sp);
                 mirror_value(&self.b, old, pv, sv)
             } else {

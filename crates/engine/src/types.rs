@@ -245,6 +245,12 @@ struct FloatWalk {
     inflow_ups: u32,
 }
 
+/// A function the engine generated (a derivative or a runtime helper).
+fn is_generated(f: Value) -> bool {
+    let n = f.name();
+    n.contains(".oxidase.") || n.starts_with("oxidase.")
+}
+
 fn home_function(p: Value) -> Option<Value> {
     if p.is_argument() {
         Some(p.parent_function())
@@ -323,9 +329,12 @@ impl FloatWalk {
             let f = q.parent_function();
             if let Some(i) = f.params().iter().position(|&x| x == q) {
                 for site in f.users() {
+                    // Derivatives generated earlier pass shadows beside primals: their
+                    // accesses say nothing of the primal's types.
                     if site.is_instruction()
                         && matches!(site.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)
                         && site.called_value() == f
+                        && !is_generated(site.parent_block().parent())
                     {
                         if let Some(&a) = site.call_args().get(i) {
                             let (aroot, aoff) = base_and_offset(self.m, a);
@@ -385,7 +394,7 @@ impl FloatWalk {
                             self.visit(oroot, r, false);
                         }
                         CallKind::Ignored | CallKind::IntegerOnly | CallKind::MemSet | CallKind::Deallocation => {}
-                        _ if !callee.is_declaration() && i < callee.params().len() => {
+                        _ if !callee.is_declaration() && i < callee.params().len() && !is_generated(callee) => {
                             self.visit(callee.param(i as u32), rel, false)
                         }
                         // An external function: nothing is known of how it uses the memory.

@@ -9,6 +9,12 @@ pub use oxidase::autodiff as ad;
 
 mod check;
 mod fit_result;
+mod containers;
+mod mlp;
+mod trimmed_fit;
+mod gp_likelihood;
+mod lstm;
+mod hypergradient;
 mod gmm;
 mod heat_inverse;
 mod struct_params;
@@ -25,6 +31,12 @@ fn main() {
         ("heat_inverse", heat_inverse::run),
         ("struct_params", struct_params::run),
         ("gmm", gmm::run),
+        ("containers", containers::run),
+        ("mlp", mlp::run),
+        ("trimmed_fit", trimmed_fit::run),
+        ("gp_likelihood", gp_likelihood::run),
+        ("lstm", lstm::run),
+        ("hypergradient", hypergradient::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
