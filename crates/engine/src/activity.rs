@@ -287,7 +287,7 @@ impl Analyzer<'_> {
             CallKind::MemSet => {}
             CallKind::MemTransfer => {
                 if self.active(args[1]) && !self.active(args[0]) {
-                    let floats = crate::types::copy_contents(self.function.global_parent(), call).float_type().is_some();
+                    let floats = crate::types::copy_contents(self.function.global_parent(), call).holds_floats();
                     self.require(args[0], true, if floats { Need::Data } else { Need::Mirror }, call);
                 } else if self.active(args[0])
                     && !self.active(args[1])

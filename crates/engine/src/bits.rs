@@ -72,6 +72,7 @@ pub fn analyze(function: Value) -> FloatBits {
         })
     };
     let mut seen_as: Vec<(usize, Type)> = Vec::new();
+    let m = function.global_parent();
     for p in function.params() {
         if int_like(p.ty()) {
             id(p, &mut uf);
@@ -110,6 +111,22 @@ pub fn analyze(function: Value) -> FloatBits {
                                 id(inst, &mut uf);
                             }
                         }
+                    }
+                }
+                // Floats moved through memory as integers of their size (a sort or a copy
+                // that LLVM turned into `load i64`/`store i64` of `f64` elements): the
+                // integer is seen as the float type the memory holds.
+                LLVMLoad if int_like(ty) => {
+                    let me = id(inst, &mut uf);
+                    if let Some(t) = crate::types::float_bits_in_memory(m, inst.operand(0), ty, crate::types::only_moved(inst)) {
+                        seen_as.push((me, t));
+                    }
+                }
+                LLVMStore if int_like(inst.operand(0).ty()) && !inst.operand(0).is_constant() => {
+                    let v = inst.operand(0);
+                    if let Some(t) = crate::types::float_bits_in_memory(m, inst.operand(1), v.ty(), crate::types::only_moved(v)) {
+                        let me = id(v, &mut uf);
+                        seen_as.push((me, t));
                     }
                 }
                 _ if int_like(ty) => {

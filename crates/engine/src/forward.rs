@@ -867,7 +867,7 @@ impl Gen<'_> {
                     let n = self.b.select(eq_d, zero, len);
                     self.emit_shadow_like(call, &[(0, d), (1, s), (2, n)]);
                 }
-                Contents::Floats(_) | Contents::FloatsAndIntegers(_) => {
+                Contents::Floats(_) | Contents::FloatsAndIntegers(_) | Contents::Integers(_) => {
                     let skip = self.b.select(eq_d, eq_d, eq_s);
                     let n = self.b.select(skip, zero, len);
                     self.emit_shadow_like(call, &[(0, d), (1, s), (2, n)]);

@@ -1063,7 +1063,7 @@ impl Gen<'_> {
                 self.copy_primal(call);
                 if self.activity.is_active(args[0]) {
                     match copy_contents(self.module(), call) {
-                        Contents::Floats(_) | Contents::FloatsAndIntegers(_) => {}
+                        Contents::Floats(_) | Contents::FloatsAndIntegers(_) | Contents::Integers(_) => {}
                         Contents::NoFloats => {
                             for k in 0..self.width {
                                 let d = self.shadow_or_null(args[0], k);

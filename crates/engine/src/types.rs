@@ -44,7 +44,13 @@ pub enum Contents {
     /// memory that may hold floats (`reverse::mirror_store`), so the shadow of such memory holds
     /// adjoints only and is moved like [`Contents::Floats`].
     FloatsAndIntegers(Type),
-    /// No floats (integers and pointers).
+    /// Integers only, of this float type's size or smaller (no pointers). They may be floats
+    /// moved as integers (LLVM moves `f64` elements of a sort, or `MaybeUninit<f64>`, as
+    /// `i64`), so reverse mode moves their shadow like [`Contents::Floats`]: integer data has
+    /// no derivative, and the shadow of integers is never read back in reverse mode (only
+    /// pointers are).
+    Integers(Type),
+    /// No floats, and pointers (mirrored into the shadow).
     NoFloats,
     Unknown,
 }
@@ -53,9 +59,14 @@ impl Contents {
     /// The float type when the shadow of such memory holds adjoints only (moved, not mirrored).
     pub fn float_type(self) -> Option<Type> {
         match self {
-            Contents::Floats(t) | Contents::FloatsAndIntegers(t) => Some(t),
+            Contents::Floats(t) | Contents::FloatsAndIntegers(t) | Contents::Integers(t) => Some(t),
             _ => None,
         }
+    }
+
+    /// Whether floats were seen in the memory (not only integers that may be floats).
+    pub fn holds_floats(self) -> bool {
+        matches!(self, Contents::Floats(_) | Contents::FloatsAndIntegers(_))
     }
 }
 
@@ -78,24 +89,91 @@ pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
 /// `Result<f64, E>`). Only when that finds no typed access are both sides asked as a whole.
 pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
     if a != b {
-        if let Some(l) = range_leaves(m, b, size, true).filter(|l| !l.is_empty()) {
-            return classify_leaves(&l);
+        if let Some((l, numeric)) = range_leaves_and_numbers(m, b, size, true).filter(|(l, _)| !l.is_empty()) {
+            return classify_leaves(&l, numeric);
         }
     }
-    let mut leaves = Vec::new();
+    let (mut leaves, mut numeric) = (Vec::new(), false);
     for p in [a, b] {
-        match range_leaves(m, p, size, false) {
-            Some(l) => leaves.extend(l),
+        match range_leaves_and_numbers(m, p, size, false) {
+            Some((l, n)) => {
+                leaves.extend(l);
+                numeric |= n;
+            }
             None => return Contents::Unknown,
         }
     }
-    classify_leaves(&leaves)
+    classify_leaves(&leaves, numeric)
 }
 
-fn classify_leaves(leaves: &[Type]) -> Contents {
+/// Whether the loaded integer `v` is only moved: every use stores it to memory.
+pub fn only_moved(v: Value) -> bool {
+    v.is_instruction()
+        && v.opcode() == Opcode::LLVMLoad
+        && v.users().into_iter().all(|u| u.is_instruction() && u.opcode() == Opcode::LLVMStore && u.operand(0) == v && u.operand(1) != v)
+}
+
+/// Whether the integer `v` is a number: computed by arithmetic, or used in arithmetic,
+/// comparisons, as an index or an address. Floats moved as integers are only loaded and
+/// stored.
+fn numeric(v: Value) -> bool {
+    use Opcode::*;
+    let arith = |op: Opcode| {
+        matches!(
+            op,
+            LLVMAdd | LLVMSub | LLVMMul | LLVMUDiv | LLVMSDiv | LLVMURem | LLVMSRem | LLVMShl | LLVMLShr | LLVMAShr
+                | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMZExt | LLVMSExt | LLVMTrunc | LLVMPtrToInt | LLVMIntToPtr
+                | LLVMSwitch
+        )
+    };
+    if v.is_instruction() && arith(v.opcode()) {
+        return true;
+    }
+    v.users().into_iter().any(|u| {
+        u.is_instruction() && (arith(u.opcode()) || (u.opcode() == LLVMGetElementPtr && u.operand(0) != v))
+    })
+}
+
+/// The float type whose bits an integer of type `ty` loaded from or stored to `p` moves: the
+/// memory there holds floats of one type of that size, and otherwise only integers of that
+/// size (which may be the same floats moved as integers, as LLVM moves `f64` elements in a
+/// sort or a copy).
+///
+/// `moved`: the integer is only moved (a load whose every use stores it): then memory holding
+/// only integers of that size that take part in no arithmetic counts as floats too (floats
+/// moved as integers, as `memcpy` treats such memory, see [`Contents::Integers`]).
+pub fn float_bits_in_memory(m: LLVMModuleRef, p: Value, ty: Type, moved: bool) -> Option<Type> {
+    if !ty.is_int() || !matches!(ty.int_width(), 16 | 32 | 64) {
+        return None;
+    }
+    let size = abi_size(m, ty);
+    let (leaves, numeric) = range_leaves_and_numbers(m, p, Some(size), false)?;
+    let float = match leaves.iter().copied().find(|t| t.is_float_or_float_vector()) {
+        Some(f) => f,
+        // Integers of this size only, never numbers: floats only moved (as `memcpy` treats
+        // them, see `Contents::Integers`).
+        None if moved && !numeric && !leaves.is_empty() => match classify_leaves(&leaves, false) {
+            Contents::Integers(f) => f,
+            _ => return None,
+        },
+        None => return None,
+    };
+    let fits = |t: &Type| *t == float || (t.is_int() && abi_size(m, *t) == size);
+    (abi_size(m, float) == size && leaves.iter().all(fits)).then_some(float)
+}
+
+fn classify_leaves(leaves: &[Type], numeric: bool) -> Contents {
     let floats: Vec<Type> = leaves.iter().copied().filter(|t| t.is_float_or_float_vector()).collect();
     if floats.is_empty() {
-        return if leaves.is_empty() { Contents::Unknown } else { Contents::NoFloats };
+        if leaves.is_empty() {
+            return Contents::Unknown;
+        }
+        if numeric || leaves.iter().any(|t| t.contains_pointer()) {
+            return Contents::NoFloats;
+        }
+        let ctx = leaves[0].context();
+        let narrow = leaves.iter().all(|t| t.is_int() && t.int_width() <= 32);
+        return Contents::Integers(if narrow { Type::f32(ctx) } else { Type::f64(ctx) });
     }
     let scalar = |t: Type| if t.is_vector() { t.element() } else { t };
     let f0 = scalar(floats[0]);
@@ -116,6 +194,11 @@ fn classify_leaves(leaves: &[Type]) -> Contents {
 /// [`may_hold_floats`] walks; `None` when the walk gave up. `inflow`: follow only the data that
 /// flows into the memory (not copies out of it), up to the callers that filled it.
 fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> Option<Vec<Type>> {
+    range_leaves_and_numbers(m, p, size, inflow).map(|(l, _)| l)
+}
+
+/// [`range_leaves`], and whether an integer access there takes part in arithmetic.
+fn range_leaves_and_numbers(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> Option<(Vec<Type>, bool)> {
     let (root, off) = base_and_offset(m, p);
     let (lo, hi) = match (off, size) {
         (Some(o), Some(s)) => (o, o + s as i64),
@@ -126,13 +209,90 @@ fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> 
     walk.home = home_function(root);
     walk.inflow = inflow;
     walk.inflow_ups = if inflow { 8 } else { 0 };
+    if root.is_instruction() && matches!(root.opcode(), Opcode::LLVMPHI | Opcode::LLVMSelect) {
+        // A pointer that is one of several objects (a merge sort's source and scratch
+        // buffers): what any of them holds at an unknown offset.
+        walk.lo = i64::MIN / 4;
+        walk.hi = i64::MAX / 4;
+        let mut roots = Vec::new();
+        merged_roots(m, root, &mut roots, &mut HashSet::new());
+        for r in roots {
+            walk.visit(r, None, true);
+        }
+    }
     walk.visit(root, Some(0), true);
     if walk.found {
         return None;
     }
     let mut out = walk.collect.unwrap_or_default();
     out.retain(|t| !(t.is_int() && t.int_width() == 8));
-    Some(out)
+    Some((out, walk.numeric_ints))
+}
+
+/// The pointer loads from the stack slot `slot` at byte offset `off` (any offset when unknown).
+fn slot_loads(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut work = vec![(slot, Some(0i64))];
+    let mut seen = HashSet::new();
+    while let Some((p, at)) = work.pop() {
+        if !seen.insert(p) || seen.len() > 256 {
+            continue;
+        }
+        for u in p.users() {
+            if !u.is_instruction() {
+                continue;
+            }
+            match u.opcode() {
+                Opcode::LLVMLoad if u.ty().is_pointer() && (off.is_none() || at.is_none() || at == off) => out.push(u),
+                Opcode::LLVMGetElementPtr if u.operand(0) == p => {
+                    let o = match (at, gep_offset(m, u)) {
+                        (Some(a), Some(g)) => Some(a + g),
+                        _ => None,
+                    };
+                    work.push((u, o));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Whether `f` returns a pointer into its parameter `i` (the parameter itself, through GEPs
+/// and casts, alone or as the first field of a returned pair such as a slice).
+fn returns_param(f: Value, i: usize) -> bool {
+    let p = f.param(i as u32);
+    let ret = f.function_type().return_type();
+    if !ret.contains_pointer() {
+        return false;
+    }
+    f.blocks().into_iter().filter_map(|b| b.terminator()).filter(|t| t.opcode() == Opcode::LLVMRet && t.num_operands() == 1).any(|t| {
+        let mut v = t.operand(0);
+        // `{ ptr, len }` built by insertvalues: the pointer inserted at index 0.
+        while v.is_instruction() && v.opcode() == Opcode::LLVMInsertValue {
+            if v.operand(1).ty().is_pointer() {
+                v = v.operand(1);
+                break;
+            }
+            v = v.operand(0);
+        }
+        strip_pointer(v) == p
+    })
+}
+
+/// The objects a phi or select of pointers may point into (through further phis and selects).
+fn merged_roots(m: LLVMModuleRef, p: Value, out: &mut Vec<Value>, seen: &mut HashSet<Value>) {
+    if !seen.insert(p) || seen.len() > 64 {
+        return;
+    }
+    if p.is_instruction() && matches!(p.opcode(), Opcode::LLVMPHI | Opcode::LLVMSelect) {
+        for o in crate::activity::data_operands(p) {
+            let (r, _) = base_and_offset(m, o);
+            merged_roots(m, r, out, seen);
+        }
+    } else if !out.contains(&p) {
+        out.push(p);
+    }
 }
 
 pub fn strip_pointer(mut p: Value) -> Value {
@@ -235,6 +395,9 @@ struct FloatWalk {
     found: bool,
     /// Collect the scalar type of every access in the range instead of stopping at a float.
     collect: Option<Vec<Type>>,
+    /// An integer access to the bytes takes part in arithmetic (a counter, a length): the
+    /// integers there are numbers, not floats moved as integers.
+    numeric_ints: bool,
     /// The function of the queried pointer: its parameters, however reached (e.g. as the other
     /// side of a copy), stand for what its callers pass.
     home: Option<Value>,
@@ -272,6 +435,7 @@ impl FloatWalk {
             budget: 20_000,
             found: false,
             collect: None,
+            numeric_ints: false,
             home: None,
             inflow: false,
             inflow_ups: 0,
@@ -279,9 +443,10 @@ impl FloatWalk {
     }
 
     /// An access of type `ty` at offset `at` (relative to the object) if known.
-    fn access(&mut self, ty: Type, at: Option<i64>) {
+    fn access(&mut self, ty: Type, at: Option<i64>) -> bool {
         let mut leaves = Vec::new();
         typed_leaves(self.m, ty, 0, &mut leaves);
+        let mut any = false;
         for (o, sz, t) in leaves {
             let hit = match at {
                 None => true,
@@ -290,6 +455,7 @@ impl FloatWalk {
             if !hit {
                 continue;
             }
+            any = true;
             match &mut self.collect {
                 Some(c) => {
                     if !c.contains(&t) {
@@ -300,6 +466,7 @@ impl FloatWalk {
                 None => {}
             }
         }
+        any
     }
 
     /// Visits the users of `q`, a pointer `rel` bytes into the object. `up`: `q` may be a
@@ -356,8 +523,26 @@ impl FloatWalk {
                 continue;
             }
             match u.opcode() {
-                Opcode::LLVMLoad => self.access(u.ty(), rel),
-                Opcode::LLVMStore if u.operand(1) == q => self.access(u.operand(0).ty(), rel),
+                Opcode::LLVMLoad => {
+                    if self.access(u.ty(), rel) && u.ty().is_int() && numeric(u) {
+                        self.numeric_ints = true;
+                    }
+                }
+                Opcode::LLVMStore if u.operand(1) == q => {
+                    let v = u.operand(0);
+                    if self.access(v.ty(), rel) && v.ty().is_int() && numeric(v) {
+                        self.numeric_ints = true;
+                    }
+                }
+                // The pointer kept in a stack slot (dev builds): its loads from there are it.
+                Opcode::LLVMStore if u.operand(0) == q => {
+                    let (slot, off) = base_and_offset(self.m, u.operand(1));
+                    if slot.is_instruction() && slot.opcode() == Opcode::LLVMAlloca {
+                        for l in slot_loads(self.m, slot, off) {
+                            self.visit(l, rel, false);
+                        }
+                    }
+                }
                 Opcode::LLVMGetElementPtr if u.operand(0) == q => {
                     let r = match (rel, gep_offset(self.m, u)) {
                         (Some(r), Some(o)) => Some(r + o),
@@ -366,6 +551,8 @@ impl FloatWalk {
                     self.visit(u, r, false);
                 }
                 Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast => self.visit(u, rel, false),
+                // The pointer of a returned `{ ptr, len }` (see `returns_param`).
+                Opcode::LLVMExtractValue if u.ty().is_pointer() => self.visit(u, None, false),
                 Opcode::LLVMPHI | Opcode::LLVMSelect => self.visit(u, None, false),
                 Opcode::LLVMCall | Opcode::LLVMInvoke => {
                     let args = u.call_args();
@@ -395,7 +582,12 @@ impl FloatWalk {
                         }
                         CallKind::Ignored | CallKind::IntegerOnly | CallKind::MemSet | CallKind::Deallocation => {}
                         _ if !callee.is_declaration() && i < callee.params().len() && !is_generated(callee) => {
-                            self.visit(callee.param(i as u32), rel, false)
+                            self.visit(callee.param(i as u32), rel, false);
+                            // A pointer into the object handed back (`as_mut_ptr`,
+                            // `as_uninit_slice_mut`): its uses are the object's too.
+                            if returns_param(callee, i) {
+                                self.visit(u, None, false);
+                            }
                         }
                         // An external function: nothing is known of how it uses the memory.
                         _ => {}

@@ -906,3 +906,130 @@ fn c_allocator_malloc_realloc_posix_memalign_free() {
         assert!(close(f64::from_bits(fo[1]), want, 1e-13), "aligned={aligned}: {} vs {want}", f64::from_bits(fo[1]));
     }
 }
+
+// ---- pointers and floats moved as integers ----
+
+/// Release builds keep `Vec`'s buffer as an integer where its dangling pointer (the alignment,
+/// here 8) and a fresh allocation meet: `phi i64 [8, empty], [ptrtoint buf, allocated]`.
+const POINTER_AS_INTEGER: &str = r#"
+declare ptr @malloc(i64)
+declare void @free(ptr)
+define double @f(ptr %x, i64 %n) {
+entry:
+  %empty = icmp eq i64 %n, 0
+  br i1 %empty, label %join, label %alloc
+alloc:
+  %bytes = shl i64 %n, 3
+  %buf = call ptr @malloc(i64 %bytes)
+  %bi = ptrtoint ptr %buf to i64
+  br label %join
+join:
+  %pi = phi i64 [ 8, %entry ], [ %bi, %alloc ]
+  %p = inttoptr i64 %pi to ptr
+  br i1 %empty, label %done, label %fill
+fill:
+  %i = phi i64 [ 0, %join ], [ %i1, %fill ]
+  %px = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %px
+  %sq = fmul double %xi, %xi
+  %pp = getelementptr double, ptr %p, i64 %i
+  store double %sq, ptr %pp
+  %i1 = add i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %fill, label %sum
+sum:
+  %j = phi i64 [ 0, %fill ], [ %j1, %sum ]
+  %acc = phi double [ 0.0, %fill ], [ %acc1, %sum ]
+  %qx = getelementptr double, ptr %x, i64 %j
+  %xj = load double, ptr %qx
+  %qp = getelementptr double, ptr %p, i64 %j
+  %pj = load double, ptr %qp
+  %t = fmul double %pj, %xj
+  %acc1 = fadd double %acc, %t
+  %j1 = add i64 %j, 1
+  %more2 = icmp ult i64 %j1, %n
+  br i1 %more2, label %sum, label %release
+release:
+  call void @free(ptr %p)
+  br label %done
+done:
+  %r = phi double [ 0.0, %join ], [ %acc1, %release ]
+  ret double %r
+}"#;
+
+#[test]
+fn pointer_carried_as_an_integer() {
+    let x0 = [0.5, -1.25, 2.0, 0.75];
+    let c = compile(POINTER_AS_INTEGER, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let mut x = x0;
+    let mut dx = [0.0; 4];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), 4, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[0]), x0.iter().map(|v| v * v * v).sum::<f64>(), 1e-15));
+    for i in 0..4 {
+        assert!(close(dx[i], 3.0 * x0[i] * x0[i], 1e-15), "{dx:?}");
+    }
+    use oxidase_engine::ArgActivity::{Const, Dual};
+    let fc = compile_forward(POINTER_AS_INTEGER, "f", vec![Dual, Const], 1).unwrap();
+    let mut t = [1.0, -0.5, 0.25, 2.0];
+    let mut fo = [0u64; 2];
+    (fc.grad)([p(&mut x), p(&mut t), 4].as_ptr(), fo.as_mut_ptr());
+    let want: f64 = (0..4).map(|i| dx[i] * t[i]).sum();
+    assert!(close(f64::from_bits(fo[1]), want, 1e-14));
+}
+
+/// Floats swapped as `i64` (how LLVM moves `f64` elements in a sort), then read as floats.
+#[test]
+fn floats_moved_through_memory_as_integers() {
+    let ir = r#"
+define double @f(ptr %x) {
+  %p1 = getelementptr double, ptr %x, i64 1
+  %a = load i64, ptr %x
+  %b = load i64, ptr %p1
+  store i64 %b, ptr %x
+  store i64 %a, ptr %p1
+  %x0 = load double, ptr %x
+  %x1 = load double, ptr %p1
+  %sq = fmul double %x0, %x0
+  %s3 = fmul double %sq, 3.0
+  %r = fadd double %s3, %x1
+  ret double %r
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Duplicated], RevRet::Active, 1).unwrap();
+    let mut x = [1.5, -2.0];
+    let mut dx = [0.0; 2];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), f(1.0)].as_ptr(), out.as_mut_ptr());
+    // f = 3·x1² + x0 (of the values before the swap).
+    assert_eq!(f64::from_bits(out[0]), 3.0 * 4.0 + 1.5);
+    assert_eq!(dx, [1.0, -12.0]);
+}
+
+/// Floats that the function only moves as integers, copied with `memcpy` into the output: the
+/// copy moves adjoints (its bytes may be floats; integers have no derivative anyway).
+#[test]
+fn memcpy_of_floats_seen_only_as_integers() {
+    let ir = r#"
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+define void @f(ptr %x, ptr %out) {
+  %tmp = alloca [2 x i64]
+  %t1 = getelementptr i64, ptr %tmp, i64 1
+  %p1 = getelementptr i64, ptr %x, i64 1
+  %a = load i64, ptr %x
+  %b = load i64, ptr %p1
+  store i64 %b, ptr %tmp
+  store i64 %a, ptr %t1
+  call void @llvm.memcpy.p0.p0.i64(ptr %out, ptr %tmp, i64 16, i1 false)
+  ret void
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Duplicated, RevArg::Duplicated], RevRet::Const, 1).unwrap();
+    let mut x = [1.5, -2.0];
+    let mut dx = [0.0; 2];
+    let mut o = [0.0; 2];
+    let mut dout = [0.25, 4.0];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), p(&mut o), p(&mut dout)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(o, [-2.0, 1.5]);
+    assert_eq!(dx, [4.0, 0.25]);
+    assert_eq!(dout, [0.0, 0.0]);
+}

@@ -170,6 +170,9 @@ impl Type {
     pub fn f64(ctx: LLVMContextRef) -> Type {
         Type(unsafe { LLVMDoubleTypeInContext(ctx) })
     }
+    pub fn f32(ctx: LLVMContextRef) -> Type {
+        Type(unsafe { LLVMFloatTypeInContext(ctx) })
+    }
     pub fn ptr(ctx: LLVMContextRef) -> Type {
         Type(unsafe { LLVMPointerTypeInContext(ctx, 0) })
     }

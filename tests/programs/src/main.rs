@@ -9,9 +9,7 @@ pub use oxidase::autodiff as ad;
 
 mod check;
 mod fit_result;
-mod containers;
 mod mlp;
-mod trimmed_fit;
 mod gp_likelihood;
 mod lstm;
 mod hypergradient;
@@ -31,9 +29,7 @@ fn main() {
         ("heat_inverse", heat_inverse::run),
         ("struct_params", struct_params::run),
         ("gmm", gmm::run),
-        ("containers", containers::run),
         ("mlp", mlp::run),
-        ("trimmed_fit", trimmed_fit::run),
         ("gp_likelihood", gp_likelihood::run),
         ("lstm", lstm::run),
         ("hypergradient", hypergradient::run),
