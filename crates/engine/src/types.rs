@@ -89,21 +89,28 @@ pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
 /// `Result<f64, E>`). Only when that finds no typed access are both sides asked as a whole.
 pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
     if a != b {
-        if let Some((l, numeric)) = range_leaves_and_numbers(m, b, size, true).filter(|(l, _)| !l.is_empty()) {
+        if let Some((l, numeric)) = range_leaves(m, b, size, true, false).filter(|(l, _)| !l.is_empty()) {
             return classify_leaves(&l, numeric);
         }
     }
-    let (mut leaves, mut numeric) = (Vec::new(), false);
-    for p in [a, b] {
-        match range_leaves_and_numbers(m, p, size, false) {
-            Some((l, n)) => {
-                leaves.extend(l);
-                numeric |= n;
+    // Then both sides as a whole; when neither is accessed with a type where the walk can
+    // see it, the objects their pointers came from.
+    for deep in [false, true] {
+        let (mut leaves, mut numeric) = (Vec::new(), false);
+        for p in [a, b] {
+            match range_leaves(m, p, size, false, deep) {
+                Some((l, n)) => {
+                    leaves.extend(l);
+                    numeric |= n;
+                }
+                None => return Contents::Unknown,
             }
-            None => return Contents::Unknown,
+        }
+        if !leaves.is_empty() {
+            return classify_leaves(&leaves, numeric);
         }
     }
-    classify_leaves(&leaves, numeric)
+    Contents::Unknown
 }
 
 /// Whether the loaded integer `v` is only moved: every use stores it to memory.
@@ -147,7 +154,7 @@ pub fn float_bits_in_memory(m: LLVMModuleRef, p: Value, ty: Type, moved: bool) -
         return None;
     }
     let size = abi_size(m, ty);
-    let (leaves, numeric) = range_leaves_and_numbers(m, p, Some(size), false)?;
+    let (leaves, numeric) = range_leaves(m, p, Some(size), false, false)?;
     let float = match leaves.iter().copied().find(|t| t.is_float_or_float_vector()) {
         Some(f) => f,
         // Integers of this size only, never numbers: floats only moved (as `memcpy` treats
@@ -191,14 +198,13 @@ fn classify_leaves(leaves: &[Type], numeric: bool) -> Contents {
 }
 
 /// The scalar types of every access to the `size` bytes at `p` (`None`: any offset), found as
-/// [`may_hold_floats`] walks; `None` when the walk gave up. `inflow`: follow only the data that
-/// flows into the memory (not copies out of it), up to the callers that filled it.
-fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> Option<Vec<Type>> {
-    range_leaves_and_numbers(m, p, size, inflow).map(|(l, _)| l)
-}
-
-/// [`range_leaves`], and whether an integer access there takes part in arithmetic.
-fn range_leaves_and_numbers(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool) -> Option<(Vec<Type>, bool)> {
+/// [`may_hold_floats`] walks, and whether an integer access there takes part in arithmetic;
+/// `None` when the walk gave up. `inflow`: follow only the data that flows into the memory (not
+/// copies out of it), up to the callers that filled it.
+///
+/// `deep`: also look for the objects `p` may point into through accessors that return a
+/// pointer into their argument, stack slots and callers ([`object_roots`]), at any offset.
+fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool, deep: bool) -> Option<(Vec<Type>, bool)> {
     let (root, off) = base_and_offset(m, p);
     let (lo, hi) = match (off, size) {
         (Some(o), Some(s)) => (o, o + s as i64),
@@ -209,13 +215,14 @@ fn range_leaves_and_numbers(m: LLVMModuleRef, p: Value, size: Option<u64>, inflo
     walk.home = home_function(root);
     walk.inflow = inflow;
     walk.inflow_ups = if inflow { 8 } else { 0 };
-    if root.is_instruction() && matches!(root.opcode(), Opcode::LLVMPHI | Opcode::LLVMSelect) {
+    if deep || root.is_instruction() && matches!(root.opcode(), Opcode::LLVMPHI | Opcode::LLVMSelect) {
         // A pointer that is one of several objects (a merge sort's source and scratch
-        // buffers): what any of them holds at an unknown offset.
+        // buffers), or that came from another object: what any of them holds at an unknown
+        // offset.
         walk.lo = i64::MIN / 4;
         walk.hi = i64::MAX / 4;
         let mut roots = Vec::new();
-        merged_roots(m, root, &mut roots, &mut HashSet::new());
+        object_roots(m, root, deep, &mut roots, &mut HashSet::new());
         for r in roots {
             walk.visit(r, None, true);
         }
@@ -280,19 +287,100 @@ fn returns_param(f: Value, i: usize) -> bool {
     })
 }
 
-/// The objects a phi or select of pointers may point into (through further phis and selects).
-fn merged_roots(m: LLVMModuleRef, p: Value, out: &mut Vec<Value>, seen: &mut HashSet<Value>) {
+/// The objects the pointer `p` may point into: through phis and selects; with `deep`, also
+/// through accessors returning a pointer into their argument (`as_ptr`, `index`), values kept
+/// in stack slots (dev builds), and what callers pass for a parameter. Rust's pointers are
+/// typed: every object found this way holds the same type where `p` points.
+fn object_roots(m: LLVMModuleRef, p: Value, deep: bool, out: &mut Vec<Value>, seen: &mut HashSet<Value>) {
+    let (p, _) = base_and_offset(m, p);
     if !seen.insert(p) || seen.len() > 64 {
         return;
     }
-    if p.is_instruction() && matches!(p.opcode(), Opcode::LLVMPHI | Opcode::LLVMSelect) {
-        for o in crate::activity::data_operands(p) {
-            let (r, _) = base_and_offset(m, o);
-            merged_roots(m, r, out, seen);
-        }
-    } else if !out.contains(&p) {
+    if !out.contains(&p) {
         out.push(p);
     }
+    if p.is_instruction() && matches!(p.opcode(), Opcode::LLVMPHI | Opcode::LLVMSelect) {
+        for o in crate::activity::data_operands(p) {
+            object_roots(m, o, deep, out, seen);
+        }
+        return;
+    }
+    if !deep {
+        return;
+    }
+    if p.is_argument() {
+        let f = p.parent_function();
+        let Some(i) = f.params().iter().position(|&x| x == p) else { return };
+        for site in f.users() {
+            if site.is_instruction()
+                && matches!(site.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)
+                && site.called_value() == f
+                && !is_generated(site.parent_block().parent())
+            {
+                if let Some(&a) = site.call_args().get(i) {
+                    object_roots(m, a, deep, out, seen);
+                }
+            }
+        }
+        return;
+    }
+    if !p.is_instruction() {
+        return;
+    }
+    let call = match p.opcode() {
+        Opcode::LLVMExtractValue if p.indices() == [0] => Some(p.operand(0)),
+        Opcode::LLVMCall | Opcode::LLVMInvoke => Some(p),
+        _ => None,
+    };
+    if let Some(c) = call.filter(|c| c.is_instruction() && matches!(c.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)) {
+        if let Some(callee) = c.called_function().filter(|f| !f.is_declaration() && !is_generated(*f)) {
+            let args = c.call_args();
+            for j in 0..args.len().min(callee.params().len()) {
+                if args[j].ty().is_pointer() && returns_param(callee, j) {
+                    object_roots(m, args[j], deep, out, seen);
+                }
+            }
+        }
+    }
+    if p.opcode() == Opcode::LLVMLoad {
+        let (slot, off) = base_and_offset(m, p.operand(0));
+        if slot.is_instruction() && slot.opcode() == Opcode::LLVMAlloca {
+            for v in slot_stores(m, slot, off) {
+                object_roots(m, v, deep, out, seen);
+            }
+        }
+    }
+}
+
+/// The pointers stored into the stack slot `slot` at byte offset `off` (any when unknown).
+fn slot_stores(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut work = vec![(slot, Some(0i64))];
+    let mut seen = HashSet::new();
+    while let Some((p, at)) = work.pop() {
+        if !seen.insert(p) || seen.len() > 256 {
+            continue;
+        }
+        for u in p.users() {
+            if !u.is_instruction() {
+                continue;
+            }
+            match u.opcode() {
+                Opcode::LLVMStore if u.operand(1) == p && u.operand(0).ty().is_pointer() && (off.is_none() || at.is_none() || at == off) => {
+                    out.push(u.operand(0))
+                }
+                Opcode::LLVMGetElementPtr if u.operand(0) == p => {
+                    let o = match (at, gep_offset(m, u)) {
+                        (Some(a), Some(g)) => Some(a + g),
+                        _ => None,
+                    };
+                    work.push((u, o));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 pub fn strip_pointer(mut p: Value) -> Value {
