@@ -6,12 +6,15 @@
 //! * `test`: setup, workspace tests, `examples/` end to end (dev and release), acceptance corpus.
 //! * `corpus`: setup, then only the acceptance corpus.
 //! * `bench`: setup, then `benches/` (criterion) and the report; `bench-report`: only the report.
+//! * `fuzz`: setup, then random differentiable Rust programs on either route and profile, every
+//!   derivative checked against finite differences and the other mode.
 //!
 //! Every path is derived from this crate's `CARGO_MANIFEST_DIR`: the repository root is its parent.
 
 mod bench;
 mod cmd;
 mod corpus;
+mod fuzz;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +66,26 @@ enum Command {
         /// Which directory of the corpus to run.
         #[arg(value_enum, default_value_t = What::All)]
         what: What,
+    },
+    /// Set up, then generate random differentiable Rust programs, build them on the chosen
+    /// routes and profiles, and check every derivative against finite differences and the
+    /// other mode (a campaign; fails on any wrong number, crash or panic).
+    Fuzz {
+        /// First seed: the campaign is reproduced exactly by the same seed and counts.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Functions to generate and check (per route and profile).
+        #[arg(long, default_value_t = 200)]
+        programs: usize,
+        /// Functions per generated crate (one build each).
+        #[arg(long, default_value_t = 25)]
+        per_crate: usize,
+        /// Only this route (default: both).
+        #[arg(long, value_enum)]
+        route: Option<Route>,
+        /// Only this profile (default: both).
+        #[arg(long, value_enum)]
+        profile: Option<Profile>,
     },
     /// Set up, run `benches/` (criterion, one process for oxidase and its peers), then print the
     /// report of `bench-report`.
@@ -170,6 +193,18 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Test { quick } => test(&paths, quick),
+        Command::Fuzz { seed, programs, per_crate, route, profile } => {
+            let tc = setup::setup(&paths)?;
+            let campaign = fuzz::Campaign {
+                seed,
+                programs,
+                per_crate: per_crate.max(1),
+                routes: route.map(|r| vec![r]).unwrap_or(vec![Route::Nightly, Route::Stable]),
+                profiles: profile.map(|p| vec![p]).unwrap_or(vec![Profile::Dev, Profile::Release]),
+            };
+            let ok = fuzz::run(&paths, &tc.host, &campaign)?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Bench { route, smoke, filter } => {
             let tc = setup::setup(&paths)?;
             bench::run(&paths, &tc.host, route, smoke, filter.as_deref())?;

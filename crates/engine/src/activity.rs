@@ -210,7 +210,9 @@ impl Analyzer<'_> {
 
     fn visit(&mut self, inst: Value) {
         use Opcode::*;
-        if self.active(inst) && !matches!(inst.opcode(), LLVMPHI | LLVMSelect) {
+        // Phis, selects and calls are visited again: an operand that becomes active later
+        // changes what they require (a callee is asked again with the new pattern).
+        if self.active(inst) && !matches!(inst.opcode(), LLVMPHI | LLVMSelect | LLVMCall | LLVMInvoke) {
             return;
         }
         match inst.opcode() {

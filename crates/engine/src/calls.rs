@@ -177,7 +177,7 @@ pub fn indirect_candidates(call: Value) -> Vec<Value> {
 
 /// The allocator shim's symbol without rustc's mangling: newer rustc emits
 /// `_RNvCs…_7___rustc12___rust_alloc` (demangled `__rustc::__rust_alloc`) for `__rust_alloc`.
-fn allocator_symbol(name: &str) -> String {
+pub(crate) fn allocator_symbol(name: &str) -> String {
     if name.starts_with("_R") {
         let d = crate::error::demangle(name);
         if let Some(last) = d.strip_prefix("__rustc::") {

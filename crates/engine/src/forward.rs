@@ -86,15 +86,18 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
     let mut active_params: Vec<bool> = key.args.iter().map(|a| *a == ArgActivity::Dual).collect();
     // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
     let mut self_shadowed = Vec::new();
+    let returns_pointer = primal.function_type().return_type().contains_pointer();
     let activity = loop {
         let activity = {
             let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
-            activity::analyze(primal, &active_params, false, &subst, &mut callees)?
+            // The derivative returns the result's tangent: a returned pointer needs its shadow.
+            activity::analyze(primal, &active_params, returns_pointer, &subst, &mut callees)?
         };
         let own = activity.self_shadowed(primal, &active_params, "Dual")?;
         if own.is_empty() {
             break activity;
         }
+        engine.check_self_shadowing(key.function, derivative, key.runtime_activity, returns_pointer)?;
         for k in own {
             active_params[k] = true;
             self_shadowed.push(k);
@@ -755,7 +758,7 @@ impl Gen<'_> {
 
     fn shadow_allocation(&mut self, call: Value, primal_copy: Value, alloc: Alloc, args: &[Value]) {
         let ctx = context_of(self.module());
-        let name = call.called_function().map(|f| f.name()).unwrap_or_default();
+        let name = call.called_function().map(|f| crate::calls::allocator_symbol(&f.name())).unwrap_or_default();
         let mut lanes = Vec::new();
         for k in 0..self.width {
             let c_family = crate::heap::is_c_allocation(call);

@@ -125,6 +125,8 @@ pub struct Engine {
     /// Derivatives generated for the request in progress (undone if it fails).
     in_request: Vec<Job>,
     shadow_globals: HashMap<Value, Value>,
+    /// The derivatives requested by the user (not generated for a call from another one).
+    requested: std::collections::HashSet<Value>,
     /// Memoized interprocedural requirements (see [`activity::Activity::required_params`]).
     requirements: HashMap<(Value, Vec<bool>, bool), Vec<(usize, activity::Need)>>,
 }
@@ -140,8 +142,33 @@ impl Engine {
             pending: Vec::new(),
             in_request: Vec::new(),
             shadow_globals: HashMap::new(),
+            requested: std::collections::HashSet::new(),
             requirements: HashMap::new(),
         }
+    }
+
+    /// Whether `Const` parameters of `function` may be their own shadows in the derivative
+    /// `derivative` (run-time activity, see [`runtime_activity`]). Only where every access to
+    /// such a shadow is checked: in a derivative the user requested (its callers are the
+    /// user's code, which never reads shadows), or one generated for a caller that checks
+    /// (`runtime`), and never when the shadow would be handed back as a returned pointer. A
+    /// callee whose caller passes no shadow is an inconsistency, refused.
+    pub(crate) fn check_self_shadowing(&self, function: Value, derivative: Value, runtime: bool, returns_pointer: bool) -> Result<(), Vec<AdError>> {
+        if returns_pointer {
+            return Err(vec![AdError::new(
+                function,
+                "the function returns a reference while constant data is kept beside differentiated data (a `Const` argument next to a differentiated one in a struct or iterator)",
+                "mark the constant argument Dual/Duplicated (with a zero shadow), or return a value instead of a reference",
+            )]);
+        }
+        if runtime || self.requested.contains(&derivative) {
+            return Ok(());
+        }
+        Err(vec![AdError::new(
+            function,
+            "a constant argument needs a shadow that its caller does not provide (internal error)",
+            "please report this program; as a workaround mark the constant argument Dual/Duplicated",
+        )])
     }
 
     /// The forward derivative for `key`, generating it (and everything it calls) on demand.
@@ -153,6 +180,7 @@ impl Engine {
             return Err(vec![err]);
         }
         let f = self.forward_function(key);
+        self.requested.insert(f);
         self.finish_request().map(|_| f)
     }
 
@@ -164,6 +192,7 @@ impl Engine {
             return Err(vec![err]);
         }
         let f = self.reverse_functions(key, reverse::Shape::Combined)[0];
+        self.requested.insert(f);
         self.finish_request().map(|_| f)
     }
 

@@ -270,6 +270,7 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         if own.is_empty() {
             break activity;
         }
+        engine.check_self_shadowing(key.function, fns[0], key.runtime_activity, returns_shadow(key))?;
         for k in own {
             active_params[k] = true;
             self_shadowed.push(k);

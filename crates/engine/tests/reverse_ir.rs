@@ -1033,3 +1033,42 @@ define void @f(ptr %x, ptr %out) {
     assert_eq!(dx, [4.0, 0.25]);
     assert_eq!(dout, [0.0, 0.0]);
 }
+
+/// A helper with no differentiated argument returning a fresh block (`RawVec::with_capacity_in`
+/// in a dev build): its forward derivative must return the block's shadow, never a null one.
+#[test]
+fn returned_fresh_block_of_a_call_without_active_arguments() {
+    let ir = r#"
+declare ptr @malloc(i64)
+declare void @free(ptr)
+define internal { i64, ptr } @make(i64 %n) {
+  %bytes = shl i64 %n, 3
+  %b = call ptr @malloc(i64 %bytes)
+  %r0 = insertvalue { i64, ptr } undef, i64 %n, 0
+  %r1 = insertvalue { i64, ptr } %r0, ptr %b, 1
+  ret { i64, ptr } %r1
+}
+define double @f(ptr %x, i64 %n) {
+  %r = call { i64, ptr } @make(i64 %n)
+  %buf = extractvalue { i64, ptr } %r, 1
+  %x0 = load double, ptr %x
+  %sq = fmul double %x0, %x0
+  store double %sq, ptr %buf
+  %back = load double, ptr %buf
+  %y = fmul double %back, %x0
+  call void @free(ptr %buf)
+  ret double %y
+}"#;
+    use oxidase_engine::ArgActivity::{Const, Dual};
+    let fc = compile_forward(ir, "f", vec![Dual, Const], 1).unwrap();
+    let (mut x, mut t) = ([1.5], [2.0]);
+    let mut fo = [0u64; 2];
+    (fc.grad)([p(&mut x), p(&mut t), 4].as_ptr(), fo.as_mut_ptr());
+    assert_eq!(f64::from_bits(fo[0]), 1.5f64.powi(3));
+    assert_eq!(f64::from_bits(fo[1]), 3.0 * 1.5 * 1.5 * 2.0);
+    let c = compile(ir, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let mut dx = [0.0];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), 4, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(dx[0], 3.0 * 1.5 * 1.5);
+}
