@@ -35,7 +35,7 @@ pub struct Activity {
     /// directly: such a parameter can never be its own shadow.
     pub written_params: Vec<usize>,
     /// Integers that carry float bits ([`crate::bits`]).
-    pub bits: FloatBits,
+    pub bits: std::rc::Rc<FloatBits>,
     /// Active integers that carry a pointer (`ptrtoint` of a shadowed pointer, and the phis,
     /// selects and freezes joining such integers, as `Vec`'s dangling pointer and allocations
     /// meet in release builds): their shadow is the shadow pointer as an integer. Other
@@ -133,6 +133,7 @@ pub fn analyze<'s>(
     function: Value,
     active_params: &[bool],
     ret_shadow: bool,
+    bits: std::rc::Rc<FloatBits>,
     subst: &'s HashMap<Value, Value>,
     callees: &'s mut CalleeRequirements<'s>,
 ) -> Result<Activity, Vec<AdError>> {
@@ -141,7 +142,7 @@ pub fn analyze<'s>(
     let returning = cfg.returning_blocks();
     let insts: Vec<Value> =
         cfg.order.iter().filter(|b| returning.contains(b)).flat_map(|b| b.instructions()).collect();
-    let result = Activity { bits: crate::bits::analyze(function), returning, ..Activity::default() };
+    let result = Activity { bits, returning, ..Activity::default() };
     let mut a = Analyzer { function, ret_shadow, subst, callees, result, errors: Vec::new(), changed: true };
     for (p, &act) in function.params().into_iter().zip(active_params) {
         if act {

@@ -87,11 +87,12 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
     // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
     let mut self_shadowed = Vec::new();
     let returns_pointer = primal.function_type().return_type().contains_pointer();
+    let bits = engine.float_bits(primal);
     let activity = loop {
         let activity = {
             let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
             // The derivative returns the result's tangent: a returned pointer needs its shadow.
-            activity::analyze(primal, &active_params, returns_pointer, &subst, &mut callees)?
+            activity::analyze(primal, &active_params, returns_pointer, bits.clone(), &subst, &mut callees)?
         };
         let own = activity.self_shadowed(primal, &active_params, "Dual")?;
         if own.is_empty() {

@@ -125,6 +125,9 @@ pub struct Engine {
     /// Derivatives generated for the request in progress (undone if it fails).
     in_request: Vec<Job>,
     shadow_globals: HashMap<Value, Value>,
+    /// Float-bit webs per function ([`bits`]): they depend on the function alone, and finding
+    /// them asks the memory type analysis about integer loads and stores.
+    float_bits: HashMap<Value, std::rc::Rc<bits::FloatBits>>,
     /// The derivatives requested by the user (not generated for a call from another one).
     requested: std::collections::HashSet<Value>,
     /// Memoized interprocedural requirements (see [`activity::Activity::required_params`]).
@@ -143,8 +146,14 @@ impl Engine {
             in_request: Vec::new(),
             shadow_globals: HashMap::new(),
             requested: std::collections::HashSet::new(),
+            float_bits: HashMap::new(),
             requirements: HashMap::new(),
         }
+    }
+
+    /// The float-bit webs of the primal function `f` (computed once).
+    pub(crate) fn float_bits(&mut self, f: Value) -> std::rc::Rc<bits::FloatBits> {
+        self.float_bits.entry(f).or_insert_with(|| std::rc::Rc::new(bits::analyze(f))).clone()
     }
 
     /// Whether `Const` parameters of `function` may be their own shadows in the derivative
@@ -293,10 +302,11 @@ impl Engine {
         }
         self.requirements.insert(key.clone(), Vec::new());
         let subst = HashMap::new();
+        let bits = self.float_bits(f);
         loop {
             let result = {
                 let mut callees = |c: Value, a: &[bool], r: bool| self.param_requirements(c, a, r);
-                activity::analyze(f, active, ret_shadow, &subst, &mut callees)
+                activity::analyze(f, active, ret_shadow, bits.clone(), &subst, &mut callees)
             };
             // Errors surface when the derivative itself is generated; here they mean "nothing".
             let req: Vec<(usize, activity::Need)> = result
@@ -351,6 +361,8 @@ impl Engine {
             }
             created.extend(job.functions());
         }
+        // Deleted functions' addresses may be reused by new ones.
+        self.float_bits.retain(|f, _| !created.contains(f));
         for f in &created {
             module::clear_body(*f);
         }

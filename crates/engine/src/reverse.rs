@@ -261,10 +261,11 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
     let mut active_params: Vec<bool> = key.args.iter().map(|a| matches!(a, RevArg::Active | RevArg::Duplicated)).collect();
     // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
     let mut self_shadowed = Vec::new();
+    let bits = engine.float_bits(primal);
     let activity = loop {
         let activity = {
             let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
-            activity::analyze(primal, &active_params, returns_shadow(key), &subst, &mut callees)?
+            activity::analyze(primal, &active_params, returns_shadow(key), bits.clone(), &subst, &mut callees)?
         };
         let own = activity.self_shadowed(primal, &active_params, "Duplicated")?;
         if own.is_empty() {
@@ -2009,7 +2010,7 @@ impl Gen<'_> {
             let ty = self.activity.bits.float_view(v).unwrap_or(v.ty());
             for k in 0..self.width {
                 let Some(sp) = self.shadow_at(p, k) else { continue };
-                let d = self.take_shadow(store, p, sp, ty, true);
+                let d = self.take_shadow(p, sp, ty, true);
                 self.accumulate(v, k, d);
             }
             return;
@@ -2032,7 +2033,7 @@ impl Gen<'_> {
         let active = self.has_adjoint(v);
         for k in 0..self.width {
             let Some(sp) = self.shadow_at(p, k) else { continue };
-            let d = self.take_shadow(store, p, sp, ty, active);
+            let d = self.take_shadow(p, sp, ty, active);
             if active {
                 self.accumulate(v, k, d);
             }
@@ -2044,7 +2045,7 @@ impl Gen<'_> {
     /// shadow (guarded accesses), the adjoint read there is zero, nothing is written, and a
     /// differentiated value (`active`) stored into it stops the program: its derivative would
     /// be lost.
-    fn take_shadow(&mut self, store: Value, p: Value, sp: Value, ty: Type, active: bool) -> Value {
+    fn take_shadow(&mut self, p: Value, sp: Value, ty: Type, active: bool) -> Value {
         if !self.guarded(p) {
             let d = self.b.load(ty, sp);
             let cleared = zero_floats(&self.b, d);
@@ -2060,7 +2061,6 @@ impl Gen<'_> {
             let eq = runtime_activity::same(&self.b, sp, pp);
             runtime_activity::check(m, &self.b, eq, self.primal);
         }
-        let _ = store;
         d
     }
 

@@ -73,25 +73,45 @@ pub fn check(m: LLVMModuleRef, b: &Builder, bad: Value, function: Value) {
 /// and aborts.
 fn fail_function(m: LLVMModuleRef) -> Value {
     let ctx = context_of(m);
-    let (p, i64t, i1) = (Type::ptr(ctx), Type::i64(ctx), Type::i1(ctx));
-    let f = match helper(m, "oxidase.ra.check", Type::function(Type::void(ctx), &[i1, p, i64t], false)) {
+    let params = [Type::i1(ctx), Type::ptr(ctx), Type::i64(ctx)];
+    conditional(m, "oxidase.ra.check", &params, |_, ps| ps[0], |b, ps| {
+        let write = crate::tape::libc_function(m, "write");
+        b.call(write.function_type(), write, &[Type::i32(ctx).const_int(2), ps[1], ps[2]]);
+        let abort = crate::tape::libc_function(m, "abort");
+        b.call(abort.function_type(), abort, &[]);
+        b.unreachable();
+    })
+}
+
+/// An always-inlined helper `void name(params…)` whose body runs only when `cond(params)`
+/// holds; `body` may end its block itself (`unreachable`). Built once per module.
+fn conditional(
+    m: LLVMModuleRef,
+    name: &str,
+    params: &[Type],
+    cond: impl FnOnce(&Builder, &[Value]) -> Value,
+    body: impl FnOnce(&Builder, &[Value]),
+) -> Value {
+    let ctx = context_of(m);
+    let f = match helper(m, name, Type::function(Type::void(ctx), params, false)) {
         Ok(f) => return f,
         Err(f) => f,
     };
     f.add_fn_attribute("alwaysinline");
+    let ps = f.params();
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");
-    let fail = Block::append(ctx, f, "fail");
-    let ok = Block::append(ctx, f, "ok");
+    let run = Block::append(ctx, f, "run");
+    let done = Block::append(ctx, f, "done");
     b.position_at_end(entry);
-    b.cond_br(f.param(0), fail, ok);
-    b.position_at_end(fail);
-    let write = crate::tape::libc_function(m, "write");
-    b.call(write.function_type(), write, &[Type::i32(ctx).const_int(2), f.param(1), f.param(2)]);
-    let abort = crate::tape::libc_function(m, "abort");
-    b.call(abort.function_type(), abort, &[]);
-    b.unreachable();
-    b.position_at_end(ok);
+    let c = cond(&b, &ps);
+    b.cond_br(c, run, done);
+    b.position_at_end(run);
+    body(&b, &ps);
+    if b.insert_block().terminator().is_none() {
+        b.br(done);
+    }
+    b.position_at_end(done);
     b.ret_void();
     f
 }
@@ -127,27 +147,9 @@ pub fn load(b: &Builder, ty: Type, shadow: Value, primal: Value) -> Value {
 /// `void oxidase.ra.<what>.<ty>(ptr shadow, ptr primal, ty v)`: runs `body(v, shadow)` when the
 /// pointers differ; always inlined.
 fn guarded(m: LLVMModuleRef, what: &str, ty: Type, body: impl FnOnce(&Builder, Value, Value)) -> Value {
-    let ctx = context_of(m);
-    let p = Type::ptr(ctx);
+    let p = Type::ptr(context_of(m));
     let name = format!("oxidase.ra.{what}.{}", ty.print());
-    let f = match helper(m, &name, Type::function(Type::void(ctx), &[p, p, ty], false)) {
-        Ok(f) => return f,
-        Err(f) => f,
-    };
-    f.add_fn_attribute("alwaysinline");
-    let b = Builder::new(ctx);
-    let entry = Block::append(ctx, f, "entry");
-    let run = Block::append(ctx, f, "run");
-    let done = Block::append(ctx, f, "done");
-    b.position_at_end(entry);
-    let ne = differs(&b, f.param(0), f.param(1));
-    b.cond_br(ne, run, done);
-    b.position_at_end(run);
-    body(&b, f.param(2), f.param(0));
-    b.br(done);
-    b.position_at_end(done);
-    b.ret_void();
-    f
+    conditional(m, &name, &[p, p, ty], |b, ps| differs(b, ps[0], ps[1]), |b, ps| body(b, ps[2], ps[0]))
 }
 
 /// Whether the pointer leaves of `mirrored` (what goes into shadow memory) differ from those of
@@ -190,27 +192,11 @@ pub fn pointers_differ(b: &Builder, mirrored: Value, primal: Value) -> Option<Va
 /// `void oxidase.ra.call_if.<f>(i1 c, <f's parameters>)`: calls `f` with the other arguments
 /// when `c`; always inlined. For a shadow's `free` that must not run on the primal's block.
 pub fn call_if(m: LLVMModuleRef, f: Value) -> Value {
-    let ctx = context_of(m);
     let fty = f.function_type();
-    let mut params = vec![Type::i1(ctx)];
+    let mut params = vec![Type::i1(context_of(m))];
     params.extend(fty.param_types());
     let name = format!("oxidase.ra.call_if.{}", f.name());
-    let h = match helper(m, &name, Type::function(Type::void(ctx), &params, false)) {
-        Ok(h) => return h,
-        Err(h) => h,
-    };
-    h.add_fn_attribute("alwaysinline");
-    let b = Builder::new(ctx);
-    let entry = Block::append(ctx, h, "entry");
-    let run = Block::append(ctx, h, "run");
-    let done = Block::append(ctx, h, "done");
-    b.position_at_end(entry);
-    b.cond_br(h.param(0), run, done);
-    b.position_at_end(run);
-    let args: Vec<Value> = h.params()[1..].to_vec();
-    b.call(fty, f, &args);
-    b.br(done);
-    b.position_at_end(done);
-    b.ret_void();
-    h
+    conditional(m, &name, &params, |_, ps| ps[0], |b, ps| {
+        b.call(fty, f, &ps[1..]);
+    })
 }

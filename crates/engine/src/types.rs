@@ -238,6 +238,17 @@ fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool, dee
 
 /// The pointer loads from the stack slot `slot` at byte offset `off` (any offset when unknown).
 fn slot_loads(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
+    slot_accesses(m, slot, off).into_iter().filter(|a| a.opcode() == Opcode::LLVMLoad).collect()
+}
+
+/// The pointers stored into the stack slot `slot` at byte offset `off` (any when unknown).
+fn slot_stores(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
+    slot_accesses(m, slot, off).into_iter().filter(|a| a.opcode() == Opcode::LLVMStore).map(|st| st.operand(0)).collect()
+}
+
+/// The loads and stores of pointers at byte offset `off` of the stack slot `slot` (any offset
+/// when unknown), through constant GEPs.
+fn slot_accesses(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
     let mut out = Vec::new();
     let mut work = vec![(slot, Some(0i64))];
     let mut seen = HashSet::new();
@@ -245,12 +256,14 @@ fn slot_loads(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
         if !seen.insert(p) || seen.len() > 256 {
             continue;
         }
+        let here = off.is_none() || at.is_none() || at == off;
         for u in p.users() {
             if !u.is_instruction() {
                 continue;
             }
             match u.opcode() {
-                Opcode::LLVMLoad if u.ty().is_pointer() && (off.is_none() || at.is_none() || at == off) => out.push(u),
+                Opcode::LLVMLoad if here && u.ty().is_pointer() => out.push(u),
+                Opcode::LLVMStore if here && u.operand(1) == p && u.operand(0).ty().is_pointer() => out.push(u),
                 Opcode::LLVMGetElementPtr if u.operand(0) == p => {
                     let o = match (at, gep_offset(m, u)) {
                         (Some(a), Some(g)) => Some(a + g),
@@ -350,37 +363,6 @@ fn object_roots(m: LLVMModuleRef, p: Value, deep: bool, out: &mut Vec<Value>, se
             }
         }
     }
-}
-
-/// The pointers stored into the stack slot `slot` at byte offset `off` (any when unknown).
-fn slot_stores(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut work = vec![(slot, Some(0i64))];
-    let mut seen = HashSet::new();
-    while let Some((p, at)) = work.pop() {
-        if !seen.insert(p) || seen.len() > 256 {
-            continue;
-        }
-        for u in p.users() {
-            if !u.is_instruction() {
-                continue;
-            }
-            match u.opcode() {
-                Opcode::LLVMStore if u.operand(1) == p && u.operand(0).ty().is_pointer() && (off.is_none() || at.is_none() || at == off) => {
-                    out.push(u.operand(0))
-                }
-                Opcode::LLVMGetElementPtr if u.operand(0) == p => {
-                    let o = match (at, gep_offset(m, u)) {
-                        (Some(a), Some(g)) => Some(a + g),
-                        _ => None,
-                    };
-                    work.push((u, o));
-                }
-                _ => {}
-            }
-        }
-    }
-    out
 }
 
 pub fn strip_pointer(mut p: Value) -> Value {

@@ -54,15 +54,23 @@ struct Compiled {
 }
 
 fn compile(ir: &str, f: &str, args: Vec<RevArg>, ret: RevRet, width: u32) -> Result<Compiled, String> {
+    compile_with(ir, f, |engine, function| engine.reverse(&ReverseKey { function, args, ret, width, runtime_activity: false }))
+}
+
+/// Parses `ir`, asks the engine for a derivative of `f` with `request`, and JIT-compiles the
+/// primal and the derivative behind their wrappers.
+fn compile_with(
+    ir: &str,
+    f: &str,
+    request: impl FnOnce(&mut Engine, Value) -> Result<Value, Vec<oxidase_engine::AdError>>,
+) -> Result<Compiled, String> {
     oxidase_llvm::jit::initialize_native_target();
     let ctx = Context::new();
     let owned = ctx.parse_ir(&format!("{HEADER}{ir}"), "test").map_err(|e| format!("parse: {e}"))?;
     let m = owned.raw();
     let function = module::get_function(m, f).ok_or("no such function")?;
     let mut engine = Engine::new(m, Options::default());
-    let df = engine
-        .reverse(&ReverseKey { function, args, ret, width, runtime_activity: false })
-        .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
+    let df = request(&mut engine, function).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
     drop(engine);
     let pw = wrap(m, function);
     let gw = wrap(m, df);
@@ -723,22 +731,7 @@ fn const_slice_zipped_with_a_differentiated_one() {
 
 /// Compiles the forward derivative of `f` (see `compile`).
 fn compile_forward(ir: &str, f: &str, args: Vec<oxidase_engine::ArgActivity>, width: u32) -> Result<Compiled, String> {
-    oxidase_llvm::jit::initialize_native_target();
-    let ctx = Context::new();
-    let owned = ctx.parse_ir(&format!("{HEADER}{ir}"), "test").map_err(|e| format!("parse: {e}"))?;
-    let m = owned.raw();
-    let function = module::get_function(m, f).ok_or("no such function")?;
-    let mut engine = Engine::new(m, Options::default());
-    let key = oxidase_engine::ForwardKey { function, args, width, runtime_activity: false };
-    let df = engine.forward(&key).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
-    drop(engine);
-    let pw = wrap(m, function);
-    let gw = wrap(m, df);
-    module::verify_module(m).map_err(|e| format!("verify: {e}\n{}", module::print_module(m)))?;
-    let jit = Jit::new(ctx, owned)?;
-    let primal = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&pw)?) };
-    let grad = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&gw)?) };
-    Ok(Compiled { _jit: jit, primal, grad })
+    compile_with(ir, f, |engine, function| engine.forward(&oxidase_engine::ForwardKey { function, args, width, runtime_activity: false }))
 }
 
 #[test]
