@@ -153,14 +153,48 @@ fn install_cargo_autodiff(paths: &Paths) -> Result<()> {
     let bin = home.join("bin");
     std::fs::create_dir_all(&bin)?;
     let dest = bin.join("cargo-autodiff");
+    let new_version = engine_line(&built).context("the built cargo-autodiff does not run")?;
+    match dest.is_file().then(|| engine_line(&dest)) {
+        None => {}
+        Some(Ok(old)) if old == new_version => {}
+        // Every `cargo autodiff` on this machine uses the installed binary: say so when a setup
+        // (perhaps from another checkout) switches its engine.
+        Some(old) => println!(
+            "[setup] NOTE: {} changes engine for every `cargo autodiff` of this user:\n[setup]   was: {}\n[setup]   now: {new_version}",
+            dest.display(),
+            old.unwrap_or_else(|_| "an older cargo-autodiff (no --version)".into())
+        ),
+    }
     let tmp = bin.join(".cargo-autodiff.tmp");
     std::fs::copy(&built, &tmp).with_context(|| format!("copying {}", built.display()))?;
     std::fs::rename(&tmp, &dest)?;
-    println!("[setup] installed {}", dest.display());
+    println!("[setup] installed {} ({new_version})", dest.display());
+    // Passes of the layout before `oxidase/pass/` (one directory per key) are never used again.
+    let legacy: Vec<PathBuf> = subdirs(&home.join("oxidase"))
+        .into_iter()
+        .filter(|d| d.join("oxidase-cc").is_file())
+        .filter(|d| d.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() == 16 && n.chars().all(|c| c.is_ascii_hexdigit())))
+        .collect();
+    for d in &legacy {
+        remove_dir_if_exists(d)?;
+    }
+    if !legacy.is_empty() {
+        println!("[setup] removed {} link-time passes of the old layout from {}", legacy.len(), home.join("oxidase").display());
+    }
     let mut c = cmd::cargo("stable");
     c.args(["autodiff", "prepare"]).current_dir(&paths.root);
     cmd::run(&mut c)?;
     Ok(())
+}
+
+/// The first line of `cargo-autodiff --version`: version, engine, checkout it was built from.
+fn engine_line(binary: &Path) -> Result<String> {
+    let out = cmd::capture(Command::new(binary).arg("--version"))?;
+    let line = out.lines().next().unwrap_or("").trim().to_string();
+    if !line.starts_with("cargo-autodiff ") || !line.contains("engine ") {
+        bail!("`{} --version` printed {line:?}", binary.display());
+    }
+    Ok(line)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,6 +325,20 @@ fn install_backend(backend: &Path, dir: &Path, nightly: &NightlyInfo) -> Result<
 // 4. rustup link
 
 fn link_toolchain(dir: &Path) -> Result<()> {
+    // `rustup toolchain link` makes `$RUSTUP_HOME/toolchains/<name>` a symlink: a setup from
+    // another checkout switches every `cargo +enzyme` of this user, so say so.
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
+    if let Some(old) = rustup_home.and_then(|h| fs::read_link(h.join("toolchains").join(TOOLCHAIN_NAME)).ok()) {
+        if fs::canonicalize(&old).ok() != fs::canonicalize(dir).ok() {
+            println!(
+                "[setup] NOTE: `{TOOLCHAIN_NAME}` changes for every `cargo +{TOOLCHAIN_NAME}` of this user: was {}, now {}",
+                old.display(),
+                dir.display()
+            );
+        }
+    }
     // Re-linking an existing name just replaces the link, so this is idempotent.
     cmd::capture(
         Command::new("rustup")

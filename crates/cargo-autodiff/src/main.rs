@@ -2,13 +2,22 @@
 //! derivatives are generated at link time.
 //!
 //! It adds to the rustc flags `-Clinker-plugin-lto` (rustc emits LLVM bitcode) and
-//! `-Clinker=<oxidase-cc>` (the link-time pass, built on first use for each toolchain and kept
-//! in `$CARGO_HOME/oxidase/<key>/`, the key hashing `rustc -vV` and the pass's sources), a ThinLTO
-//! cache under the target directory, and `--target <host>` so that build scripts and proc macros
-//! are built normally. `-Z autodiff=<flags>` takes nightly's flags (`PrintPerf`, `PrintSteps`,
-//! `PrintAA`, `PrintTAFn=<name>`); their reports are shown as linker warnings.
+//! `-Clinker=<oxidase-cc>` (the link-time pass), a ThinLTO cache under the target directory, and
+//! `--target <host>` so that build scripts and proc macros are built normally. `-Z
+//! autodiff=<flags>` takes nightly's flags (`PrintPerf`, `PrintSteps`, `PrintAA`,
+//! `PrintTAFn=<name>`); their reports are shown as linker warnings.
 //!
-//! `cargo autodiff prepare` only builds the pass and prints its path.
+//! The pass links the toolchain's own libLLVM, so it is built on first use for each toolchain,
+//! from sources packed into this binary (`pack`): they are unpacked into
+//! `$CARGO_HOME/oxidase/src/<engine>/` and the pass is kept in `$CARGO_HOME/oxidase/pass/<key>/`
+//! (`<engine>` hashes the sources, `<key>` the engine and `rustc -vV`). Nothing is read from the
+//! checkout this binary was built from, and binaries of different engines share nothing.
+//! `OXIDASE_SRC=<checkout>` builds the pass from a source tree instead (engine development).
+//!
+//! `cargo autodiff prepare` only builds the pass and prints its path; `cargo autodiff --version`
+//! says which engine is used.
+
+mod pack;
 
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
@@ -17,13 +26,55 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo autodiff <build|run|test|bench|check|…> [-Z autodiff=<flags>] [cargo args]
-       cargo autodiff prepare        build the link-time pass for this toolchain and print its path";
+       cargo autodiff prepare        build the link-time pass for this toolchain and print its path
+       cargo autodiff --version      the engine used, where its sources and this toolchain's pass are";
 
-/// Where the sources of the pass are: `OXIDASE_SRC`, or the workspace this binary was built from.
-fn source_dir() -> PathBuf {
-    std::env::var_os("OXIDASE_SRC")
+/// The engine packed into this binary (a hash of the pass's sources).
+const ENGINE: &str = env!("OXIDASE_ENGINE");
+/// The checkout this binary was built from (for `--version` only: nothing is read there).
+const BUILT_FROM: &str = env!("OXIDASE_BUILT_FROM");
+static PACKED_SOURCES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pass-sources.bin"));
+
+/// `$CARGO_HOME/oxidase`.
+fn oxidase_home() -> Result<PathBuf, String> {
+    Ok(std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?
+        .join("oxidase"))
+}
+
+/// The source tree the pass is built from and the engine's identity: `OXIDASE_SRC` (hashed now),
+/// or the packed sources, unpacked into `$CARGO_HOME/oxidase/src/<engine>/` when missing.
+fn sources(home: &Path) -> Result<(PathBuf, String), String> {
+    if let Some(dir) = std::env::var_os("OXIDASE_SRC").map(PathBuf::from) {
+        let files = pack::collect(&dir).map_err(|e| format!("OXIDASE_SRC={}: {e}", dir.display()))?;
+        return Ok((dir, format!("{} (OXIDASE_SRC)", pack::id(&files))));
+    }
+    let dir = home.join("src").join(ENGINE);
+    if dir.join("Cargo.toml").is_file() {
+        return Ok((dir, ENGINE.to_string()));
+    }
+    let files = pack::unpack(PACKED_SOURCES).map_err(|e| e.to_string())?;
+    // Unpack beside the final place and rename: a concurrent `cargo autodiff` sees all or nothing.
+    let tmp = home.join("src").join(format!(".{ENGINE}.{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        for (path, data) in &files {
+            let dest = tmp.join(path);
+            std::fs::create_dir_all(dest.parent().unwrap())?;
+            std::fs::write(dest, data)?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| format!("cannot unpack the pass's sources into {}: {e}", tmp.display()))?;
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another process got there first.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !dir.join("Cargo.toml").is_file() {
+            return Err(format!("cannot unpack the pass's sources into {}", dir.display()));
+        }
+    }
+    Ok((dir, ENGINE.to_string()))
 }
 
 fn main() -> ExitCode {
@@ -47,6 +98,10 @@ fn run(mut args: Vec<OsString>) -> Result<ExitCode, String> {
     };
     if command == "-h" || command == "--help" {
         println!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if command == "-V" || command == "--version" {
+        print_version()?;
         return Ok(ExitCode::SUCCESS);
     }
     args.remove(0);
@@ -177,27 +232,44 @@ impl Toolchain {
     }
 }
 
+/// `--version`: this binary's engine, where it came from, and the pass for the current toolchain.
+fn print_version() -> Result<(), String> {
+    println!("cargo-autodiff {} (engine {ENGINE}, built from {BUILT_FROM})", env!("CARGO_PKG_VERSION"));
+    let home = oxidase_home()?;
+    let (src, engine) = sources(&home)?;
+    if engine != ENGINE {
+        println!("engine used: {engine}");
+    }
+    println!("sources: {}", src.display());
+    let tc = Toolchain::probe()?;
+    let pass = pass_path(&home, &tc, &engine);
+    let state = if pass.is_file() { "" } else { " (built on first use)" };
+    println!("pass for {}: {}{state}", tc.version.lines().next().unwrap_or("this rustc"), pass.display());
+    Ok(())
+}
+
+/// Where the pass of `engine` for toolchain `tc` is kept.
+fn pass_path(home: &Path, tc: &Toolchain, engine: &str) -> PathBuf {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    tc.version.hash(&mut h);
+    engine.hash(&mut h);
+    home.join("pass").join(format!("{:016x}", h.finish())).join("oxidase-cc")
+}
+
 /// The link-time pass for this toolchain, built when missing.
 fn ensure_pass(tc: &Toolchain) -> Result<PathBuf, String> {
-    let src = source_dir();
-    let key = {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        tc.version.hash(&mut h);
-        hash_sources(&src, &mut h);
-        format!("{:016x}", h.finish())
-    };
-    let cache = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .ok_or("neither CARGO_HOME nor HOME is set")?
-        .join("oxidase");
-    let pass = cache.join(&key).join("oxidase-cc");
+    let home = oxidase_home()?;
+    let (src, engine) = sources(&home)?;
+    let pass = pass_path(&home, tc, &engine);
     if pass.is_file() {
         return Ok(pass);
     }
-    eprintln!("    oxidase: building the link-time pass for {}", tc.version.lines().next().unwrap_or("this toolchain"));
+    eprintln!(
+        "    oxidase: building the link-time pass (engine {engine}) for {}",
+        tc.version.lines().next().unwrap_or("this toolchain")
+    );
     let llvm_lib = tc.sysroot.join("lib");
-    let build_dir = cache.join("build");
+    let build_dir = home.join("build");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--release", "--quiet", "-p", "oxidase-linker", "--bins", "--manifest-path"])
         .arg(src.join("Cargo.toml"))
@@ -218,42 +290,11 @@ fn ensure_pass(tc: &Toolchain) -> Result<PathBuf, String> {
     // presence (checked above) means both are there.
     for bin in ["oxidase-pass", "oxidase-cc"] {
         let dest = pass.with_file_name(bin);
-        let tmp = dest.with_extension("tmp");
+        let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
         std::fs::copy(build_dir.join("release").join(bin), &tmp).map_err(|e| format!("cannot install {bin}: {e}"))?;
         std::fs::rename(&tmp, &dest).map_err(|e| format!("cannot install {bin}: {e}"))?;
     }
     Ok(pass)
-}
-
-/// Hashes the sources the pass is built from, so that a changed engine gets a new pass (and,
-/// through the new path in the rustc flags, a relink).
-fn hash_sources(src: &Path, h: &mut impl Hasher) {
-    let mut files = Vec::new();
-    for dir in ["crates/llvm", "crates/engine", "crates/linker"] {
-        collect_files(&src.join(dir), &mut files);
-    }
-    files.push(src.join("Cargo.lock"));
-    files.sort();
-    for f in files {
-        if let Ok(bytes) = std::fs::read(&f) {
-            f.hash(h);
-            bytes.hash(h);
-        }
-    }
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if p.file_name().is_some_and(|n| n != "tests" && n != "target") {
-                collect_files(&p, out);
-            }
-        } else if p.extension().is_some_and(|x| x == "rs" || x == "toml" || x == "cpp") {
-            out.push(p);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -270,5 +311,26 @@ mod tests {
         assert_eq!(flags, vec!["PrintPerf", "PrintTAFn=f"]);
         assert_eq!(args, ["--release", "--", "x"].iter().map(OsString::from).collect::<Vec<_>>());
         assert!(take_autodiff_flags(&mut vec!["-Zautodiff=Banana".into()]).is_err());
+    }
+
+    #[test]
+    fn packed_sources_round_trip_and_name_only_the_pass_crates() {
+        let files = pack::unpack(PACKED_SOURCES).unwrap();
+        assert_eq!(pack::id(&files), ENGINE);
+        assert_eq!(pack::unpack(&pack::pack(&files)).unwrap(), files);
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.contains(&"crates/engine/src/lib.rs") && paths.contains(&"Cargo.lock"));
+        assert!(paths.iter().all(|p| !p.contains("/tests/")), "{paths:?}");
+        let manifest = std::str::from_utf8(&files.iter().find(|(p, _)| p == "Cargo.toml").unwrap().1).unwrap();
+        assert!(manifest.contains(r#"members = ["crates/llvm", "crates/engine", "crates/linker"]"#), "{manifest}");
+        assert!(!manifest.contains("default-members") && !manifest.contains("exclude"), "{manifest}");
+        assert!(manifest.contains("[workspace.dependencies]"), "{manifest}");
+    }
+
+    #[test]
+    fn a_multi_line_members_array_is_replaced() {
+        let m = "[workspace]\nmembers = [\n  \"a\",\n  \"b\",\n]\nexclude = [\"x\"]\n[profile.dev]\nopt-level = 1\n";
+        let out = pack::workspace_manifest(m);
+        assert_eq!(out, "[workspace]\nmembers = [\"crates/llvm\", \"crates/engine\", \"crates/linker\"]\n[profile.dev]\nopt-level = 1\n");
     }
 }

@@ -230,8 +230,9 @@ impl Analyzer<'_> {
                     self.mark(inst);
                 }
             }
+            // `!invariant.load` memory never changes (rustc: vtables): it holds no derivative.
             LLVMLoad => {
-                if self.active(inst.operand(0)) {
+                if self.active(inst.operand(0)) && !inst.has_metadata("invariant.load") {
                     self.mark(inst);
                 }
             }
@@ -323,7 +324,7 @@ impl Analyzer<'_> {
                     );
                 }
             }
-            CallKind::Indirect if call.opcode() == Opcode::LLVMCall && !indirect_candidates(call).is_empty() => {
+            CallKind::Indirect if !indirect_candidates(call).is_empty() => {
                 // Differentiated like a defined function, dispatching on the pointer at run time.
                 self.visit_defined_call(call, &args);
             }
@@ -354,7 +355,13 @@ impl Analyzer<'_> {
             return;
         }
         if live {
-            if let CallKind::Defined(callee) = classify(call, self.subst) {
+            // Through a function pointer, any possible target may be called.
+            let callees = match classify(call, self.subst) {
+                CallKind::Defined(callee) => vec![callee],
+                CallKind::Indirect => indirect_candidates(call),
+                _ => Vec::new(),
+            };
+            for callee in callees {
                 let pattern: Vec<bool> =
                     args.iter().map(|&a| differentiable_type(a.ty()) && self.active(a)).collect();
                 let ret_needed = self.active(call) && call.ty().contains_pointer();

@@ -2,7 +2,7 @@
 
 use crate::rules::{self, Rule};
 use oxidase_llvm::{intrinsic_name, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How an allocator hands out memory (so the shadow can be allocated the same way).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,23 +156,64 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
     CallKind::Defined(f)
 }
 
-/// Possible targets of an indirect call: functions with a body, the call's function type, and
-/// their address taken somewhere in the module. A call through a pointer that is none of them
-/// cannot be differentiated (the derivative traps).
+/// Possible targets of an indirect call: functions with a body and the call's function type
+/// whose address is taken. A `dyn` method is loaded from its vtable at a constant offset, and
+/// rustc marks that load `!invariant.load` (the memory is constant for the whole program): it can
+/// only be a function at that offset of a constant table of the module. A call through a
+/// pointer that is none of them cannot be differentiated (the derivative stops the program with
+/// a message).
 pub fn indirect_candidates(call: Value) -> Vec<Value> {
+    use oxidase_llvm::{Opcode, ValueClass};
     let fty = call.called_function_type();
     let module = call.parent_block().parent().global_parent();
+    let callee = call.called_value();
+    let is_vtable_load =
+        callee.is_instruction() && callee.opcode() == Opcode::LLVMLoad && callee.has_metadata("invariant.load");
+    if let Some(off) = is_vtable_load.then(|| crate::types::base_and_offset(module, callee.operand(0)).1).flatten() {
+        let mut found = HashSet::new();
+        for g in oxidase_llvm::module::globals(module) {
+            if let Some(init) = g.initializer().filter(|_| g.is_global_constant()) {
+                functions_at(module, init, 0, off, &mut found);
+            }
+        }
+        return oxidase_llvm::module::functions(module)
+            .into_iter()
+            .filter(|f| found.contains(f) && !f.is_declaration() && f.intrinsic_id() == 0 && f.function_type() == fty)
+            .collect();
+    }
     oxidase_llvm::module::functions(module)
         .into_iter()
         .filter(|f| !f.is_declaration() && f.intrinsic_id() == 0 && f.function_type() == fty)
         .filter(|&f| {
             f.users().into_iter().any(|u| {
-                let is_call = matches!(u.class(), oxidase_llvm::ValueClass::Instruction)
-                    && matches!(u.opcode(), oxidase_llvm::Opcode::LLVMCall | oxidase_llvm::Opcode::LLVMInvoke);
-                !is_call || u.called_value() != f
+                !matches!(u.class(), ValueClass::Instruction)
+                    || !matches!(u.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)
+                    || u.called_value() != f
             })
         })
         .collect()
+}
+
+/// Functions in the constant `c` (at byte offset `at` of its global) at byte offset `want`.
+fn functions_at(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, c: Value, at: i64, want: i64, out: &mut HashSet<Value>) {
+    if c.is_function() {
+        if want == at {
+            out.insert(c);
+        }
+        return;
+    }
+    let ty = c.ty();
+    if ty.is_struct() {
+        for i in 0..ty.aggregate_len().min(c.num_operands()) {
+            let off = oxidase_llvm::module::field_offset(m, ty, i) as i64;
+            functions_at(m, c.operand(i), at + off, want, out);
+        }
+    } else if ty.is_array() && ty.element().is_pointer() {
+        let size = oxidase_llvm::module::abi_size(m, ty.element()) as i64;
+        for i in 0..c.num_operands() {
+            functions_at(m, c.operand(i), at + i as i64 * size, want, out);
+        }
+    }
 }
 
 /// The allocator shim's symbol without rustc's mangling: newer rustc emits

@@ -3,7 +3,63 @@
 
 use crate::rules::{Cmp, E};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
-use oxidase_llvm::{intrinsic_declaration, Builder, RealPredicate, Type, Value};
+use oxidase_llvm::module::context_of;
+use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, RealPredicate, Type, Value};
+
+/// The derivative to call through the function pointer `callee` (a `dyn` method, a `Fn`
+/// pointer) whose possible targets are known (`calls::indirect_candidates`): `cases` pairs each
+/// target with its derivative (the derivatives of one call site share one type), and a chain of
+/// `select`s picks the one `callee` points to; any other pointer gets `fallback`. One call site
+/// remains, so `invoke`s keep their single unwind edge.
+pub fn choose_derivative(b: &Builder, callee: Value, cases: &[(Value, Value)], fallback: Value) -> Value {
+    let mut chosen = fallback;
+    for &(target, derivative) in cases.iter().rev() {
+        let is = b.icmp(IntPredicate::LLVMIntEQ, callee, target);
+        chosen = b.select(is, derivative, chosen);
+    }
+    chosen
+}
+
+/// A function of type `fty` that writes `text` (and a newline) to stderr and aborts: what a
+/// derivative calls through a function pointer whose target has no derivative. One per type
+/// and text.
+pub fn stop_with_message(m: LLVMModuleRef, fty: Type, text: &str) -> Value {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    fty.print().hash(&mut h);
+    text.hash(&mut h);
+    let name = format!("oxidase.indirect.stop.{:016x}", h.finish());
+    let f = match crate::tape::helper(m, &name, fty) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
+    let ctx = context_of(m);
+    let text = format!("{text}\n");
+    let msg = oxidase_llvm::module::string_constant(m, &format!("{name}.msg"), &text);
+    let b = Builder::new(ctx);
+    b.position_at_end(Block::append(ctx, f, "entry"));
+    let write = crate::tape::libc_function(m, "write");
+    b.call(write.function_type(), write, &[Type::i32(ctx).const_int(2), msg, Type::i64(ctx).const_int(text.len() as u64)]);
+    let abort = crate::tape::libc_function(m, "abort");
+    b.call(abort.function_type(), abort, &[]);
+    b.unreachable();
+    f
+}
+
+/// The message of the stub called through a function pointer: which call could not be
+/// differentiated, and why (`reason`: the target's refusal; `None`: an unknown target).
+pub fn indirect_stop_text(caller: Value, target: Option<(Value, &crate::error::AdError)>) -> String {
+    let caller = crate::error::demangle(&caller.name());
+    match target {
+        Some((t, e)) => format!(
+            "oxidase: the derivative of `{caller}` called `{}` through a `dyn` method or function pointer, and that function could not be differentiated: {e}",
+            crate::error::demangle(&t.name())
+        ),
+        None => format!(
+            "oxidase: the derivative of `{caller}` called, through a `dyn` method or function pointer, a function the derivative was not generated for"
+        ),
+    }
+}
 
 /// Metadata that promises facts about primal values; a shadow copy must not inherit them.
 pub const PRIMAL_ONLY_METADATA: &[&str] =

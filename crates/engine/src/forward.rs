@@ -20,7 +20,7 @@ use crate::runtime_activity;
 use crate::types::Contents;
 use crate::{ArgActivity, Engine, ForwardKey};
 use oxidase_llvm::module::{abi_size, context_of};
-use oxidase_llvm::{intrinsic_declaration, Block, Builder, IntPredicate, Opcode, Type, Value};
+use oxidase_llvm::{Block, Builder, IntPredicate, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 /// The derivative's LLVM function type for `key`.
@@ -238,7 +238,7 @@ impl Gen<'_> {
             return Some(t[k]);
         }
         if self.activity.shadow_globals.contains(&v) {
-            return Some(self.engine.shadow_global(v));
+            return Some(self.engine.shadow_global(v, false));
         }
         if v.is_function() {
             return Some(v);
@@ -596,12 +596,13 @@ impl Gen<'_> {
             CallKind::Defined(f)
                 if self.activity.is_active(call) || args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) =>
             {
-                self.call_derivative(call, f, &args)
+                self.call_derivative(call, &[f], false, &args)
             }
             CallKind::Indirect
-                if !is_invoke && args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) =>
+                if args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a))
+                    && !crate::calls::indirect_candidates(call).is_empty() =>
             {
-                self.call_indirect_derivative(call, &args)
+                self.call_derivative(call, &crate::calls::indirect_candidates(call), true, &args)
             }
             _ if is_invoke => {
                 if self.activity.is_active(call) || self.call_touches_shadow(call, kind, &args) {
@@ -953,52 +954,31 @@ impl Gen<'_> {
         new_args
     }
 
-    /// A call through a function pointer with differentiated arguments: compare the pointer with
-    /// every possible target and call that target's derivative; any other target traps.
-    fn call_indirect_derivative(&mut self, call: Value, args: &[Value]) {
-        let ctx = context_of(self.module());
-        let df_parent = self.b.insert_block().parent();
-        let callee = self.val(call.called_value());
-        let cont = Block::append(ctx, df_parent, "indirect.cont");
-        let mut incoming = Vec::new();
-        let mut result_ty = None;
-        for target in crate::calls::indirect_candidates(call) {
-            let key = self.callee_key(target, args);
-            let df = self.engine.forward_function(&key);
-            let new_args = self.derivative_args(&key, args);
-            let hit = Block::append(ctx, df_parent, "indirect.hit");
-            let miss = Block::append(ctx, df_parent, "indirect.next");
-            let is = self.b.icmp(IntPredicate::LLVMIntEQ, callee, target);
-            self.b.cond_br(is, hit, miss);
-            self.b.position_at_end(hit);
-            let r = self.b.call(df.function_type(), df, &new_args);
-            result_ty = Some(r.ty());
-            incoming.push((r, hit));
-            self.b.br(cont);
-            self.b.position_at_end(miss);
-        }
-        let trap = intrinsic_declaration(self.module(), "llvm.trap", &[]).unwrap();
-        self.b.call(trap.function_type(), trap, &[]);
-        self.b.unreachable();
-        self.b.position_at_end(cont);
-        match result_ty {
-            Some(ty) if !ty.is_void() => {
-                let phi = self.b.phi(ty);
-                for (r, from) in incoming {
-                    phi.add_incoming(r, from);
-                }
-                self.finish_call_result(call, phi);
-            }
-            _ => self.finish_call_result(call, Type::void(ctx).undef()),
-        }
-    }
-
     /// A call to a defined function with differentiated arguments: call its forward derivative.
-    fn call_derivative(&mut self, call: Value, f: Value, args: &[Value]) {
-        let key = self.callee_key(f, args);
-        let df = self.engine.forward_function(&key);
-        let new_args = self.derivative_args(&key, args);
-        let fty = df.function_type();
+    /// `indirect`: a call through a function pointer whose possible targets are `targets`; the
+    /// derivative called is the one of the target it points to ([`emit::choose_derivative`]).
+    fn call_derivative(&mut self, call: Value, targets: &[Value], indirect: bool, args: &[Value]) {
+        let keys: Vec<ForwardKey> = targets.iter().map(|&t| self.callee_key(t, args)).collect();
+        // The keys differ only in their function: the arguments are the same for every target.
+        let new_args = self.derivative_args(&keys[0], args);
+        let fty = derivative_type(&keys[0]);
+        let df = if indirect {
+            // A possible target that cannot be differentiated refuses only if it is called.
+            let m = self.module();
+            let mut cases = Vec::new();
+            for k in &keys {
+                let d = match self.engine.try_forward_function(k) {
+                    Ok(d) => d,
+                    Err(e) => emit::stop_with_message(m, fty, &emit::indirect_stop_text(self.primal, Some((k.function, &e)))),
+                };
+                cases.push((k.function, d));
+            }
+            let unknown = emit::stop_with_message(m, fty, &emit::indirect_stop_text(self.primal, None));
+            let callee = self.val(call.called_value());
+            emit::choose_derivative(&self.b, callee, &cases, unknown)
+        } else {
+            self.engine.forward_function(&keys[0])
+        };
         let result = if call.opcode() == Opcode::LLVMInvoke {
             let ctx = context_of(self.module());
             let here = call.parent_block();

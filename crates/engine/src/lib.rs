@@ -124,7 +124,7 @@ pub struct Engine {
     pending: Vec<Job>,
     /// Derivatives generated for the request in progress (undone if it fails).
     in_request: Vec<Job>,
-    shadow_globals: HashMap<Value, Value>,
+    shadow_globals: HashMap<(Value, bool), Value>,
     /// Float-bit webs per function ([`bits`]): they depend on the function alone, and finding
     /// them asks the memory type analysis about integer loads and stores.
     float_bits: HashMap<Value, std::rc::Rc<bits::FloatBits>>,
@@ -132,6 +132,10 @@ pub struct Engine {
     requested: std::collections::HashSet<Value>,
     /// Memoized interprocedural requirements (see [`activity::Activity::required_params`]).
     requirements: HashMap<(Value, Vec<bool>, bool), Vec<(usize, activity::Need)>>,
+    /// Possible targets of indirect calls whose derivative could not be generated, with the
+    /// first error ([`Engine::try_forward_function`], [`Engine::try_split_functions`]).
+    failed_forward: HashMap<ForwardKey, AdError>,
+    failed_split: HashMap<ReverseKey, AdError>,
 }
 
 impl Engine {
@@ -148,6 +152,8 @@ impl Engine {
             requested: std::collections::HashSet::new(),
             float_bits: HashMap::new(),
             requirements: HashMap::new(),
+            failed_forward: HashMap::new(),
+            failed_split: HashMap::new(),
         }
     }
 
@@ -207,6 +213,62 @@ impl Engine {
 
     /// Generates every pending body, then checks the result; undoes the request on error.
     fn finish_request(&mut self) -> Result<(), Vec<AdError>> {
+        let errors = self.generate_pending(0);
+        if errors.is_empty() {
+            self.in_request.clear();
+            Ok(())
+        } else {
+            self.undo_request();
+            Err(errors)
+        }
+    }
+
+    /// The forward derivative for `key` if it can be generated: a possible target of an
+    /// indirect call (a `dyn` method), which the program may never call. Its body (and those of
+    /// its callees) is generated now; on error they are removed again and the error is kept, so
+    /// the caller calls a stub that stops the program with that message instead.
+    pub(crate) fn try_forward_function(&mut self, key: &ForwardKey) -> Result<Value, AdError> {
+        if let Some(e) = self.failed_forward.get(key) {
+            return Err(e.clone());
+        }
+        let r = self.speculate(|engine| engine.forward_function(key));
+        if let Err(e) = &r {
+            self.failed_forward.insert(key.clone(), e.clone());
+        }
+        r
+    }
+
+    /// [`Engine::try_forward_function`] for the augmented forward and reverse functions.
+    pub(crate) fn try_split_functions(&mut self, key: &ReverseKey) -> Result<(Value, Value), AdError> {
+        if let Some(e) = self.failed_split.get(key) {
+            return Err(e.clone());
+        }
+        let r = self.speculate(|engine| engine.split_functions(key));
+        if let Err(e) = &r {
+            self.failed_split.insert(key.clone(), e.clone());
+        }
+        r
+    }
+
+    /// Declares with `declare` and generates what that adds, apart from the derivatives still
+    /// pending; undoes exactly that on error.
+    fn speculate<T>(&mut self, declare: impl FnOnce(&mut Engine) -> T) -> Result<T, AdError> {
+        let outer = std::mem::take(&mut self.pending);
+        let mark = self.in_request.len();
+        let value = declare(self);
+        let errors = self.generate_pending(mark);
+        self.pending = outer;
+        if errors.is_empty() {
+            return Ok(value);
+        }
+        let jobs = self.in_request.split_off(mark);
+        self.undo_jobs(jobs);
+        Err(errors.into_iter().next().expect("errors is not empty"))
+    }
+
+    /// Generates every pending body; the errors of the first failure, or of an invalid
+    /// derivative among those generated since `in_request[from]`.
+    fn generate_pending(&mut self, from: usize) -> Vec<AdError> {
         let mut errors = Vec::new();
         while let Some(job) = self.pending.pop() {
             let result = match &job {
@@ -229,7 +291,7 @@ impl Engine {
         }
         if errors.is_empty() {
             // Never hand out IR the verifier rejects: that would surface as a crash in codegen.
-            let bad = self.in_request.iter().find(|j| j.functions().iter().any(|f| !module::function_is_valid(*f)));
+            let bad = self.in_request[from..].iter().find(|j| j.functions().iter().any(|f| !module::function_is_valid(*f)));
             if let Some(j) = bad {
                 errors.push(AdError::new(
                     j.function(),
@@ -238,13 +300,7 @@ impl Engine {
                 ));
             }
         }
-        if errors.is_empty() {
-            self.in_request.clear();
-            Ok(())
-        } else {
-            self.undo_request();
-            Err(errors)
-        }
+        errors
     }
 
     /// Declares (or finds) the reverse derivative functions for `key` in `shape`: `[combined]`
@@ -324,17 +380,21 @@ impl Engine {
         }
     }
 
-    /// A zero-initialized constant shadow for a constant global (its data has no derivative).
-    pub(crate) fn shadow_global(&mut self, g: Value) -> Value {
-        if let Some(&s) = self.shadow_globals.get(&g) {
+    /// The shadow of a constant global (its data has no derivative): for forward mode
+    /// (`sink == false`) a zero constant, whose tangents read as zero; for reverse mode a
+    /// zero-initialized writable sink of the same type, into which the reversals of loads add
+    /// adjoints that no derivative ever reads (a constant there would fault on the first add).
+    pub(crate) fn shadow_global(&mut self, g: Value, sink: bool) -> Value {
+        if let Some(&s) = self.shadow_globals.get(&(g, sink)) {
             return s;
         }
         let ty = g.global_value_type();
-        let s = add_global(self.module, ty, &format!("{}.oxidase.shadow", g.name()));
+        let suffix = if sink { "sink" } else { "shadow" };
+        let s = add_global(self.module, ty, &format!("{}.oxidase.{suffix}", g.name()));
         set_initializer(s, ty.zero());
-        set_global_constant(s, true);
+        set_global_constant(s, !sink);
         s.set_linkage(Linkage::LLVMInternalLinkage);
-        self.shadow_globals.insert(g, s);
+        self.shadow_globals.insert((g, sink), s);
         s
     }
 
@@ -349,6 +409,11 @@ impl Engine {
     fn undo_request(&mut self) {
         let jobs = std::mem::take(&mut self.in_request);
         self.pending.clear();
+        self.undo_jobs(jobs);
+    }
+
+    /// Forgets and deletes the derivatives of `jobs`.
+    fn undo_jobs(&mut self, jobs: Vec<Job>) {
         let mut created = Vec::new();
         for job in &jobs {
             match job {

@@ -36,7 +36,7 @@
 //!   parameters, `width` per parameter, as a literal struct (or `void`).
 
 use crate::activity::{self, Activity};
-use crate::calls::{classify, Alloc, CallKind};
+use crate::calls::{classify, indirect_candidates, Alloc, CallKind};
 use crate::error::{describe, AdError};
 use crate::cfg::{Cfg, CountedLoop};
 use crate::forward::reverse_post_order;
@@ -702,7 +702,7 @@ impl Gen<'_> {
             return Some(s[k]);
         }
         if self.activity.shadow_globals.contains(&v) {
-            return Some(self.engine.shadow_global(v));
+            return Some(self.engine.shadow_global(v, true));
         }
         if v.is_function() || (v.is_constant() && v.ty().is_pointer() && (v.is_null() || v.is_undef())) {
             return Some(v);
@@ -1050,7 +1050,10 @@ impl Gen<'_> {
         let is_invoke = call.opcode() == Opcode::LLVMInvoke;
         let touches = self.call_touches_shadow(call, kind, &args);
         match kind {
-            CallKind::Defined(f) if touches => self.call_augmented(call, f, &args),
+            CallKind::Defined(f) if touches => self.call_augmented(call, &[f], false, &args),
+            CallKind::Indirect if touches && !indirect_candidates(call).is_empty() => {
+                self.call_augmented(call, &indirect_candidates(call), true, &args)
+            }
             _ if is_invoke => {
                 if touches {
                     self.error(call, format!("an `invoke` of `{}` on differentiated data", describe(call)), "please report this shape");
@@ -1307,9 +1310,11 @@ impl Gen<'_> {
     }
 
     /// A call of a defined function on differentiated data: its augmented forward function now,
-    /// its reverse function in the reversal.
-    fn call_augmented(&mut self, call: Value, f: Value, args: &[Value]) {
-        let key = self.callee_key(f, call, args);
+    /// its reverse function in the reversal. `indirect`: a call through a function pointer whose
+    /// possible targets are `targets`; the one called is chosen by the pointer
+    /// ([`emit::choose_derivative`]).
+    fn call_augmented(&mut self, call: Value, targets: &[Value], indirect: bool, args: &[Value]) {
+        let key = self.callee_key(targets[0], call, args);
         for (i, a) in key.args.iter().enumerate() {
             let ty = args[i].ty();
             if *a == RevArg::Duplicated && !ty.is_pointer() || *a == RevArg::Active && ty.contains_pointer() {
@@ -1317,12 +1322,11 @@ impl Gen<'_> {
                 return;
             }
         }
-        let r = f.function_type().return_type();
+        let r = call.called_function_type().return_type();
         if key.ret == RevRet::Active && r.contains_float() && r.contains_pointer() {
             self.error(call, format!("`{}` returns pointers and differentiated floats in one value", describe(call)), "return them separately");
             return;
         }
-        let (aug, _) = self.engine.split_functions(&key);
         let mut new_args = Vec::new();
         for (&a, act) in args.iter().zip(&key.args) {
             match act {
@@ -1338,7 +1342,13 @@ impl Gen<'_> {
             }
         }
         new_args.push(self.tape);
-        let fty = aug.function_type();
+        let fty = augmented_type(&key);
+        let aug = if indirect {
+            let callee = self.val(call.called_value());
+            self.choose_split(callee, call, targets, args, 0)
+        } else {
+            self.engine.split_functions(&key).0
+        };
         tape::sync(self.module(), &self.b, self.fwd_local, self.tape);
         let result = if call.opcode() == Opcode::LLVMInvoke {
             let ctx = context_of(self.module());
@@ -2087,7 +2097,11 @@ impl Gen<'_> {
         let kind = classify(call, &self.subst);
         let args = call.call_args();
         match kind {
-            CallKind::Defined(f) if self.call_touches_shadow(call, kind, &args) => self.reverse_defined_call(call, f, &args),
+            CallKind::Defined(f) if self.call_touches_shadow(call, kind, &args) => self.reverse_defined_call(call, &[f], false, &args),
+            CallKind::Indirect if self.call_touches_shadow(call, kind, &args) && !indirect_candidates(call).is_empty() =>
+            {
+                self.reverse_defined_call(call, &indirect_candidates(call), true, &args)
+            }
             CallKind::Rule(rule) => {
                 if !self.has_adjoint(call) {
                     return;
@@ -2235,16 +2249,43 @@ impl Gen<'_> {
         }
     }
 
-    fn reverse_defined_call(&mut self, call: Value, f: Value, args: &[Value]) {
-        let key = self.callee_key(f, call, args);
-        let (_, rev) = self.engine.split_functions(&key);
+    /// Through the function pointer `callee` with possible `targets`: the augmented forward
+    /// (`which` 0) or reverse (1) function of the target it points to. A target that cannot be
+    /// differentiated gets a stub that stops the program with its refusal (the program may never
+    /// call it), as does any other pointer ([`emit::choose_derivative`]).
+    fn choose_split(&mut self, callee: Value, call: Value, targets: &[Value], args: &[Value], which: usize) -> Value {
+        let m = self.module();
+        let key0 = self.callee_key(targets[0], call, args);
+        let fty = if which == 0 { augmented_type(&key0) } else { split_reverse_type(&key0) };
+        let primal = self.key.function;
+        let mut cases = Vec::new();
+        for &t in targets {
+            let key = self.callee_key(t, call, args);
+            let d = match self.engine.try_split_functions(&key) {
+                Ok(fs) => [fs.0, fs.1][which],
+                Err(e) => emit::stop_with_message(m, fty, &emit::indirect_stop_text(primal, Some((t, &e)))),
+            };
+            cases.push((t, d));
+        }
+        let unknown = emit::stop_with_message(m, fty, &emit::indirect_stop_text(primal, None));
+        emit::choose_derivative(&self.b, callee, &cases, unknown)
+    }
+
+    /// The reversal of [`Self::call_augmented`]: the callee's reverse function.
+    fn reverse_defined_call(&mut self, call: Value, targets: &[Value], indirect: bool, args: &[Value]) {
+        let key = self.callee_key(targets[0], call, args);
+        let callee = indirect.then(|| self.primal_at(call.called_value()));
         let mut new_args = vec![self.rev_tape];
         if takes_seed(&key) {
             let ds = self.take_adjoint(call);
             new_args.extend(ds);
         }
         tape::sync(self.module(), &self.b, self.rev_local, self.rev_tape);
-        let r = self.b.call(rev.function_type(), rev, &new_args);
+        let rev = match callee {
+            Some(callee) => self.choose_split(callee, call, targets, args, 1),
+            None => self.engine.split_functions(&key).1,
+        };
+        let r = self.b.call(split_reverse_type(&key), rev, &new_args);
         tape::sync(self.module(), &self.b, self.rev_tape, self.rev_local);
         let mut i = 0;
         for (&a, act) in args.iter().zip(&key.args) {

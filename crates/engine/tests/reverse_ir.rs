@@ -1065,3 +1065,103 @@ define double @f(ptr %x, i64 %n) {
     (c.grad)([p(&mut x), p(&mut dx), 4, f(1.0)].as_ptr(), out.as_mut_ptr());
     assert_eq!(dx[0], 3.0 * 1.5 * 1.5);
 }
+
+/// A `dyn` method: the pointer is loaded `!invariant.load` from a vtable kept in a stack slot (as
+/// in dev builds). Both vtables' methods are possible targets; `@ext_method` cannot be
+/// differentiated (an external call on a differentiated value), which must not refuse the
+/// request: only a call that reaches it would stop the program. The size read from the vtable
+/// (`!invariant.load`, constant memory) is inactive.
+const DYN_IR: &str = r#"
+declare double @y0(double)
+@vt.sq = private unnamed_addr constant <{ ptr, [16 x i8], ptr }> <{ ptr null, [16 x i8] c"\08\00\00\00\00\00\00\00\08\00\00\00\00\00\00\00", ptr @sq }>
+@vt.ext = private unnamed_addr constant <{ ptr, [16 x i8], ptr }> <{ ptr null, [16 x i8] c"\08\00\00\00\00\00\00\00\08\00\00\00\00\00\00\00", ptr @ext_method }>
+define internal double @sq(ptr %self, double %x) {
+  %s = load double, ptr %self
+  %r = fmul double %x, %x
+  %r2 = fmul double %r, %s
+  ret double %r2
+}
+define internal double @ext_method(ptr %self, double %x) {
+  %r = call double @y0(double %x)
+  ret double %r
+}
+define double @f(ptr %x, i64 %which) {
+  %slot = alloca ptr
+  %obj = alloca double
+  store double 2.0, ptr %obj
+  %is0 = icmp eq i64 %which, 0
+  %vt = select i1 %is0, ptr @vt.sq, ptr @vt.ext
+  store ptr %vt, ptr %slot
+  %v = load ptr, ptr %slot
+  %sizep = getelementptr inbounds i8, ptr %v, i64 8
+  %size = load i64, ptr %sizep, !invariant.load !0
+  %mp = getelementptr inbounds i8, ptr %v, i64 24
+  %m = load ptr, ptr %mp, !invariant.load !0
+  %x0 = load double, ptr %x
+  %y = call double %m(ptr %obj, double %x0)
+  %z = fmul double %y, %x0
+  %sf = uitofp i64 %size to double
+  %w = fmul double %z, %sf
+  ret double %w
+}
+!0 = !{}
+"#;
+
+#[test]
+fn dyn_method_dispatches_on_the_vtable_entry() {
+    let c = compile(DYN_IR, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    for x0 in [0.7, -1.3] {
+        let mut x = vec![x0];
+        let mut dx = vec![0.0];
+        let mut out = [0u64; 1];
+        (c.grad)([p(&mut x), p(&mut dx), 0, f(1.0)].as_ptr(), out.as_mut_ptr());
+        // f = 8 · 2 x³, f' = 48 x².
+        assert!(close(f64::from_bits(out[0]), 16.0 * x0 * x0 * x0, 1e-15));
+        assert!(close(dx[0], 48.0 * x0 * x0, 1e-15), "{dx:?}");
+    }
+}
+
+#[test]
+fn dyn_method_forward_mode_matches() {
+    use oxidase_engine::ArgActivity;
+    let c = compile_forward(DYN_IR, "f", vec![ArgActivity::Dual, ArgActivity::Const], 1).unwrap();
+    let mut x = vec![0.9];
+    let mut tx = vec![1.0];
+    let mut out = [0u64; 2];
+    (c.grad)([p(&mut x), p(&mut tx), 0].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[1]), 48.0 * 0.81, 1e-15), "{}", f64::from_bits(out[1]));
+}
+
+/// A constant global reached through memory (a slice of `static` coefficients kept beside a
+/// differentiated slice): loads through it are active, and their reversals add adjoints into
+/// the global's shadow, which must be writable (a constant shadow faulted).
+#[test]
+fn constant_global_reached_through_shadowed_memory() {
+    let ir = r#"
+@coef = internal constant [2 x double] [double 1.5, double -0.5]
+define double @g(ptr %x, i64 %k) {
+  %rows = alloca [2 x ptr]
+  store ptr @coef, ptr %rows
+  %r1 = getelementptr inbounds ptr, ptr %rows, i64 1
+  store ptr %x, ptr %r1
+  %rk = getelementptr inbounds ptr, ptr %rows, i64 %k
+  %row = load ptr, ptr %rk
+  %a = load double, ptr %row
+  %bp = getelementptr inbounds double, ptr %row, i64 1
+  %b = load double, ptr %bp
+  %x0 = load double, ptr %x
+  %ab = fmul double %a, %b
+  %r = fmul double %ab, %x0
+  ret double %r
+}"#;
+    let c = compile(ir, "g", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let mut x = vec![0.5, 3.0];
+    for (k, want) in [(0u64, [-0.75, 0.0]), (1, [3.0 * 0.5 * 2.0, 0.25])] {
+        let mut dx = vec![0.0; 2];
+        let mut out = [0u64; 1];
+        (c.grad)([p(&mut x), p(&mut dx), k, f(1.0)].as_ptr(), out.as_mut_ptr());
+        for i in 0..2 {
+            assert!(close(dx[i], want[i], 1e-15), "k = {k}: {dx:?}");
+        }
+    }
+}

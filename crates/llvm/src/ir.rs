@@ -503,6 +503,14 @@ impl Value {
     pub fn clone_instruction(self) -> Value {
         Value(unsafe { LLVMInstructionClone(self.0) })
     }
+    /// Whether an instruction has the metadata attachment `kind` (e.g. "invariant.load").
+    pub fn has_metadata(self, kind: &str) -> bool {
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let id = LLVMGetMDKindIDInContext(ctx, kind.as_ptr() as *const _, kind.len() as u32);
+            !LLVMGetMetadata(self.0, id).is_null()
+        }
+    }
     /// Removes the metadata attachment `kind` (e.g. "range") from an instruction.
     pub fn clear_metadata(self, kind: &str) {
         unsafe {

@@ -9,6 +9,10 @@
 //! The crate links against the nightly toolchain's own libLLVM (see `build.rs`): inside rustc the
 //! backend uses the LLVM that is already loaded, and tests use the very same library.
 
+// Module and context references (`LLVMModuleRef`, `LLVMContextRef`) are opaque handles with the
+// same validity contract as `Value`: passing one on to LLVM is what this crate is for.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
 pub mod bitcode;
 pub mod builder;
 pub mod ir;
