@@ -329,6 +329,19 @@ fn test(paths: &Paths, quick: bool) -> Result<ExitCode> {
         steps.push((format!("realistic programs, stable route ({})", profile.name()), step_outcome(r)));
     }
 
+    // Random differentiable Rust programs (`cargo xtask fuzz`), a fixed seed so that a failure
+    // is reproduced by `cargo xtask fuzz --seed 12`; campaigns with other seeds explore further.
+    let campaign = fuzz::Campaign {
+        seed: 12,
+        programs: 200,
+        per_crate: 100,
+        routes: vec![Route::Nightly, Route::Stable],
+        profiles: vec![Profile::Dev, Profile::Release],
+    };
+    let r = fuzz::run(paths, &tc.host, &campaign)
+        .and_then(|ok| if ok { Ok(()) } else { anyhow::bail!("wrong numbers or crashes: see the [fuzz] summary above") });
+    steps.push(("random programs (200 per route and profile)".into(), step_outcome(r)));
+
     // The GradBench tool: protocol sessions and finite-difference checks of every module, on
     // both routes.
     let r = cargo_autodiff(&["test", "-p", GRADBENCH], Profile::Release, &paths.root, &paths.target.join("gradbench-stable"), "GradBench tool on the stable route");

@@ -136,6 +136,20 @@ pub struct Engine {
     /// first error ([`Engine::try_forward_function`], [`Engine::try_split_functions`]).
     failed_forward: HashMap<ForwardKey, AdError>,
     failed_split: HashMap<ReverseKey, AdError>,
+    /// The function of the request in progress (for messages).
+    root: Option<Value>,
+    /// How messages name the request: set by a route whose requested function is not the
+    /// user's (the stable route's shim), with the user's `Const` arguments if known.
+    pub request_label: Option<RequestLabel>,
+}
+
+/// The user's view of a request, for messages (see [`Engine::request_label`]).
+#[derive(Clone, Debug, Default)]
+pub struct RequestLabel {
+    /// The user's function (`path::to::f`).
+    pub function: String,
+    /// Its `Const` arguments, as the user wrote them (`` `a`, `b` ``); empty when unknown.
+    pub const_args: String,
 }
 
 impl Engine {
@@ -154,6 +168,8 @@ impl Engine {
             requirements: HashMap::new(),
             failed_forward: HashMap::new(),
             failed_split: HashMap::new(),
+            root: None,
+            request_label: None,
         }
     }
 
@@ -194,6 +210,7 @@ impl Engine {
         if let Some(err) = check_key(key.function, key.args.len(), key.width) {
             return Err(vec![err]);
         }
+        self.root = Some(key.function);
         let f = self.forward_function(key);
         self.requested.insert(f);
         self.finish_request().map(|_| f)
@@ -206,9 +223,27 @@ impl Engine {
         if let Some(err) = check_key(key.function, key.args.len(), key.width) {
             return Err(vec![err]);
         }
+        self.root = Some(key.function);
         let f = self.reverse_functions(key, reverse::Shape::Combined)[0];
         self.requested.insert(f);
         self.finish_request().map(|_| f)
+    }
+
+    /// The message of a run-time check that stops the program where `function`'s derivative
+    /// would write derivative data into memory passed as `Const` ([`runtime_activity`]), in
+    /// the user's terms: the requested function and its `Const` arguments.
+    pub(crate) fn lost_derivative_text(&self, function: Value) -> String {
+        let here = error::demangle(&function.name());
+        let (requested, consts) = match (&self.request_label, self.root) {
+            (Some(l), _) => (l.function.clone(), l.const_args.clone()),
+            (None, Some(r)) => (error::demangle(&r.name()), String::new()),
+            (None, None) => (here.clone(), String::new()),
+        };
+        let consts = if consts.is_empty() { "a `Const` argument".to_string() } else { format!("a `Const` argument ({consts})") };
+        let inside = if here == requested { String::new() } else { format!(" (in `{here}`)") };
+        format!(
+            "oxidase: stopped in the derivative of `{requested}`: it writes a differentiated value into memory of {consts}{inside}, so a derivative would be lost; mark that argument Duplicated (reverse) or Dual (forward), with a zero shadow, if it receives values computed from differentiated ones\n"
+        )
     }
 
     /// Generates every pending body, then checks the result; undoes the request on error.

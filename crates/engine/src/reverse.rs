@@ -987,7 +987,7 @@ impl Gen<'_> {
             if let Some(lost) = runtime_activity::pointers_differ(&self.b, m, pv) {
                 let eq = runtime_activity::same(&self.b, sp, pp);
                 let bad = self.b.and(eq, lost);
-                runtime_activity::check(md, &self.b, bad, self.primal);
+                runtime_activity::check(md, &self.b, bad, &self.engine.lost_derivative_text(self.primal));
             }
         }
     }
@@ -1081,7 +1081,7 @@ impl Gen<'_> {
                                         let (pd, ps) = (self.val(args[0]), self.val(args[1]));
                                         let eq = runtime_activity::same(&self.b, d, pd);
                                         let lost = self.b.and(eq, runtime_activity::differs(&self.b, s, ps));
-                                        runtime_activity::check(self.module(), &self.b, lost, self.primal);
+                                        runtime_activity::check(self.module(), &self.b, lost, &self.engine.lost_derivative_text(self.primal));
                                         let len = self.len_unless_same(d, pd, self.val(args[2]));
                                         self.emit_shadow_like(call, &[(0, d), (1, s), (2, len)]);
                                     }
@@ -2069,7 +2069,7 @@ impl Gen<'_> {
         runtime_activity::store(m, &self.b, cleared, sp, pp);
         if active {
             let eq = runtime_activity::same(&self.b, sp, pp);
-            runtime_activity::check(m, &self.b, eq, self.primal);
+            runtime_activity::check(m, &self.b, eq, &self.engine.lost_derivative_text(self.primal));
         }
         d
     }
@@ -2172,7 +2172,7 @@ impl Gen<'_> {
                                 let eq_s = runtime_activity::same(&self.b, s, ps);
                                 src = self.b.select(eq_s, null, s);
                                 let lost = self.b.and(eq_d, runtime_activity::differs(&self.b, s, ps));
-                                runtime_activity::check(m, &self.b, lost, self.primal);
+                                runtime_activity::check(m, &self.b, lost, &self.engine.lost_derivative_text(self.primal));
                             }
                         }
                         self.b.call(mover.function_type(), mover, &[d, src, len]);

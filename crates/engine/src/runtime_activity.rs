@@ -17,7 +17,6 @@
 //!
 //! This module builds those guards; the transformations call them at each access.
 
-use crate::error::demangle;
 use crate::tape::helper;
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{context_of, string_constant};
@@ -54,15 +53,13 @@ pub fn differs(b: &Builder, shadow: Value, primal: Value) -> Value {
     b.icmp(IntPredicate::LLVMIntNE, shadow, primal)
 }
 
-/// Stops the program with a message naming `function` when `bad` (an `i1`) is true: a
-/// derivative would otherwise be lost.
-pub fn check(m: LLVMModuleRef, b: &Builder, bad: Value, function: Value) {
-    let text = format!(
-        "oxidase: the derivative of `{}` writes a differentiated value into memory passed as Const (or reached only through Const data); mark that argument Duplicated/Dual (with a zero shadow)\n",
-        demangle(&function.name())
-    );
-    let name = format!("oxidase.ra.msg.{}", function.name());
-    let msg = string_constant(m, &name, &text);
+/// Stops the program with `text` (see [`crate::Engine::lost_derivative_text`]) when `bad` (an
+/// `i1`) is true: a derivative would otherwise be lost.
+pub fn check(m: LLVMModuleRef, b: &Builder, bad: Value, text: &str) {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    let msg = string_constant(m, &format!("oxidase.ra.msg.{:016x}", h.finish()), text);
     let ctx = context_of(m);
     let len = Type::i64(ctx).const_int(text.len() as u64);
     let f = fail_function(m);

@@ -247,12 +247,14 @@ fn slot_stores(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
 }
 
 /// The loads and stores of pointers at byte offset `off` of the stack slot `slot` (any offset
-/// when unknown), through constant GEPs.
+/// when unknown), through constant GEPs, copies of the object (`memcpy`, a by-value move in dev
+/// builds) and the functions it is passed to.
 fn slot_accesses(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut work = vec![(slot, Some(0i64))];
+    // Breadth first: the object's own accesses before those of copies and callees.
+    let mut work = std::collections::VecDeque::from([(slot, Some(0i64))]);
     let mut seen = HashSet::new();
-    while let Some((p, at)) = work.pop() {
+    while let Some((p, at)) = work.pop_front() {
         if !seen.insert(p) || seen.len() > 256 {
             continue;
         }
@@ -269,7 +271,25 @@ fn slot_accesses(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> 
                         (Some(a), Some(g)) => Some(a + g),
                         _ => None,
                     };
-                    work.push((u, o));
+                    work.push_back((u, o));
+                }
+                Opcode::LLVMCall | Opcode::LLVMInvoke => {
+                    let Some(f) = u.called_function() else { continue };
+                    let name = f.name();
+                    if name.starts_with("llvm.memcpy") || name.starts_with("llvm.memmove") {
+                        // The other side holds the same fields at the same offsets.
+                        for (mine, other) in [(0, 1), (1, 0)] {
+                            if u.operand(mine) == p {
+                                work.push_back((u.operand(other), at));
+                            }
+                        }
+                    } else if !f.is_declaration() && !is_generated(f) {
+                        for (i, &a) in u.call_args().iter().enumerate() {
+                            if a == p && i < f.params().len() {
+                                work.push_back((f.param(i as u32), at));
+                            }
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -360,6 +380,21 @@ fn object_roots(m: LLVMModuleRef, p: Value, deep: bool, out: &mut Vec<Value>, se
         if slot.is_instruction() && slot.opcode() == Opcode::LLVMAlloca {
             for v in slot_stores(m, slot, off) {
                 object_roots(m, v, deep, out, seen);
+            }
+        }
+        // The same field of the same object loaded elsewhere (a `Vec`'s or `VecDeque`'s buffer
+        // pointer read again in `push`, `grow`, `shrink`): a Rust field has one type, so what
+        // those pointers access is what this one points to.
+        if let Some(off) = off {
+            let mut objects = Vec::new();
+            object_roots(m, slot, deep, &mut objects, &mut HashSet::new());
+            for object in objects {
+                for sibling in slot_loads(m, object, Some(off)).into_iter().take(32) {
+                    // Counted as roots themselves, not followed further: they are many.
+                    if seen.insert(sibling) && !out.contains(&sibling) {
+                        out.push(sibling);
+                    }
+                }
             }
         }
     }
@@ -476,6 +511,8 @@ struct FloatWalk {
     /// How many more parameters reached on the way (not the queried pointer's own callers) may
     /// be followed up to their callers when following the data in.
     inflow_ups: u32,
+    /// Pointers still to visit (the walk is iterative: dev builds make it long).
+    work: Vec<(Value, Option<i64>, bool)>,
 }
 
 /// A function the engine generated (a derivative or a runtime helper).
@@ -509,6 +546,7 @@ impl FloatWalk {
             home: None,
             inflow: false,
             inflow_ups: 0,
+            work: Vec::new(),
         }
     }
 
@@ -544,6 +582,18 @@ impl FloatWalk {
     /// pointer is walked up: a callee reached from the object, or memory the object is copied
     /// to, has other callers passing other memory.
     fn visit(&mut self, q: Value, rel: Option<i64>, up: bool) {
+        self.work.push((q, rel, up));
+        while let Some((q, rel, up)) = self.work.pop() {
+            if self.found {
+                self.work.clear();
+                return;
+            }
+            self.visit_one(q, rel, up);
+        }
+    }
+
+    /// Looks at the users of one pointer; pointers found on the way go to `work`.
+    fn visit_one(&mut self, q: Value, rel: Option<i64>, up: bool) {
         if self.found || !self.seen.insert((q, rel, up)) {
             return;
         }
@@ -579,7 +629,7 @@ impl FloatWalk {
                                 (Some(r), Some(o)) => Some(r - o),
                                 _ => None,
                             };
-                            self.visit(aroot, r, true);
+                            self.work.push((aroot, r, true));
                         }
                     }
                 }
@@ -609,7 +659,7 @@ impl FloatWalk {
                     let (slot, off) = base_and_offset(self.m, u.operand(1));
                     if slot.is_instruction() && slot.opcode() == Opcode::LLVMAlloca {
                         for l in slot_loads(self.m, slot, off) {
-                            self.visit(l, rel, false);
+                            self.work.push((l, rel, false));
                         }
                     }
                 }
@@ -618,12 +668,12 @@ impl FloatWalk {
                         (Some(r), Some(o)) => Some(r + o),
                         _ => None,
                     };
-                    self.visit(u, r, false);
+                    self.work.push((u, r, false));
                 }
-                Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast => self.visit(u, rel, false),
+                Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast => self.work.push((u, rel, false)),
                 // The pointer of a returned `{ ptr, len }` (see `returns_param`).
-                Opcode::LLVMExtractValue if u.ty().is_pointer() => self.visit(u, None, false),
-                Opcode::LLVMPHI | Opcode::LLVMSelect => self.visit(u, None, false),
+                Opcode::LLVMExtractValue if u.ty().is_pointer() => self.work.push((u, None, false)),
+                Opcode::LLVMPHI | Opcode::LLVMSelect => self.work.push((u, None, false)),
                 Opcode::LLVMCall | Opcode::LLVMInvoke => {
                     let args = u.call_args();
                     let Some(i) = args.iter().position(|&a| a == q) else { continue };
@@ -648,15 +698,15 @@ impl FloatWalk {
                                 (Some(r), Some(o)) => Some(r - o),
                                 _ => None,
                             };
-                            self.visit(oroot, r, false);
+                            self.work.push((oroot, r, false));
                         }
                         CallKind::Ignored | CallKind::IntegerOnly | CallKind::MemSet | CallKind::Deallocation => {}
                         _ if !callee.is_declaration() && i < callee.params().len() && !is_generated(callee) => {
-                            self.visit(callee.param(i as u32), rel, false);
+                            self.work.push((callee.param(i as u32), rel, false));
                             // A pointer into the object handed back (`as_mut_ptr`,
                             // `as_uninit_slice_mut`): its uses are the object's too.
                             if returns_param(callee, i) {
-                                self.visit(u, None, false);
+                                self.work.push((u, None, false));
                             }
                         }
                         // An external function: nothing is known of how it uses the memory.

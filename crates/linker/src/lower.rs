@@ -2,7 +2,7 @@
 //! module) with a call to the derivative of its shim.
 
 use oxidase_engine::requests::{calls_of, erase_call, order_inner_first};
-use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RevArg, RevRet, ReverseKey};
+use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RequestLabel, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{self, context_of};
 use oxidase_llvm::passes::{self, PipelineOptions};
@@ -50,13 +50,15 @@ fn function_of(v: Value) -> Option<Value> {
     None
 }
 
-/// `path::of::f` and `file.rs:line` from the marker's first argument.
-fn describe(desc: Value) -> (String, String) {
+/// `path::of::f`, `file.rs:line` and the `Const` arguments' names from the marker's first
+/// argument (crates built by an older macro have no names).
+fn describe(desc: Value) -> (String, String, String) {
     let bytes = desc.initializer().and_then(|i| i.const_bytes()).unwrap_or_default();
     let mut parts = bytes.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
     let name = parts.next().filter(|s| !s.is_empty()).unwrap_or_else(|| "<unknown function>".into());
     let place = parts.next().unwrap_or_default();
-    (name, place)
+    let consts = parts.next().unwrap_or_default();
+    (name, place, consts)
 }
 
 pub struct Outcome {
@@ -101,7 +103,7 @@ pub fn run(module: LLVMModuleRef, options: Options) -> Result<Outcome, Vec<Strin
 
 fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value) -> Result<(), String> {
     let args = call.call_args();
-    let (name, place) = describe(args.first().copied().ok_or("marker call without arguments")?);
+    let (name, place, const_args) = describe(args.first().copied().ok_or("marker call without arguments")?);
     let at = if place.is_empty() { String::new() } else { format!(" (at {place})") };
     let w = width as usize;
     if args.len() != 5 + 2 * w {
@@ -116,6 +118,7 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value) -> Resul
     passes::run_on_function(shim, "sroa", PipelineOptions::default())
         .map_err(|e| format!("`{name}`{at}: internal error preparing the shim: {e}"))?;
     let (consts, act, ret) = (args[2], args[3], args[4]);
+    engine.request_label = Some(RequestLabel { function: name.clone(), const_args });
     let (dact, dret) = (&args[5..5 + w], &args[5 + w..]);
     let derivative = match mode {
         Mode::Forward => engine.forward(&ForwardKey { function: shim, args: vec![ArgActivity::Const, ArgActivity::Dual, ArgActivity::Dual], width, runtime_activity: false }),
@@ -129,7 +132,17 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value) -> Resul
     }
     .map_err(|errs| {
         let mode = if mode == Mode::Forward { "autodiff_forward" } else { "autodiff_reverse" };
-        let lines: Vec<String> = errs.into_iter().map(|e| e.to_string()).collect();
+        // The shim is the macro's, not the user's: name the user's function instead.
+        let shim_name = oxidase_engine::error::demangle(&shim.name());
+        let lines: Vec<String> = errs
+            .into_iter()
+            .map(|mut e| {
+                if e.function == shim_name {
+                    e.function = name.clone();
+                }
+                e.to_string()
+            })
+            .collect();
         format!("{}\n  = note: while generating the `#[{mode}]` derivative of `{name}`{at}", lines.join("\n"))
     })?;
     let b = Builder::new(context_of(engine.module));

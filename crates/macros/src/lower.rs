@@ -5,7 +5,8 @@
 //! The body of a generated function calls
 //! `oxidase_autodiff_v1_{fwd|rev}_w{W}__use_cargo_autodiff_to_build(desc, shim, consts, act, ret,
 //! dact_0 … dact_{W-1}, dret_0 … dret_{W-1})`, all pointers:
-//! * `desc`: a NUL-terminated `path::of::f\0file.rs:line\0` naming the primal for diagnostics;
+//! * `desc`: a NUL-terminated `path::of::f\0file.rs:line\0` and the `Const` arguments' names
+//!   (`` `a`, `b` ``, then `\0`) naming the primal for diagnostics;
 //! * `shim`: `fn(*const u8, *const u8, *mut u8)` that reads the `Const` arguments from `consts`
 //!   and the differentiated ones from `act` (two tuples), calls the primal and writes its result
 //!   to `ret`;
@@ -335,6 +336,7 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
         quote!(#n: *mut u8)
     }).collect();
     let fname = func.sig.ident.to_string();
+    let const_names = consts.iter().map(|a| format!("`{}`", a.p.name)).collect::<Vec<_>>().join(", ");
     let result = result(mode, config, args, ret_act, &dact, &dret);
     quote! {
         #(#checks)*
@@ -350,7 +352,7 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
         let __oxidase_shim: fn(*const u8, *const u8, *mut u8) = #shim;
         unsafe {
             __oxidase_marker(
-                ::core::concat!(::core::module_path!(), "::", #fname, "\0", ::core::file!(), ":", ::core::line!(), "\0").as_ptr(),
+                ::core::concat!(::core::module_path!(), "::", #fname, "\0", ::core::file!(), ":", ::core::line!(), "\0", #const_names, "\0").as_ptr(),
                 __oxidase_shim as *const u8,
                 &*__oxidase_consts as *const _ as *const u8,
                 &*__oxidase_act as *const _ as *const u8,
