@@ -34,6 +34,8 @@ pub struct Activity {
     /// The subset of `required_params` into whose memory a differentiated value is written
     /// directly: such a parameter can never be its own shadow.
     pub written_params: Vec<usize>,
+    /// The first instruction writing into each of `written_params` (for messages).
+    pub write_sites: HashMap<usize, Value>,
     /// Integers that carry float bits ([`crate::bits`]).
     pub bits: std::rc::Rc<FloatBits>,
     /// Active integers that carry a pointer (`ptrtoint` of a shadowed pointer, and the phis,
@@ -85,15 +87,18 @@ impl Activity {
     pub fn self_shadowed(&self, function: Value, active_params: &[bool], activity: &str) -> Result<Vec<usize>, Vec<AdError>> {
         if let Some(&k) = self.written_params.iter().find(|&&k| !active_params[k]) {
             let p = function.param(k as u32);
-            return Err(vec![AdError::new(
+            let mut e = AdError::new(
                 function,
                 format!(
-                    "a differentiated value is written into the memory of argument {} (`{}`), which is not differentiated",
-                    k + 1,
-                    describe(p)
+                    "a differentiated value is written into the memory of {}, which is Const (not differentiated)",
+                    crate::error::describe_param(p)
                 ),
                 format!("mark that argument {activity} (with a zero shadow) instead of Const"),
-            )]);
+            );
+            if let Some(&site) = self.write_sites.get(&k) {
+                e = e.at(site);
+            }
+            return Err(vec![e]);
         }
         Ok(self.required_params.iter().copied().filter(|&k| !active_params[k]).collect())
     }
@@ -512,6 +517,7 @@ impl Analyzer<'_> {
                 }
                 if need == Need::Data && !self.result.written_params.contains(&i) {
                     self.result.written_params.push(i);
+                    self.result.write_sites.insert(i, at);
                     self.changed = true;
                 }
             }
@@ -564,7 +570,7 @@ impl Analyzer<'_> {
             return;
         }
         let what = if p.is_argument() {
-            format!("derivative data is written into memory of argument `{}`, which is not differentiated", arg_label(p))
+            format!("derivative data is written into memory of {}, which is not differentiated", crate::error::describe_param(p))
         } else if p.is_global_variable() {
             format!("derivative data is written into the mutable global `{}`", crate::error::demangle(&p.name()))
         } else {
@@ -607,15 +613,6 @@ pub fn is_sentinel(p: Value) -> bool {
 
 fn is_null(v: Value) -> bool {
     v.is_constant() && v.ty().is_pointer() && v.print().ends_with("null")
-}
-
-fn arg_label(p: Value) -> String {
-    let n = p.name();
-    if n.is_empty() {
-        "#?".into()
-    } else {
-        n
-    }
 }
 
 /// The operands that carry data (not a select's condition, not a phi's blocks).

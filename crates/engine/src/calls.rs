@@ -22,7 +22,8 @@ pub enum Alloc {
 pub enum CallKind {
     /// No effect on values or memory that matters (debug info, lifetimes, assumptions).
     Ignored,
-    /// An intrinsic on integers or pointers only (overflow checks, `umin`, `ctpop`, ...).
+    /// An intrinsic on integers or pointers only (overflow checks, `umin`, `ctpop`, ...), or a
+    /// read-only comparison of bytes (`bcmp`, `memcmp`).
     IntegerOnly,
     /// `llvm.memcpy` / `llvm.memmove`: (dst, src, len, volatile).
     MemTransfer,
@@ -134,6 +135,9 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
     }
     let name = allocator_symbol(&f.name());
     match name.as_str() {
+        // Read-only comparisons and lengths of bytes (a `HashMap` comparing keys, `==` on
+        // slices): an integer result, piecewise constant, and no memory written.
+        "bcmp" | "memcmp" | "strlen" | "strnlen" | "strcmp" | "strncmp" => return CallKind::IntegerOnly,
         // The tape's own buffer helpers (`tape::acquire_function`) behave as malloc and free.
         "__rust_alloc" | "malloc" | "aligned_alloc" | "__rdl_alloc" | "oxidase.tape.acquire" => {
             return CallKind::Allocation(Alloc::Uninit)

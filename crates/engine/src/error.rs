@@ -68,3 +68,36 @@ pub fn describe(inst: Value) -> String {
         line
     }
 }
+
+/// How messages name the parameter `p` of an LLVM function: the Rust argument's name where debug
+/// information has it (dev builds: the slot it is spilled to carries a `#dbg_declare`), as
+/// `` argument `out` ``; otherwise its LLVM position and IR.
+pub fn describe_param(p: Value) -> String {
+    match param_name(p) {
+        Some(name) => format!("argument `{name}`"),
+        None => {
+            let f = p.parent_function();
+            let k = f.params().iter().position(|&q| q == p).map_or(0, |k| k + 1);
+            format!("parameter {k} of the compiled function (`{}`; Rust argument names appear with debug info, e.g. in dev builds)", describe(p))
+        }
+    }
+}
+
+/// The Rust name of the parameter `p`, from debug records describing it or a slot it is stored to.
+pub fn param_name(p: Value) -> Option<String> {
+    let f = p.parent_function();
+    let mut described = vec![p];
+    for u in p.users() {
+        if u.is_instruction() && u.opcode() == oxidase_llvm::Opcode::LLVMStore && u.operand(0) == p {
+            described.push(crate::types::strip_pointer(u.operand(1)));
+        }
+    }
+    for b in f.blocks() {
+        for i in b.instructions() {
+            if let Some((_, name)) = i.debug_variables().into_iter().find(|(v, _)| described.contains(v)) {
+                return Some(name);
+            }
+        }
+    }
+    None
+}

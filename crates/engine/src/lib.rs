@@ -240,7 +240,7 @@ impl Engine {
             (None, None) => (here.clone(), String::new()),
         };
         let consts = if consts.is_empty() { "a `Const` argument".to_string() } else { format!("a `Const` argument ({consts})") };
-        let inside = if here == requested { String::new() } else { format!(" (in `{here}`)") };
+        let inside = if here == requested || Some(function) == self.root { String::new() } else { format!(" (in `{here}`)") };
         format!(
             "oxidase: stopped in the derivative of `{requested}`: it writes a differentiated value into memory of {consts}{inside}, so a derivative would be lost; mark that argument Duplicated (reverse) or Dual (forward), with a zero shadow, if it receives values computed from differentiated ones\n"
         )

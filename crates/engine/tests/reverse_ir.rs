@@ -1166,3 +1166,29 @@ define double @g(ptr %x, i64 %k) {
         }
     }
 }
+
+/// `bcmp` of differentiated memory (a `HashMap` comparing keys, `==` on slices) only reads it:
+/// the branch it decides is taken as in the primal, and no derivative is refused.
+#[test]
+fn byte_comparison_of_differentiated_memory_is_inactive() {
+    let ir = r#"
+declare i32 @bcmp(ptr, ptr, i64)
+define double @h(ptr %x, ptr %key) {
+entry:
+  %c = call i32 @bcmp(ptr %x, ptr %key, i64 8)
+  %same = icmp eq i32 %c, 0
+  %x0 = load double, ptr %x
+  %sq = fmul double %x0, %x0
+  %r = select i1 %same, double %sq, double %x0
+  ret double %r
+}"#;
+    let c = compile(ir, "h", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    for (x0, key, want) in [(1.5, 1.5, 3.0), (1.5, 2.0, 1.0)] {
+        let mut x = vec![x0];
+        let mut dx = vec![0.0];
+        let mut k = vec![key];
+        let mut out = [0u64; 1];
+        (c.grad)([p(&mut x), p(&mut dx), p(&mut k), f(1.0)].as_ptr(), out.as_mut_ptr());
+        assert!(close(dx[0], want, 1e-15), "key {key}: {dx:?}");
+    }
+}

@@ -530,6 +530,28 @@ impl Value {
     pub fn set_debug_loc_none(self) {
         unsafe { llvm_sys::debuginfo::LLVMInstructionSetDebugLoc(self.0, std::ptr::null_mut()) }
     }
+    /// The variables of the debug records attached before this instruction (`#dbg_declare`,
+    /// `#dbg_value`): the value each describes and the variable's name.
+    pub fn debug_variables(self) -> Vec<(Value, String)> {
+        use llvm_sys::LLVMDbgRecordKind::*;
+        let mut out = Vec::new();
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let mut r = LLVMGetFirstDbgRecord(self.0);
+            while !r.is_null() {
+                if matches!(LLVMDbgRecordGetKind(r), LLVMDbgRecordDeclare | LLVMDbgRecordValue | LLVMDbgRecordAssign) {
+                    let v = LLVMDbgVariableRecordGetValue(r, 0);
+                    let var = LLVMDbgVariableRecordGetVariable(r);
+                    // A DIVariable's operands: scope, name, file, type.
+                    if let (false, Some(name)) = (v.is_null(), metadata_string_operand(ctx, var, 1)) {
+                        out.push((Value(v), name));
+                    }
+                }
+                r = LLVMGetNextDbgRecord(r);
+            }
+        }
+        out
+    }
     pub fn debug_loc(self) -> Option<(String, u32, u32)> {
         unsafe {
             let mut len = 0u32;
@@ -709,4 +731,29 @@ pub fn intrinsic_name(id: u32) -> String {
     let mut len = 0;
     let p = unsafe { LLVMIntrinsicGetName(id, &mut len) };
     str_from_raw(p, len)
+}
+
+/// Operand `i` of the metadata node `md` when it is a string.
+unsafe fn metadata_string_operand(ctx: LLVMContextRef, md: LLVMMetadataRef, i: u32) -> Option<String> {
+    if md.is_null() {
+        return None;
+    }
+    let node = LLVMMetadataAsValue(ctx, md);
+    let n = LLVMGetMDNodeNumOperands(node);
+    if i >= n {
+        return None;
+    }
+    let mut ops = vec![std::ptr::null_mut(); n as usize];
+    LLVMGetMDNodeOperands(node, ops.as_mut_ptr());
+    let op = ops[i as usize];
+    if op.is_null() {
+        return None;
+    }
+    let mut len = 0u32;
+    let p = LLVMGetMDString(op, &mut len);
+    if p.is_null() {
+        return None;
+    }
+    let bytes = std::slice::from_raw_parts(p as *const u8, len as usize);
+    Some(String::from_utf8_lossy(bytes).into_owned())
 }

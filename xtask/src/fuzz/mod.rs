@@ -131,9 +131,14 @@ fn check_crate(dir: &Path, target: &Path, host: &str, route: Route, profile: Pro
         }
         match build(dir, target, host, route, profile, &skip)? {
             Err(log) => {
-                let (k, class) = culprit(dir, target, host, route, profile, &skip, &live, &log)?;
-                *t.refused.entry(class).or_default() += 1;
-                skip.insert(k);
+                // Every refusal the log names is taken out at once; bisection only when it
+                // names none.
+                let named = named_culprits(&log, &live);
+                let culprits = if named.is_empty() { vec![culprit(dir, target, host, route, profile, &skip, &live, &log)?] } else { named };
+                for (k, class) in culprits {
+                    *t.refused.entry(class).or_default() += 1;
+                    skip.insert(k);
+                }
             }
             Ok(exe) => {
                 let out = Command::new(&exe).output().with_context(|| format!("running {}", exe.display()))?;
@@ -212,14 +217,39 @@ fn build(dir: &Path, target: &Path, host: &str, route: Route, profile: Profile, 
 /// Which live function a failed build is about, and the class of its refusal: named in the
 /// message when the engine names it, otherwise found by halving the live set.
 #[allow(clippy::too_many_arguments)]
-fn culprit(dir: &Path, target: &Path, host: &str, route: Route, profile: Profile, skip: &BTreeSet<usize>, live: &[usize], log: &str) -> Result<(usize, String)> {
-    let class = refusal_class(log);
-    for &k in live {
-        for name in [format!("f_{k}`"), format!("g_{k}`"), format!("m{k}::"), format!("rev_{k}"), format!("fwd_{k}")] {
-            if log.contains(&name) {
-                return Ok((k, class));
+/// The functions the refusals in `log` name, each with the class of its refusal: the log is
+/// cut into one piece per "autodiff cannot differentiate" message (with its notes).
+fn named_culprits(log: &str, live: &[usize]) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let starts: Vec<usize> = log.match_indices("autodiff cannot differentiate").map(|(i, _)| i).collect();
+    for (j, &i) in starts.iter().enumerate() {
+        let piece = &log[i..starts.get(j + 1).copied().unwrap_or(log.len())];
+        let found = live.iter().copied().find(|&k| mentions(piece, k));
+        if let Some(k) = found {
+            if !out.iter().any(|(x, _)| *x == k) {
+                out.push((k, refusal_class(piece)));
             }
         }
+    }
+    out
+}
+
+/// Whether `text` names generated function `k` (`f_12` but not `f_123`).
+fn mentions(text: &str, k: usize) -> bool {
+    ["f_", "g_", "m", "rev_", "fwd_"].iter().any(|prefix| {
+        let name = format!("{prefix}{k}");
+        text.match_indices(name.as_str()).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + name.len()..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && !after.is_some_and(|c| c.is_ascii_digit())
+        })
+    })
+}
+
+fn culprit(dir: &Path, target: &Path, host: &str, route: Route, profile: Profile, skip: &BTreeSet<usize>, live: &[usize], log: &str) -> Result<(usize, String)> {
+    let class = refusal_class(log);
+    if let Some(&k) = live.iter().find(|&&k| mentions(log, k)) {
+        return Ok((k, class));
     }
     let mut cand: Vec<usize> = live.to_vec();
     let mut extra = skip.clone();
@@ -270,4 +300,19 @@ fn refusal_class(log: &str) -> String {
     }
     let first = log.lines().find(|l| l.starts_with("error")).unwrap_or("(no error line)");
     format!("build error: {}", first.chars().take(140).collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_attributed_to_the_function_they_name() {
+        let log = "error: autodiff cannot differentiate `merge`: `call @llvm.memcpy` copies memory (at x.rs:1)\n  = note: while differentiating `oxidase_fuzz::m12::f_12` for `oxidase_fuzz::m12::rev_12`\nautodiff cannot differentiate `g`: inline assembly with differentiated arguments\n  = note: while differentiating `oxidase_fuzz::m3::f_3` for `oxidase_fuzz::m3::rev_3`\n";
+        let found = named_culprits(log, &[1, 3, 12, 123]);
+        assert_eq!(found.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![12, 3]);
+        assert!(found[0].1.contains("copies memory"), "{found:?}");
+        assert!(found[1].1.contains("inline assembly"), "{found:?}");
+        assert!(!mentions("rev_123", 12) && mentions("m12::f_12`", 12) && !mentions("xm12::", 12));
+    }
 }
