@@ -49,6 +49,14 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// An atomic read-modify-write or compare-exchange of integers that are numbers (a reference
+    /// count in an `Arc`, a `Mutex` state): it carries no derivative, so on differentiated
+    /// memory it is copied as primal code (the shadow's integers are never read back as data).
+    pub fn atomic_on_numbers(&self, inst: Value) -> bool {
+        let v = if inst.opcode() == Opcode::LLVMAtomicCmpXchg { inst.operand(2) } else { inst.operand(1) };
+        v.ty().is_int() && !self.bits.may_be_float(v) && !self.bits.may_be_float(inst)
+    }
+
     /// `-Z autodiff=PrintAA`: the activity of every argument and instruction of `f`, then the
     /// integers that carry float bits.
     pub fn report(&self, f: Value) -> String {
@@ -316,17 +324,15 @@ impl Analyzer<'_> {
             CallKind::Defined(_) => self.visit_defined_call(call, &args),
             CallKind::External(f) => {
                 if args.iter().any(|&a| differentiable_type(a.ty()) && self.active(a)) {
-                    self.errors.push(
-                        AdError::new(
-                            self.function,
-                            format!(
-                                "call to `{}`, which has no body in this program and no derivative rule",
-                                crate::error::demangle(&f.name())
-                            ),
-                            "mark the argument Const if it should not be differentiated, or call a Rust function instead",
-                        )
-                        .at(call),
-                    );
+                    let name = crate::error::demangle(&f.name());
+                    let (what, hint) = match crate::error::external_in_rust_terms(&name) {
+                        Some(known) => known,
+                        None => (
+                            format!("call to `{name}`, which has no body in this program and no derivative rule"),
+                            "mark the argument Const if it should not be differentiated, or call a Rust function instead".to_string(),
+                        ),
+                    };
+                    self.errors.push(AdError::new(self.function, what, hint).at(call));
                 }
             }
             CallKind::Indirect if !indirect_candidates(call).is_empty() => {

@@ -99,5 +99,30 @@ pub fn param_name(p: Value) -> Option<String> {
             }
         }
     }
+    // rustc's own names when it keeps them: `x.0`, `x.1` for the halves of a slice `x`.
+    let n = p.name();
+    let base = match n.rsplit_once('.') {
+        Some((b, k)) if k.chars().all(|c| c.is_ascii_digit()) => b.to_string(),
+        _ => n,
+    };
+    (!base.is_empty() && !base.chars().all(|c| c.is_ascii_digit())).then_some(base)
+}
+
+/// What a call to the external function `name` means in Rust terms, for the constructs that
+/// are refused as a whole (construct, hint); `None` for any other function.
+pub fn external_in_rust_terms(name: &str) -> Option<(String, String)> {
+    let threads = ["pthread_create", "clone", "clone3", "thrd_create"];
+    if threads.contains(&name) || name.starts_with("std::thread::") && name.contains("spawn") {
+        return Some((
+            format!("parallel code: a thread is started (`{name}`; `std::thread::spawn`/`scope`, rayon) with differentiated data"),
+            "parallel code is not differentiated yet: differentiate the work of each thread (call the derivative inside the thread) and combine the results, or run this part sequentially".to_string(),
+        ));
+    }
+    if name == "syscall" || name.starts_with("pthread_") || name.starts_with("sem_") {
+        return Some((
+            format!("a system call (`{name}`: thread synchronization, futexes, the OS interface) reached with differentiated data"),
+            "parallel and system code is not differentiated yet: keep threads, locks and OS calls out of the differentiated function (or their data Const)".to_string(),
+        ));
+    }
     None
 }

@@ -810,10 +810,10 @@ impl Gen<'_> {
             }
             LLVMCall | LLVMInvoke => self.visit_call(inst),
             LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr => self.visit_terminator(inst),
-            LLVMAtomicRMW | LLVMAtomicCmpXchg if self.activity.is_active(inst.operand(0)) => self.error(
+            LLVMAtomicRMW | LLVMAtomicCmpXchg if self.activity.is_active(inst.operand(0)) && !self.activity.atomic_on_numbers(inst) => self.error(
                 inst,
                 format!("the atomic operation `{}` on differentiated memory", describe(inst)),
-                "atomics have no derivative rule yet; use plain loads and stores in differentiated code",
+                "atomics on floats or pointers have no derivative rule yet (shared-state parallel code is not differentiated yet); use plain loads and stores in differentiated code",
             ),
             LLVMStore => {
                 self.copy_primal(inst);

@@ -75,6 +75,10 @@ impl Contents {
 pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
     let args = call.call_args();
     let size = args[2].const_int_value().map(|n| n as u64);
+    // One byte (a `bool`, a `u8` flag) holds neither a float nor a pointer.
+    if size.is_some_and(|n| n < 2) {
+        return Contents::NoFloats;
+    }
     // A memset's second operand is the byte it writes: only the destination is asked.
     let src = if args[1].ty().is_pointer() { args[1] } else { args[0] };
     memory_contents(m, args[0], src, size)

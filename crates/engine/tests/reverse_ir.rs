@@ -760,7 +760,7 @@ define void @f(ptr %x, ptr %out) {
   ret void
 }"#;
     let e = compile(ir, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Const, 1).err().expect("must be refused");
-    assert!(e.contains("written into the memory of argument 2"), "{e}");
+    assert!(e.contains("written into the memory of argument `out`"), "{e}");
 }
 
 /// The same write, reached only through a struct that also holds a differentiated pointer, can
@@ -1191,4 +1191,35 @@ entry:
         (c.grad)([p(&mut x), p(&mut dx), p(&mut k), f(1.0)].as_ptr(), out.as_mut_ptr());
         assert!(close(dx[0], want, 1e-15), "key {key}: {dx:?}");
     }
+}
+
+/// An atomic counter beside differentiated data (an `Arc`'s reference count next to its value)
+/// and a one-byte copy (a `bool` flag) of that memory are integer work: copied as primal code.
+#[test]
+fn atomic_counter_and_byte_copy_beside_differentiated_data() {
+    let ir = r#"
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+define double @a(ptr %x) {
+  %obj = alloca { double, i64, i8 }
+  %flag = alloca i8
+  %x0 = load double, ptr %x
+  %sq = fmul double %x0, %x0
+  store double %sq, ptr %obj
+  %cnt = getelementptr inbounds i8, ptr %obj, i64 8
+  store i64 1, ptr %cnt
+  %old = atomicrmw add ptr %cnt, i64 1 acq_rel
+  %b = getelementptr inbounds i8, ptr %obj, i64 16
+  store i8 1, ptr %b
+  call void @llvm.memcpy.p0.p0.i64(ptr %flag, ptr %b, i64 1, i1 false)
+  %prev = cmpxchg ptr %cnt, i64 2, i64 1 acq_rel monotonic
+  %v = load double, ptr %obj
+  %r = fmul double %v, %x0
+  ret double %r
+}"#;
+    let c = compile(ir, "a", vec![RevArg::Duplicated], RevRet::Active, 1).unwrap();
+    let mut x = vec![1.3];
+    let mut dx = vec![0.0];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(dx[0], 3.0 * 1.3 * 1.3, 1e-15), "{dx:?}");
 }
