@@ -94,7 +94,7 @@ pub fn param_name(p: Value) -> Option<String> {
     }
     for b in f.blocks() {
         for i in b.instructions() {
-            if let Some((_, name)) = i.debug_variables().into_iter().find(|(v, _)| described.contains(v)) {
+            if let Some(name) = i.debug_variables().into_iter().find(|(v, _)| described.contains(v)).and_then(|(_, var)| var.variable_name()) {
                 return Some(name);
             }
         }

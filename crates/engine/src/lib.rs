@@ -14,6 +14,7 @@ pub mod activity;
 pub mod bits;
 pub mod calls;
 pub mod cfg;
+pub mod declared;
 mod emit;
 pub mod error;
 pub mod forward;

@@ -92,6 +92,18 @@ pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
 /// may be a union that holds other types at other times (an enum payload copied into a
 /// `Result<f64, E>`). Only when that finds no typed access are both sides asked as a whole.
 pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
+    match accessed_contents(m, a, b, size) {
+        // Dev builds: the declared type of the variables the pointers come from.
+        Contents::Unknown => [b, a]
+            .into_iter()
+            .find_map(|p| crate::declared::pointee_leaves(m, p))
+            .map_or(Contents::Unknown, |l| classify_leaves(&l, true)),
+        c => c,
+    }
+}
+
+/// [`memory_contents`] from the accesses the walk sees.
+fn accessed_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
     if a != b {
         if let Some((l, numeric)) = range_leaves(m, b, size, true, false).filter(|(l, _)| !l.is_empty()) {
             return classify_leaves(&l, numeric);
@@ -331,6 +343,12 @@ fn returns_param(f: Value, i: usize) -> bool {
 fn object_roots(m: LLVMModuleRef, p: Value, deep: bool, out: &mut Vec<Value>, seen: &mut HashSet<Value>) {
     let (p, _) = base_and_offset(m, p);
     if !seen.insert(p) || seen.len() > 64 {
+        return;
+    }
+    // A constant address that is no global (`inttoptr (i64 8 to ptr)`, the dangling pointer of
+    // every empty `Vec<f64>` and `Vec<usize>` alike) points to no object: its users all over
+    // the module say nothing about this one.
+    if p.is_constant() && !p.is_global_variable() {
         return;
     }
     if !out.contains(&p) {

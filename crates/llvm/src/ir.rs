@@ -164,6 +164,10 @@ impl Type {
     pub fn i32(ctx: LLVMContextRef) -> Type {
         Type(unsafe { LLVMInt32TypeInContext(ctx) })
     }
+    /// The integer type of `bits` bits.
+    pub fn int(ctx: LLVMContextRef, bits: u32) -> Type {
+        Type(unsafe { LLVMIntTypeInContext(ctx, bits) })
+    }
     pub fn i64(ctx: LLVMContextRef) -> Type {
         Type(unsafe { LLVMInt64TypeInContext(ctx) })
     }
@@ -531,8 +535,8 @@ impl Value {
         unsafe { llvm_sys::debuginfo::LLVMInstructionSetDebugLoc(self.0, std::ptr::null_mut()) }
     }
     /// The variables of the debug records attached before this instruction (`#dbg_declare`,
-    /// `#dbg_value`): the value each describes and the variable's name.
-    pub fn debug_variables(self) -> Vec<(Value, String)> {
+    /// `#dbg_value`): the value each describes and the `DILocalVariable`.
+    pub fn debug_variables(self) -> Vec<(Value, crate::debuginfo::DiNode)> {
         use llvm_sys::LLVMDbgRecordKind::*;
         let mut out = Vec::new();
         unsafe {
@@ -542,9 +546,8 @@ impl Value {
                 if matches!(LLVMDbgRecordGetKind(r), LLVMDbgRecordDeclare | LLVMDbgRecordValue | LLVMDbgRecordAssign) {
                     let v = LLVMDbgVariableRecordGetValue(r, 0);
                     let var = LLVMDbgVariableRecordGetVariable(r);
-                    // A DIVariable's operands: scope, name, file, type.
-                    if let (false, Some(name)) = (v.is_null(), metadata_string_operand(ctx, var, 1)) {
-                        out.push((Value(v), name));
+                    if !v.is_null() && !var.is_null() {
+                        out.push((Value(v), crate::debuginfo::DiNode::new(var, ctx)));
                     }
                 }
                 r = LLVMGetNextDbgRecord(r);
@@ -731,29 +734,4 @@ pub fn intrinsic_name(id: u32) -> String {
     let mut len = 0;
     let p = unsafe { LLVMIntrinsicGetName(id, &mut len) };
     str_from_raw(p, len)
-}
-
-/// Operand `i` of the metadata node `md` when it is a string.
-unsafe fn metadata_string_operand(ctx: LLVMContextRef, md: LLVMMetadataRef, i: u32) -> Option<String> {
-    if md.is_null() {
-        return None;
-    }
-    let node = LLVMMetadataAsValue(ctx, md);
-    let n = LLVMGetMDNodeNumOperands(node);
-    if i >= n {
-        return None;
-    }
-    let mut ops = vec![std::ptr::null_mut(); n as usize];
-    LLVMGetMDNodeOperands(node, ops.as_mut_ptr());
-    let op = ops[i as usize];
-    if op.is_null() {
-        return None;
-    }
-    let mut len = 0u32;
-    let p = LLVMGetMDString(op, &mut len);
-    if p.is_null() {
-        return None;
-    }
-    let bytes = std::slice::from_raw_parts(p as *const u8, len as usize);
-    Some(String::from_utf8_lossy(bytes).into_owned())
 }

@@ -15,6 +15,7 @@
 
 pub mod bitcode;
 pub mod builder;
+pub mod debuginfo;
 pub mod ir;
 pub mod jit;
 pub mod module;

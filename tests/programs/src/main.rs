@@ -19,6 +19,10 @@ mod struct_params;
 mod neo_hookean;
 mod lennard_jones;
 mod pendulum_rk4;
+mod model_zoo;
+mod stencil_table;
+mod trimmed_fit;
+mod containers;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -33,6 +37,10 @@ fn main() {
         ("gp_likelihood", gp_likelihood::run),
         ("lstm", lstm::run),
         ("hypergradient", hypergradient::run),
+        ("model_zoo", model_zoo::run),
+        ("stencil_table", stencil_table::run),
+        ("trimmed_fit", trimmed_fit::run),
+        ("containers", containers::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {

@@ -1,0 +1,54 @@
+//! Reading rustc-shaped debug information: a variable's name and type, and the shape of its type.
+use oxidase_llvm::debuginfo::tag;
+use oxidase_llvm::module::{self, Context};
+
+const IR: &str = r#"
+define double @f(ptr %x.0, i64 %x.1) !dbg !5 {
+  %slot = alloca [16 x i8], align 8
+    #dbg_declare(ptr %slot, !10, !DIExpression(), !20)
+  store ptr %x.0, ptr %slot, align 8
+  %v = load double, ptr %x.0, align 8
+  ret double %v
+}
+!llvm.module.flags = !{!0, !1}
+!llvm.dbg.cu = !{!2}
+!0 = !{i32 7, !"Dwarf Version", i32 4}
+!1 = !{i32 2, !"Debug Info Version", i32 3}
+!2 = distinct !DICompileUnit(language: DW_LANG_Rust, file: !3, producer: "rustc", isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)
+!3 = !DIFile(filename: "src/main.rs", directory: "/tmp")
+!5 = distinct !DISubprogram(name: "f", scope: !3, file: !3, line: 1, type: !6, spFlags: DISPFlagDefinition, unit: !2)
+!6 = !DISubroutineType(types: !7)
+!7 = !{}
+!10 = !DILocalVariable(name: "x", arg: 1, scope: !5, file: !3, line: 1, type: !11)
+!11 = !DICompositeType(tag: DW_TAG_structure_type, name: "&[f64]", file: !3, size: 128, align: 64, elements: !12, identifier: "slice")
+!12 = !{!13, !15}
+!13 = !DIDerivedType(tag: DW_TAG_member, name: "data_ptr", scope: !11, file: !3, baseType: !14, size: 64, align: 64)
+!14 = !DIDerivedType(tag: DW_TAG_pointer_type, name: "*const f64", baseType: !16, size: 64, align: 64, dwarfAddressSpace: 0)
+!15 = !DIDerivedType(tag: DW_TAG_member, name: "length", scope: !11, file: !3, baseType: !17, size: 64, align: 64, offset: 64)
+!16 = !DIBasicType(name: "f64", size: 64, encoding: DW_ATE_float)
+!17 = !DIBasicType(name: "usize", size: 64, encoding: DW_ATE_unsigned)
+!20 = !DILocation(line: 1, column: 1, scope: !5)
+"#;
+
+#[test]
+fn a_variable_and_the_shape_of_its_type() {
+    let ctx = Context::new();
+    let owned = ctx.parse_ir(IR, "t").unwrap();
+    let f = module::get_function(owned.raw(), "f").unwrap();
+    let vars: Vec<_> = f.blocks().into_iter().flat_map(|b| b.instructions()).flat_map(|i| i.debug_variables()).collect();
+    assert_eq!(vars.len(), 1);
+    let (slot, var) = vars[0];
+    assert!(slot.is_instruction());
+    assert_eq!(var.variable_name().as_deref(), Some("x"));
+    let ty = var.variable_type().unwrap();
+    assert_eq!(ty.tag(), tag::STRUCTURE);
+    assert_eq!(ty.type_name(), "&[f64]");
+    let members = ty.members();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0].tag(), tag::MEMBER);
+    assert_eq!(members[1].offset_bits(), 64);
+    let ptr = members[0].base_type().unwrap();
+    assert_eq!(ptr.tag(), tag::POINTER);
+    let elem = ptr.base_type().unwrap();
+    assert_eq!((elem.tag(), elem.type_name().as_str(), elem.size_bits()), (tag::BASE, "f64", 64));
+}
