@@ -610,11 +610,23 @@ fn derived_from_memory(v: Value, depth: u32) -> bool {
 /// A pointer made from an integer that does not come from a pointer: a constant address or an
 /// integer parameter (an alignment used as a dangling pointer).
 pub fn is_sentinel(p: Value) -> bool {
-    if !p.is_int_to_ptr() {
-        return false;
+    sentinel_rec(p, &mut HashSet::new())
+}
+
+/// [`is_sentinel`], also through phis and selects that choose only among sentinels (and null):
+/// `phi ptr [ inttoptr (i64 8 to ptr), %bb ]`, a loop-closed copy of an empty `Vec`'s pointer.
+fn sentinel_rec(p: Value, seen: &mut HashSet<Value>) -> bool {
+    if p.is_int_to_ptr() {
+        let i = p.operand(0);
+        return i.is_constant() || i.is_argument();
     }
-    let i = p.operand(0);
-    i.is_constant() || i.is_argument()
+    if p.is_instruction() && matches!(p.opcode(), Opcode::LLVMPHI | Opcode::LLVMSelect) && p.ty().is_pointer() {
+        if !seen.insert(p) || seen.len() > 16 {
+            return seen.len() <= 16;
+        }
+        return data_operands(p).into_iter().all(|v| is_null(v) || v == p || sentinel_rec(v, seen));
+    }
+    false
 }
 
 fn is_null(v: Value) -> bool {

@@ -11,38 +11,143 @@ use oxidase_llvm::debuginfo::{tag, DiNode};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::{Opcode, Type, Value};
 
-/// The scalar types (LLVM's) of the memory `p` points to, from the declared type of the
-/// variable `p` comes from; `None` when no variable describes it or its type has parts that
-/// cannot be read (an enum's variants).
-pub fn pointee_leaves(m: LLVMModuleRef, p: Value) -> Option<Vec<Type>> {
+/// The scalar types (LLVM's) of the `size` bytes (all of them when `None`) that `p` points to,
+/// from the declared type of the variable `p` comes from; `None` when no variable describes it
+/// or the part has pieces that cannot be read. An enum holds what any of its variants holds.
+pub fn pointee_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>) -> Option<Vec<Type>> {
     let (base, off) = base_and_offset(m, p);
-    let pointee = declared_pointee(base)?;
+    leaves_at(m, base, off, size, 0)
+}
+
+/// [`pointee_leaves`] of `base + off`; where no variable describes `base`, the bytes' type is
+/// asked of where they were copied from (a temporary slot filled by `memcpy` from a variable,
+/// as dev builds move values).
+fn leaves_at(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64>, depth: u32) -> Option<Vec<Type>> {
+    if let Some(l) = declared_leaves(m, base, off, size) {
+        return Some(l);
+    }
+    if depth >= 8 || !(base.is_instruction() && base.opcode() == Opcode::LLVMAlloca) {
+        return None;
+    }
+    let (off, size) = (off?, size? as i64);
+    for (dst, d) in std::iter::once((base, 0)).chain(base.users().into_iter().filter_map(|u| {
+        (u.is_instruction() && u.opcode() == Opcode::LLVMGetElementPtr && u.operand(0) == base)
+            .then(|| base_and_offset(m, u))
+            .and_then(|(b, o)| (b == base).then_some((u, o?)))
+    })) {
+        for c in dst.users() {
+            if !(c.is_instruction() && c.opcode() == Opcode::LLVMCall && c.operand(0) == dst) {
+                continue;
+            }
+            let name = c.called_function().map(|f| f.name()).unwrap_or_default();
+            if !(name.starts_with("llvm.memcpy") || name.starts_with("llvm.memmove")) {
+                continue;
+            }
+            let Some(n) = c.operand(2).const_int_value() else { continue };
+            if d <= off && off + size <= d + n as i64 {
+                let (src, so) = base_and_offset(m, c.operand(1));
+                if let Some(l) = leaves_at(m, src, so.map(|so| so + off - d), Some(size as u64), depth + 1) {
+                    return Some(l);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The leaves of `base + off` from the declared type of the variable `base` comes from.
+fn declared_leaves(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64>) -> Option<Vec<Type>> {
+    let (pointee, whole) = declared_pointee(base)?;
+    let size_bits = size.map(|s| s as i64 * 8);
+    let part = match off {
+        Some(off) => {
+            let t = strip(pointee)?;
+            let tb = t.size_bits() as i64;
+            let bits = off * 8;
+            // A variable's own slot is only read inside it; a pointer to elements may be advanced
+            // over whole elements (`ptr.add(i)`).
+            let bits = if whole {
+                if bits < 0 || (tb > 0 && bits >= tb) {
+                    return None;
+                }
+                bits
+            } else if tb > 0 {
+                bits.rem_euclid(tb)
+            } else {
+                bits
+            };
+            narrow(t, bits, size_bits)?
+        }
+        // An unknown offset into the memory: any of its parts.
+        None => pointee,
+    };
     let mut out = Vec::new();
-    leaves(m, pointee, &mut out, 0)?;
-    // A pointer into the middle of an element (`off` not a multiple of it) still points at the
-    // same kinds of scalars; the offset is not needed to say which kinds.
-    let _ = off;
+    leaves(m, part, &mut out, 0)?;
     (!out.is_empty()).then_some(out)
 }
 
-/// The declared type of what `base` points to.
-fn declared_pointee(base: Value) -> Option<DiNode> {
+/// The smallest part of `t` that holds the bits `[bits, bits + size)` (to the end of the part
+/// that starts there when `size` is unknown); `t` itself when the span crosses its parts.
+fn narrow(t: DiNode, bits: i64, size: Option<i64>) -> Option<DiNode> {
+    let t = strip(t)?;
+    let tb = t.size_bits() as i64;
+    if bits == 0 && size.is_none_or(|s| s >= tb) {
+        return Some(t);
+    }
+    let fits = |o: i64, s: i64| o <= bits && bits + size.unwrap_or(s - (bits - o)) <= o + s && bits < o + s.max(1);
+    match t.tag() {
+        tag::STRUCTURE | tag::UNION => {
+            if t.members().iter().any(|m| m.tag() == tag::VARIANT_PART) {
+                return Some(t);
+            }
+            for mem in t.members() {
+                if mem.tag() != tag::MEMBER {
+                    continue;
+                }
+                let (o, s) = (mem.offset_bits() as i64, mem.size_bits() as i64);
+                if s > 0 && fits(o, s) {
+                    return narrow(mem.base_type()?, bits - o, size);
+                }
+            }
+            Some(t)
+        }
+        tag::ARRAY => {
+            let elem = strip(t.base_type()?)?;
+            let es = elem.size_bits() as i64;
+            if es > 0 && fits(bits - bits.rem_euclid(es), es) {
+                narrow(elem, bits.rem_euclid(es), size)
+            } else {
+                Some(t)
+            }
+        }
+        _ => Some(t),
+    }
+}
+
+/// The declared type of what `base` points to, and whether `base` is the address of a variable
+/// itself (rather than a pointer to elements, which may be advanced).
+fn declared_pointee(base: Value) -> Option<(DiNode, bool)> {
+    // The address a variable lives at (`#dbg_declare`, rustc's way in dev builds, a by-reference
+    // parameter included).
+    if let Some(t) = variable_at(base) {
+        return Some((t, true));
+    }
     // The pointer itself described (`#dbg_value`), or a slot it is stored to (a parameter
     // spilled in dev builds), or a slot it is loaded from.
     if let Some(t) = variable_type(base) {
-        return pointee_of(t);
+        return pointee_of(t).map(|t| (t, false));
     }
     if base.is_argument() || base.is_instruction() {
         for u in base.users() {
             if u.is_instruction() && u.opcode() == Opcode::LLVMStore && u.operand(0) == base {
                 if let Some(t) = slot_part(u.operand(1)) {
-                    return pointee_of(t);
+                    return pointee_of(t).map(|t| (t, false));
                 }
             }
         }
     }
     if base.is_instruction() && base.opcode() == Opcode::LLVMLoad {
-        return pointee_of(slot_part(base.operand(0))?);
+        return pointee_of(slot_part(base.operand(0))?).map(|t| (t, false));
     }
     None
 }
@@ -52,12 +157,12 @@ fn slot_part(at: Value) -> Option<DiNode> {
     let f = if at.is_instruction() { at.parent_block().parent() } else if at.is_argument() { at.parent_function() } else { return None };
     let (slot, off) = base_and_offset(f.global_parent(), at);
     let off = off?;
-    let t = variable_type(slot)?;
+    let t = variable_at(slot)?;
     part_at(t, off * 8)
 }
 
-/// The type of the variable a debug record describes `v` with.
-fn variable_type(v: Value) -> Option<DiNode> {
+/// The instructions of the function `v` belongs to.
+fn function_instructions(v: Value) -> Option<Vec<Value>> {
     let f = if v.is_argument() {
         v.parent_function()
     } else if v.is_instruction() {
@@ -65,12 +170,28 @@ fn variable_type(v: Value) -> Option<DiNode> {
     } else {
         return None;
     };
-    for b in f.blocks() {
-        for i in b.instructions() {
-            for (described, var) in i.debug_variables() {
-                if described == v {
-                    return var.variable_type();
-                }
+    Some(f.blocks().into_iter().flat_map(|b| b.instructions()).collect())
+}
+
+/// The type of the variable whose value `v` is (`#dbg_value(v, var, !DIExpression())`).
+fn variable_type(v: Value) -> Option<DiNode> {
+    for i in function_instructions(v)? {
+        for r in i.debug_records() {
+            if r.value == v && !r.declare && r.plain {
+                return r.variable.variable_type();
+            }
+        }
+    }
+    None
+}
+
+/// The type of the variable that lives whole at the address `v` (`#dbg_declare(ptr v, var,
+/// !DIExpression())`).
+fn variable_at(v: Value) -> Option<DiNode> {
+    for i in function_instructions(v)? {
+        for r in i.debug_records() {
+            if r.value == v && r.declare && r.plain {
+                return r.variable.variable_type();
             }
         }
     }
@@ -159,8 +280,18 @@ fn leaves(m: LLVMModuleRef, t: DiNode, out: &mut Vec<Type>, depth: u32) -> Optio
             for mem in t.members() {
                 match mem.tag() {
                     tag::MEMBER => leaves(m, mem.base_type()?, out, depth + 1)?,
-                    // An enum's variants: their payloads overlap in ways not read here.
-                    tag::VARIANT_PART => return None,
+                    // An enum: what any of its variants holds, and its tag (a niche is a field
+                    // of a variant already).
+                    tag::VARIANT_PART => {
+                        if let Some(d) = mem.discriminator() {
+                            leaves(m, d.base_type()?, out, depth + 1)?;
+                        }
+                        for v in mem.members() {
+                            if v.tag() == tag::MEMBER {
+                                leaves(m, v.base_type()?, out, depth + 1)?;
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }

@@ -735,6 +735,23 @@ impl Gen<'_> {
         v.ty().zero()
     }
 
+    /// The shadow of a value placed into a shadowed aggregate (an operand of `insertvalue` or
+    /// `select`), emitted at the builder's position: a pointer's shadow; a number as it is; an
+    /// aggregate that carries no derivative itself but was built field by field
+    /// (`insertvalue { i64, ptr } poison, i64 %n, 0` before the pointer goes in) rebuilt from
+    /// the shadows of its fields.
+    fn field_shadow(&mut self, op: Value, k: usize) -> Value {
+        if !(op.ty().contains_pointer() || self.activity.pointer_ints.contains(&op)) {
+            return self.val(op);
+        }
+        if op.is_instruction() && op.opcode() == Opcode::LLVMInsertValue && !self.smap.contains_key(&op) && !self.activity.is_active(op) {
+            let agg = self.field_shadow(op.operand(0), k);
+            let field = self.field_shadow(op.operand(1), k);
+            return self.emit_shadow_like(op, &[(0, agg), (1, field)]);
+        }
+        self.shadow_or_null(op, k)
+    }
+
     /// Whether `v` carries an adjoint.
     fn has_adjoint(&self, v: Value) -> bool {
         self.adjoint_type(v).is_some()
@@ -848,12 +865,7 @@ impl Gen<'_> {
                                 .iter()
                                 .map(|&i| {
                                     let op = inst.operand(i);
-                                    let s = if op.ty().contains_pointer() || self.activity.pointer_ints.contains(&op) {
-                                        self.shadow_or_null(op, k)
-                                    } else {
-                                        self.val(op)
-                                    };
-                                    (i, s)
+                                    (i, self.field_shadow(op, k))
                                 })
                                 .collect();
                             self.emit_shadow_like(inst, &ov)

@@ -10,7 +10,8 @@ use oxidase_llvm::{Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Whether the integer `v`, stored through `p`, is integer data rather than float bits moved as
-/// an integer: it is used in integer arithmetic, or neither memory holds floats.
+/// an integer: it is used in integer arithmetic, either memory is declared as integers (dev
+/// builds, [`crate::declared`]), or neither memory holds floats.
 pub fn integer_data(m: LLVMModuleRef, v: Value, p: Value) -> bool {
     use Opcode::*;
     let numeric_use = v.users().into_iter().any(|u| {
@@ -27,6 +28,13 @@ pub fn integer_data(m: LLVMModuleRef, v: Value, p: Value) -> bool {
         return true;
     }
     let size = abi_size(m, v.ty());
+    // Dev builds: the bytes belong to a variable (or come from one) declared as integers.
+    let declared_ints = |q: Value| {
+        crate::declared::pointee_leaves(m, q, Some(size)).is_some_and(|l| l.iter().all(|t| t.is_int()))
+    };
+    if declared_ints(p) || (v.is_instruction() && v.opcode() == LLVMLoad && declared_ints(v.operand(0))) {
+        return true;
+    }
     if may_hold_floats(m, p, size) {
         return false;
     }
@@ -96,7 +104,7 @@ pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) 
         // Dev builds: the declared type of the variables the pointers come from.
         Contents::Unknown => [b, a]
             .into_iter()
-            .find_map(|p| crate::declared::pointee_leaves(m, p))
+            .find_map(|p| crate::declared::pointee_leaves(m, p, size))
             .map_or(Contents::Unknown, |l| classify_leaves(&l, true)),
         c => c,
     }

@@ -1223,3 +1223,93 @@ define double @a(ptr %x) {
     (c.grad)([p(&mut x), p(&mut dx), f(1.0)].as_ptr(), out.as_mut_ptr());
     assert!(close(dx[0], 3.0 * 1.3 * 1.3, 1e-15), "{dx:?}");
 }
+
+/// An empty `Vec`'s dangling pointer reaching a join through a loop-closed phi (`phi ptr [
+/// inttoptr (i64 8 to ptr), %bb ]`, as LTO leaves it) beside a real buffer: the phi is a
+/// sentinel, its own shadow.
+#[test]
+fn empty_buffer_pointer_through_a_phi() {
+    let ir = r#"
+declare ptr @calloc(i64, i64)
+declare void @free(ptr)
+define double @f(ptr %x, i64 %n) {
+entry:
+  %z = icmp eq i64 %n, 0
+  br i1 %z, label %empty, label %alloc
+empty:
+  %e = phi ptr [ inttoptr (i64 8 to ptr), %entry ]
+  br label %join
+alloc:
+  %bytes = shl i64 %n, 3
+  %b = call ptr @calloc(i64 %bytes, i64 1)
+  br label %join
+join:
+  %buf = phi ptr [ %e, %empty ], [ %b, %alloc ]
+  br i1 %z, label %done, label %loop
+loop:
+  %i = phi i64 [ 0, %join ], [ %i1, %loop ]
+  %s = phi double [ 0.0, %join ], [ %s1, %loop ]
+  %xp = getelementptr double, ptr %x, i64 %i
+  %xv = load double, ptr %xp
+  %sq = fmul double %xv, %xv
+  %bp = getelementptr double, ptr %buf, i64 %i
+  store double %sq, ptr %bp
+  %bv = load double, ptr %bp
+  %t = fmul double %bv, %xv
+  %s1 = fadd double %s, %t
+  %i1 = add i64 %i, 1
+  %c = icmp eq i64 %i1, %n
+  br i1 %c, label %release, label %loop
+release:
+  call void @free(ptr %buf)
+  br label %done
+done:
+  %r = phi double [ 0.0, %join ], [ %s1, %release ]
+  ret double %r
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let x0 = [0.5, -1.5, 2.0];
+    let mut x = x0;
+    let mut dx = [0.0; 3];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), 3, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[0]), x0.iter().map(|v| v * v * v).sum::<f64>(), 1e-15));
+    for i in 0..3 {
+        assert!(close(dx[i], 3.0 * x0[i] * x0[i], 1e-15), "{dx:?}");
+    }
+    let mut dx = [0.0; 3];
+    (c.grad)([p(&mut x), p(&mut dx), 0, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!((f64::from_bits(out[0]), dx), (0.0, [0.0; 3]));
+}
+
+/// A pair built field by field, `insertvalue { i64, ptr } poison, i64 %n, 0` (no derivative yet)
+/// then the differentiated pointer: the shadow pair is rebuilt from the fields' shadows
+/// (`ControlFlow<(usize, &f64)>` of an iterator's `find`, in dev builds).
+#[test]
+fn pair_built_from_an_integer_then_a_pointer() {
+    let ir = r#"
+define { i64, ptr } @pair(i64 %i, ptr %r) {
+  %a = insertvalue { i64, ptr } poison, i64 %i, 0
+  %b = insertvalue { i64, ptr } %a, ptr %r, 1
+  ret { i64, ptr } %b
+}
+define double @f(ptr %x) {
+  %p1 = getelementptr double, ptr %x, i64 1
+  %pr = call { i64, ptr } @pair(i64 1, ptr %p1)
+  %k = extractvalue { i64, ptr } %pr, 0
+  %q = extractvalue { i64, ptr } %pr, 1
+  %v = load double, ptr %q
+  %kf = uitofp i64 %k to double
+  %x0 = load double, ptr %x
+  %m = fmul double %v, %x0
+  %r = fmul double %m, %kf
+  ret double %r
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Duplicated], RevRet::Active, 1).unwrap();
+    let mut x = [1.5, -2.0];
+    let mut dx = [0.0; 2];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(f64::from_bits(out[0]), -3.0);
+    assert_eq!(dx, [-2.0, 1.5]);
+}

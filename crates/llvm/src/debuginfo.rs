@@ -127,8 +127,28 @@ impl DiNode {
         self.operand(5)
     }
 
+    /// A variant part's discriminator: the member holding the enum's tag (or its niche). LLVM
+    /// 22's `DICompositeType` operands after the elements: vtable holder, template parameters,
+    /// identifier, discriminator.
+    pub fn discriminator(self) -> Option<DiNode> {
+        self.operand(10).filter(|d| d.tag() == tag::MEMBER)
+    }
+
     /// A composite type's members (operand 6: the elements tuple).
     pub fn members(self) -> Vec<DiNode> {
         self.operand(6).map(|t| t.tuple_elements()).unwrap_or_default()
     }
+}
+
+/// A variable record of an instruction ([`crate::Value::debug_records`]).
+#[derive(Clone, Copy, Debug)]
+pub struct DebugRecord {
+    /// The value the record describes: the variable's address (`#dbg_declare`) or its value.
+    pub value: crate::Value,
+    /// The `DILocalVariable`.
+    pub variable: DiNode,
+    /// `#dbg_declare`: `value` is the address the variable lives at.
+    pub declare: bool,
+    /// The record's expression is empty (no `DW_OP_deref`, offset or fragment).
+    pub plain: bool,
 }

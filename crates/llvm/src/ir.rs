@@ -555,6 +555,39 @@ impl Value {
         }
         out
     }
+    /// The variable records (`#dbg_declare`, `#dbg_value`, `#dbg_assign`) attached before this
+    /// instruction, with their kind and whether their expression is empty.
+    pub fn debug_records(self) -> Vec<crate::debuginfo::DebugRecord> {
+        use llvm_sys::LLVMDbgRecordKind::*;
+        let mut out = Vec::new();
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let mut r = LLVMGetFirstDbgRecord(self.0);
+            while !r.is_null() {
+                let kind = LLVMDbgRecordGetKind(r);
+                if matches!(kind, LLVMDbgRecordDeclare | LLVMDbgRecordValue | LLVMDbgRecordAssign) {
+                    let v = LLVMDbgVariableRecordGetValue(r, 0);
+                    let var = LLVMDbgVariableRecordGetVariable(r);
+                    if !v.is_null() && !var.is_null() {
+                        // The C API has no accessor for a record's expression: read it printed.
+                        let text = LLVMPrintDbgRecordToString(r);
+                        let plain = !text.is_null() && std::ffi::CStr::from_ptr(text).to_string_lossy().contains("!DIExpression()");
+                        if !text.is_null() {
+                            LLVMDisposeMessage(text);
+                        }
+                        out.push(crate::debuginfo::DebugRecord {
+                            value: Value(v),
+                            variable: crate::debuginfo::DiNode::new(var, ctx),
+                            declare: matches!(kind, LLVMDbgRecordDeclare),
+                            plain,
+                        });
+                    }
+                }
+                r = LLVMGetNextDbgRecord(r);
+            }
+        }
+        out
+    }
     pub fn debug_loc(self) -> Option<(String, u32, u32)> {
         unsafe {
             let mut len = 0u32;

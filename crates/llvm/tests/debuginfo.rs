@@ -52,3 +52,59 @@ fn a_variable_and_the_shape_of_its_type() {
     let elem = ptr.base_type().unwrap();
     assert_eq!((elem.tag(), elem.type_name().as_str(), elem.size_bits()), (tag::BASE, "f64", 64));
 }
+
+/// `Option<f64>` as rustc describes it: a variant part whose variants hold the payload, and a
+/// separate discriminator member (the tag); a `#dbg_declare` with and without an expression.
+const ENUM_IR: &str = r#"
+define void @g(ptr %o, ptr %p) !dbg !5 {
+    #dbg_declare(ptr %o, !10, !DIExpression(), !20)
+    #dbg_declare(ptr %p, !10, !DIExpression(DW_OP_deref), !20)
+  ret void
+}
+!llvm.module.flags = !{!0, !1}
+!llvm.dbg.cu = !{!2}
+!0 = !{i32 7, !"Dwarf Version", i32 4}
+!1 = !{i32 2, !"Debug Info Version", i32 3}
+!2 = distinct !DICompileUnit(language: DW_LANG_Rust, file: !3, producer: "rustc", isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)
+!3 = !DIFile(filename: "src/main.rs", directory: "/tmp")
+!5 = distinct !DISubprogram(name: "g", scope: !3, file: !3, line: 1, type: !6, spFlags: DISPFlagDefinition, unit: !2)
+!6 = !DISubroutineType(types: !7)
+!7 = !{}
+!10 = !DILocalVariable(name: "o", arg: 1, scope: !5, file: !3, line: 1, type: !11)
+!11 = !DICompositeType(tag: DW_TAG_structure_type, name: "Option<f64>", file: !3, size: 128, align: 64, elements: !12, identifier: "opt")
+!12 = !{!13}
+!13 = !DICompositeType(tag: DW_TAG_variant_part, scope: !11, file: !3, size: 128, align: 64, elements: !14, identifier: "optv", discriminator: !30)
+!14 = !{!15, !16}
+!15 = !DIDerivedType(tag: DW_TAG_member, name: "None", scope: !13, file: !3, baseType: !17, size: 128, align: 64, extraData: i64 0)
+!16 = !DIDerivedType(tag: DW_TAG_member, name: "Some", scope: !13, file: !3, baseType: !18, size: 128, align: 64, extraData: i64 1)
+!17 = !DICompositeType(tag: DW_TAG_structure_type, name: "None", scope: !11, file: !3, size: 128, align: 64, elements: !7, identifier: "none")
+!18 = !DICompositeType(tag: DW_TAG_structure_type, name: "Some", scope: !11, file: !3, size: 128, align: 64, elements: !19, identifier: "some")
+!19 = !{!21}
+!21 = !DIDerivedType(tag: DW_TAG_member, name: "__0", scope: !18, file: !3, baseType: !22, size: 64, align: 64, offset: 64)
+!22 = !DIBasicType(name: "f64", size: 64, encoding: DW_ATE_float)
+!30 = !DIDerivedType(tag: DW_TAG_member, scope: !11, file: !3, baseType: !31, size: 64, align: 64, flags: DIFlagArtificial)
+!31 = !DIBasicType(name: "u64", size: 64, encoding: DW_ATE_unsigned)
+!20 = !DILocation(line: 1, column: 1, scope: !5)
+"#;
+
+#[test]
+fn an_enum_and_the_kinds_of_records() {
+    let ctx = Context::new();
+    let owned = ctx.parse_ir(ENUM_IR, "t").unwrap();
+    let f = module::get_function(owned.raw(), "g").unwrap();
+    let records: Vec<_> = f.blocks().into_iter().flat_map(|b| b.instructions()).flat_map(|i| i.debug_records()).collect();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.declare));
+    assert_eq!((records[0].value, records[0].plain), (f.param(0), true));
+    assert_eq!((records[1].value, records[1].plain), (f.param(1), false));
+    let ty = records[0].variable.variable_type().unwrap();
+    let part = ty.members()[0];
+    assert_eq!(part.tag(), tag::VARIANT_PART);
+    let tag_member = part.discriminator().unwrap();
+    assert_eq!(tag_member.base_type().unwrap().type_name(), "u64");
+    let variants = part.members();
+    assert_eq!(variants.len(), 2);
+    let some = variants[1].base_type().unwrap();
+    assert_eq!(some.members()[0].offset_bits(), 64);
+    assert_eq!(some.members()[0].base_type().unwrap().type_name(), "f64");
+}
