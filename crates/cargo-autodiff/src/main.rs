@@ -3,7 +3,8 @@
 //!
 //! It adds to the rustc flags `-Clinker-plugin-lto` (rustc emits LLVM bitcode) and
 //! `-Clinker=<oxidase-cc>` (the link-time pass), a ThinLTO cache under the target directory, and
-//! `--target <host>` so that build scripts and proc macros are built normally. `-Z
+//! `--target <host>` so that build scripts and proc macros are built normally; it builds the
+//! `dev` and `release` profiles (and those inheriting from them) with fat LTO. `-Z
 //! autodiff=<flags>` takes nightly's flags (`PrintPerf`, `PrintSteps`, `PrintAA`,
 //! `PrintTAFn=<name>`); their reports are shown as linker warnings.
 //!
@@ -139,11 +140,18 @@ fn run(mut args: Vec<OsString>) -> Result<ExitCode, String> {
     cargo_args.extend(program_args);
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let err = Command::new(cargo)
-        .args(&cargo_args)
-        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\u{1f}"))
-        .env_remove("RUSTFLAGS")
-        .exec();
+    let mut c = Command::new(cargo);
+    c.args(&cargo_args).env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\u{1f}")).env_remove("RUSTFLAGS");
+    // Fat LTO, as `std::autodiff` needs too: it hands the pass the bodies of std's non-generic
+    // functions (a `Vec`'s growth and drop), which are otherwise native code in std's rlibs. An
+    // `lto` a user sets through the environment is kept; the profiles' own setting is overridden.
+    for profile in ["DEV", "RELEASE"] {
+        let key = format!("CARGO_PROFILE_{profile}_LTO");
+        if std::env::var_os(&key).is_none() {
+            c.env(key, "fat");
+        }
+    }
+    let err = c.exec();
     Err(format!("cannot run cargo: {err}"))
 }
 

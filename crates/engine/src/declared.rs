@@ -132,6 +132,10 @@ fn declared_pointee(base: Value) -> Option<(DiNode, bool)> {
     if let Some(t) = variable_at(base) {
         return Some((t, true));
     }
+    // A function's `sret` parameter, or a slot passed as a callee's: the declared return type.
+    if let Some(t) = returned_into(base) {
+        return Some((t, true));
+    }
     // The pointer itself described (`#dbg_value`), or a slot it is stored to (a parameter
     // spilled in dev builds), or a slot it is loaded from.
     if let Some(t) = variable_type(base) {
@@ -183,6 +187,30 @@ fn variable_type(v: Value) -> Option<DiNode> {
         }
     }
     None
+}
+
+/// The declared return type of the function whose result is written to `v`: `v` is its `sret`
+/// parameter, or a slot the current function passes as a callee's `sret` argument.
+fn returned_into(v: Value) -> Option<DiNode> {
+    if v.is_argument() {
+        let f = v.parent_function();
+        let i = f.params().iter().position(|&q| q == v)?;
+        return if f.param_has_attribute(i as u32, "sret") { f.subprogram()?.return_type() } else { None };
+    }
+    if !(v.is_instruction() && v.opcode() == Opcode::LLVMAlloca) {
+        return None;
+    }
+    v.users().into_iter().find_map(|u| {
+        if !(u.is_instruction() && matches!(u.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke)) {
+            return None;
+        }
+        let callee = u.called_function()?;
+        let i = u.call_args().iter().position(|&a| a == v)?;
+        if callee.is_declaration() || !callee.param_has_attribute(i as u32, "sret") {
+            return None;
+        }
+        callee.subprogram()?.return_type()
+    })
 }
 
 /// The type of the variable that lives whole at the address `v` (`#dbg_declare(ptr v, var,

@@ -138,12 +138,10 @@ fn det_gradient_is_cofactors() {
     let mut rng = Rng::new(3);
     for ell in 1..=6 {
         let a = rng.uniforms(ell * ell);
-        let mut cols = vec![0usize; ell * ell];
-        assert!((det::primal(&a, ell, &mut cols) - det_lu(&a, ell)).abs() < 1e-12, "det value ell={ell}");
+        assert!((det::primal(&a, ell) - det_lu(&a, ell)).abs() < 1e-12, "det value ell={ell}");
         let mut g = vec![0.0; ell * ell];
-        det::gradient(&a, ell, &mut cols, &mut g);
-        let mut c2 = cols.clone();
-        assert_close("det fd", &g, &fd_gradient(|a| det::primal(a, ell, &mut c2), &a), 1e-6);
+        det::gradient(&a, ell, &mut g);
+        assert_close("det fd", &g, &fd_gradient(|a| det::primal(a, ell), &a), 1e-6);
         // Cofactors (−1)^(i+j)·M_ij.
         let mut cof = vec![0.0; ell * ell];
         for i in 0..ell {
@@ -170,13 +168,12 @@ fn ode_gradient() {
     for (n, s) in [(1, 1), (2, 3), (6, 2), (9, 3)] {
         let x: Vec<f64> = rng.uniforms(n).iter().map(|v| v + 0.5).collect();
         let mut y = vec![0.0; n];
-        let mut work = vec![0.0; 5 * n];
-        let (mut dx, mut dy, mut dw) = (vec![0.0; n], vec![0.0; n], vec![0.0; 5 * n]);
-        ode::gradient(&x, s, &mut y, &mut work, &mut dx, &mut dy, &mut dw);
+        let (mut dx, mut dy) = (vec![0.0; n], vec![0.0; n]);
+        ode::gradient(&x, s, &mut y, &mut dx, &mut dy);
         let fd = fd_gradient(
             |x| {
-                let (mut y, mut w) = (vec![0.0; n], vec![0.0; 5 * n]);
-                ode::primal(x, s, &mut y, &mut w);
+                let mut y = vec![0.0; n];
+                ode::primal(x, s, &mut y);
                 y[n - 1]
             },
             &x,
@@ -303,15 +300,13 @@ fn gmm_gradient() {
         input["gamma"] = json!(1.3);
         let inp: gmm::Input = serde_json::from_value(input.clone()).unwrap();
         let p = gmm::unpack(&inp).unwrap();
-        let mut work = vec![0.0; gmm::work_len(&p.shape)];
-        let mut dwork = work.clone();
-        let f = gmm::objective(&p.alpha, &p.mu, &p.q, &p.l, &p.x, &p.shape, &mut work);
+        let f = gmm::objective(&p.alpha, &p.mu, &p.q, &p.l, &p.x, &p.shape);
         let naive = gmm_naive(&p);
         assert!((f - naive).abs() <= 1e-10 * naive.abs().max(1.0), "gmm objective {f} vs naive {naive}");
         let (mut da, mut dmu, mut dq, mut dl) = (vec![0.0; k], vec![0.0; k * d], vec![0.0; k * d], vec![0.0; p.l.len()]);
-        let f2 = gmm::gradient(&p, &mut work, &mut dwork, &mut da, &mut dmu, &mut dq, &mut dl);
+        let f2 = gmm::gradient(&p, &mut da, &mut dmu, &mut dq, &mut dl);
         assert!((f - f2).abs() <= 1e-12 * f.abs().max(1.0));
-        let mut obj = |alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64]| gmm::objective(alpha, mu, q, l, &p.x, &p.shape, &mut work);
+        let obj = |alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64]| gmm::objective(alpha, mu, q, l, &p.x, &p.shape);
         assert_close("gmm alpha", &da, &fd_gradient(|a| obj(a, &p.mu, &p.q, &p.l), &p.alpha), 1e-6);
         assert_close("gmm mu", &dmu, &fd_gradient(|v| obj(&p.alpha, v, &p.q, &p.l), &p.mu), 1e-6);
         assert_close("gmm q", &dq, &fd_gradient(|v| obj(&p.alpha, &p.mu, v, &p.l), &p.q), 1e-6);
@@ -337,19 +332,17 @@ fn lstm_gradient() {
         let (main, extra, state, seq, bb) = lstm::unpack(&inp).unwrap();
         assert_eq!(bb, b);
         let mut g = vec![0.0; main.len() + extra.len()];
-        let mut work = vec![0.0; lstm::work_len(&main, b)];
-        let mut dwork = work.clone();
-        lstm::gradient(&main, &extra, &state, &seq, b, &mut work, &mut dwork, &mut g);
+        lstm::gradient(&main, &extra, &state, &seq, b, &mut g);
         assert_eq!(g.len(), 8 * l * b + 3 * b);
-        let fd_main = fd_gradient(|m| lstm::objective(m, &extra, &state, &seq, b, &mut work), &main);
-        let fd_extra = fd_gradient(|e| lstm::objective(&main, e, &state, &seq, b, &mut work), &extra);
+        let fd_main = fd_gradient(|m| lstm::objective(m, &extra, &state, &seq, b), &main);
+        let fd_extra = fd_gradient(|e| lstm::objective(&main, e, &state, &seq, b), &extra);
         assert_close("lstm main", &g[..main.len()], &fd_main, 1e-6);
         assert_close("lstm extra", &g[main.len()..], &fd_extra, 1e-6);
         // Twice through the protocol with several runs: the state is not carried over.
         let mut inp2 = with_runs(input);
         inp2["min_runs"] = json!(3);
         let o1 = eval("lstm", "objective", &inp2);
-        assert!((o1.as_f64().unwrap() - lstm::objective(&main, &extra, &state, &seq, b, &mut work)).abs() < 1e-15);
+        assert!((o1.as_f64().unwrap() - lstm::objective(&main, &extra, &state, &seq, b)).abs() < 1e-15);
         assert_close("lstm protocol", &floats(&eval("lstm", "jacobian", &inp2)), &g, 1e-15);
     }
 }

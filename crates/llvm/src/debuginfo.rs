@@ -127,6 +127,15 @@ impl DiNode {
         self.operand(5)
     }
 
+    /// A `DISubprogram`'s declared return type (`None` for `()` or without a type). The
+    /// subprogram's operands: file, scope, name, linkage name, type; the subroutine type's
+    /// types tuple (return type first) follows its `DIType` operands.
+    pub fn return_type(self) -> Option<DiNode> {
+        let ty = self.operand(4)?;
+        let types = ty.operand(5)?;
+        types.operand(0)
+    }
+
     /// A variant part's discriminator: the member holding the enum's tag (or its niche). LLVM
     /// 22's `DICompositeType` operands after the elements: vtable holder, template parameters,
     /// identifier, discriminator.

@@ -569,12 +569,18 @@ impl Value {
                     let v = LLVMDbgVariableRecordGetValue(r, 0);
                     let var = LLVMDbgVariableRecordGetVariable(r);
                     if !v.is_null() && !var.is_null() {
-                        // The C API has no accessor for a record's expression: read it printed.
-                        let text = LLVMPrintDbgRecordToString(r);
-                        let plain = !text.is_null() && std::ffi::CStr::from_ptr(text).to_string_lossy().contains("!DIExpression()");
-                        if !text.is_null() {
-                            LLVMDisposeMessage(text);
-                        }
+                        // The C API reads no expression's elements: print the expression alone
+                        // (as a value without a module, which needs no slot numbering; printing
+                        // the whole record numbers the module's metadata every time).
+                        let expr = LLVMDbgVariableRecordGetExpression(r);
+                        let plain = !expr.is_null() && {
+                            let text = LLVMPrintValueToString(LLVMMetadataAsValue(ctx, expr));
+                            let empty = !text.is_null() && std::ffi::CStr::from_ptr(text).to_string_lossy().ends_with("!DIExpression()");
+                            if !text.is_null() {
+                                LLVMDisposeMessage(text);
+                            }
+                            empty
+                        };
                         out.push(crate::debuginfo::DebugRecord {
                             value: Value(v),
                             variable: crate::debuginfo::DiNode::new(var, ctx),
@@ -652,6 +658,13 @@ impl Value {
     }
     pub fn global_value_type(self) -> Type {
         Type(unsafe { LLVMGlobalGetValueType(self.0) })
+    }
+    /// A function's `DISubprogram` (`!dbg` of its definition).
+    pub fn subprogram(self) -> Option<crate::debuginfo::DiNode> {
+        unsafe {
+            let md = llvm_sys::debuginfo::LLVMGetSubprogram(self.0);
+            (!md.is_null()).then(|| crate::debuginfo::DiNode::new(md, LLVMGetTypeContext(LLVMTypeOf(self.0))))
+        }
     }
     /// Whether parameter `i` (0-based) carries the enum attribute `name` (e.g. "sret").
     pub fn param_has_attribute(self, i: u32, name: &str) -> bool {

@@ -61,6 +61,9 @@ define void @g(ptr %o, ptr %p) !dbg !5 {
     #dbg_declare(ptr %p, !10, !DIExpression(DW_OP_deref), !20)
   ret void
 }
+define void @h(ptr sret([16 x i8]) %r) !dbg !40 {
+  ret void
+}
 !llvm.module.flags = !{!0, !1}
 !llvm.dbg.cu = !{!2}
 !0 = !{i32 7, !"Dwarf Version", i32 4}
@@ -85,6 +88,9 @@ define void @g(ptr %o, ptr %p) !dbg !5 {
 !30 = !DIDerivedType(tag: DW_TAG_member, scope: !11, file: !3, baseType: !31, size: 64, align: 64, flags: DIFlagArtificial)
 !31 = !DIBasicType(name: "u64", size: 64, encoding: DW_ATE_unsigned)
 !20 = !DILocation(line: 1, column: 1, scope: !5)
+!40 = distinct !DISubprogram(name: "h", scope: !3, file: !3, line: 2, type: !41, spFlags: DISPFlagDefinition, unit: !2)
+!41 = !DISubroutineType(types: !42)
+!42 = !{!11, !31}
 "#;
 
 #[test]
@@ -107,4 +113,8 @@ fn an_enum_and_the_kinds_of_records() {
     let some = variants[1].base_type().unwrap();
     assert_eq!(some.members()[0].offset_bits(), 64);
     assert_eq!(some.members()[0].base_type().unwrap().type_name(), "f64");
+    // The declared return type of a function (what its `sret` parameter points to).
+    let h = module::get_function(owned.raw(), "h").unwrap();
+    assert_eq!(h.subprogram().unwrap().return_type().unwrap().type_name(), "Option<f64>");
+    assert!(f.subprogram().unwrap().return_type().is_none());
 }

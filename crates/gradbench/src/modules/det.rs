@@ -2,8 +2,9 @@
 //! (cmpad `det_by_minor`, O(ℓ!) on purpose); the gradient (the cofactor matrix) by reverse mode.
 //!
 //! The minor at depth `k` consists of rows `k..ℓ` and `ℓ − k` remaining columns. Those columns
-//! are kept in a Const integer scratch `cols` (level `k` in `cols[k·ℓ..]`), which each level
-//! writes for the next one: no allocation and no copying of matrix entries.
+//! are kept in an integer scratch `cols` allocated once per call (level `k` in `cols[k·ℓ..]`),
+//! which each level writes for the next one: no allocation in the recursion and no copying of
+//! matrix entries.
 
 use crate::protocol::{num, nums, parse, Evaluation, Runs};
 #[cfg(not(feature = "nightly"))]
@@ -52,19 +53,19 @@ fn minor(a: &[f64], ell: usize, k: usize, cols: &mut [usize]) -> f64 {
     sum
 }
 
-/// det(A) by expansion along first rows; `cols` is integer scratch of length ≥ ℓ².
-#[autodiff_reverse(d_primal, Duplicated, Const, Const, Active)]
-pub fn primal(a: &[f64], ell: usize, cols: &mut [usize]) -> f64 {
-    for i in 0..ell {
-        cols[i] = i;
-    }
-    minor(a, ell, 0, cols)
+/// det(A) by expansion along first rows.
+#[autodiff_reverse(d_primal, Duplicated, Const, Active)]
+pub fn primal(a: &[f64], ell: usize) -> f64 {
+    // Level 0 lists every column; the deeper levels are written by `minor`.
+    let mut cols: Vec<usize> = (0..ell).collect();
+    cols.resize(ell * ell, 0);
+    minor(a, ell, 0, &mut cols)
 }
 
 /// ∂det/∂A into `da` (zeroed first), row-major.
-pub fn gradient(a: &[f64], ell: usize, cols: &mut [usize], da: &mut [f64]) {
+pub fn gradient(a: &[f64], ell: usize, da: &mut [f64]) {
     da.fill(0.0);
-    d_primal(a, da, ell, cols, 1.0);
+    d_primal(a, da, ell, 1.0);
 }
 
 pub fn evaluate(function: &str, input: &Value) -> Evaluation {
@@ -74,16 +75,15 @@ pub fn evaluate(function: &str, input: &Value) -> Evaluation {
     if ell == 0 || inp.a.len() != ell * ell {
         return Err(format!("det: A has length {}, expected ell² with ell = {ell} ≥ 1", inp.a.len()));
     }
-    let mut cols = vec![0usize; ell * ell];
     match function {
         "primal" => {
             let mut y = 0.0;
-            let t = runs.repeat(|| y = primal(black_box(&inp.a), ell, &mut cols));
+            let t = runs.repeat(|| y = primal(black_box(&inp.a), ell));
             Ok((num(y)?, t))
         }
         "gradient" => {
             let mut da = vec![0.0; ell * ell];
-            let t = runs.repeat(|| gradient(black_box(&inp.a), ell, &mut cols, &mut da));
+            let t = runs.repeat(|| gradient(black_box(&inp.a), ell, &mut da));
             Ok((nums(&da)?, t))
         }
         _ => Err(super::unknown_function("det", function)),

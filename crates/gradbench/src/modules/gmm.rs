@@ -77,27 +77,17 @@ fn logsumexp(v: &[f64]) -> f64 {
     m + s.ln()
 }
 
-/// Length of the scratch `objective` needs.
-pub fn work_len(s: &Shape) -> usize {
-    s.k * s.d + 2 * s.k + 2 * s.d
-}
-
 /// The log-posterior F of §3.2. `x` is n×d row-major, `mu` and `q` k×d, `l` k×d(d−1)/2 with
-/// each component's strictly lower part of Q_k stored column by column. `work` is scratch of
-/// `work_len` floats, passed in (and `Duplicated`, it holds active values): allocating it
-/// inside is refused on the nightly route (see the crate report; the `Vec`'s pointer reaches
-/// the engine through an `inttoptr`).
-#[autodiff_reverse(d_objective, Duplicated, Duplicated, Duplicated, Duplicated, Const, Const, Duplicated, Active)]
-pub fn objective(alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64], x: &[f64], shape: &Shape, work: &mut [f64]) -> f64 {
+/// each component's strictly lower part of Q_k stored column by column. Scratch is allocated
+/// once per call (a few k·d floats), never in the loops.
+#[autodiff_reverse(d_objective, Duplicated, Duplicated, Duplicated, Duplicated, Const, Const, Active)]
+pub fn objective(alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64], x: &[f64], shape: &Shape) -> f64 {
     let (d, k, n) = (shape.d, shape.k, shape.n);
     let tri = d * (d - 1) / 2;
     // exp(q) (the diagonals of the Q_k) and Σⱼ q_kj, shared by all points; then the per-point
     // vectors xc = x − μ, qx = Q·xc and β.
-    let (qdiag, rest) = work.split_at_mut(k * d);
-    let (sum_q, rest) = rest.split_at_mut(k);
-    let (xc, rest) = rest.split_at_mut(d);
-    let (qx, rest) = rest.split_at_mut(d);
-    let beta = &mut rest[..k];
+    let mut qdiag = vec![0.0; k * d];
+    let mut sum_q = vec![0.0; k];
     for c in 0..k {
         let mut s = 0.0;
         for j in 0..d {
@@ -107,6 +97,9 @@ pub fn objective(alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64], x: &[f64], sha
         }
         sum_q[c] = s;
     }
+    let mut xc = vec![0.0; d];
+    let mut qx = vec![0.0; d];
+    let mut beta = vec![0.0; k];
     let mut slse = 0.0;
     for i in 0..n {
         let xi = &x[i * d..i * d + d];
@@ -134,7 +127,7 @@ pub fn objective(alpha: &[f64], mu: &[f64], q: &[f64], l: &[f64], x: &[f64], sha
             }
             beta[c] = alpha[c] + sum_q[c] - 0.5 * sq;
         }
-        slse += logsumexp(beta);
+        slse += logsumexp(&beta);
     }
     // Wishart prior.
     let g = shape.gamma;
@@ -173,15 +166,13 @@ pub struct Params {
     pub shape: Shape,
 }
 
-/// The gradient into the four shadows (zeroed first, as is the scratch's shadow `dwork`).
-#[allow(clippy::too_many_arguments)]
-pub fn gradient(p: &Params, work: &mut [f64], dwork: &mut [f64], da: &mut [f64], dmu: &mut [f64], dq: &mut [f64], dl: &mut [f64]) -> f64 {
+/// The gradient into the four shadows (zeroed first).
+pub fn gradient(p: &Params, da: &mut [f64], dmu: &mut [f64], dq: &mut [f64], dl: &mut [f64]) -> f64 {
     da.fill(0.0);
     dmu.fill(0.0);
     dq.fill(0.0);
     dl.fill(0.0);
-    dwork.fill(0.0);
-    d_objective(&p.alpha, da, &p.mu, dmu, &p.q, dq, &p.l, dl, &p.x, &p.shape, work, dwork, 1.0)
+    d_objective(&p.alpha, da, &p.mu, dmu, &p.q, dq, &p.l, dl, &p.x, &p.shape, 1.0)
 }
 
 pub fn unpack(inp: &Input) -> Result<Params, String> {
@@ -210,21 +201,19 @@ pub fn evaluate(function: &str, input: &Value) -> Evaluation {
     let inp: Input = parse(input)?;
     let p = unpack(&inp)?;
     let (d, k) = (p.shape.d, p.shape.k);
-    let mut work = vec![0.0; work_len(&p.shape)];
     match function {
         "objective" => {
             let mut y = 0.0;
             let t = runs.repeat(|| {
-                y = objective(black_box(&p.alpha), &p.mu, &p.q, &p.l, &p.x, &p.shape, &mut work);
+                y = objective(black_box(&p.alpha), &p.mu, &p.q, &p.l, &p.x, &p.shape);
             });
             Ok((num(y)?, t))
         }
         "jacobian" => {
             let (mut da, mut dmu, mut dq, mut dl) =
                 (vec![0.0; k], vec![0.0; k * d], vec![0.0; k * d], vec![0.0; p.l.len()]);
-            let mut dwork = vec![0.0; work.len()];
             let t = runs.repeat(|| {
-                gradient(black_box(&p), &mut work, &mut dwork, &mut da, &mut dmu, &mut dq, &mut dl);
+                gradient(black_box(&p), &mut da, &mut dmu, &mut dq, &mut dl);
             });
             let tri = d * (d - 1) / 2;
             let l_rows = if tri == 0 { Value::Array(vec![json!([]); k]) } else { rows(&dl, tri)? };

@@ -51,9 +51,10 @@ pub fn cost(points: &[f64], centroids: &[f64], d: usize) -> f64 {
 /// The gradient J of `cost` into `grad` (overwritten). Its forward derivative `hvp_cost_grad`
 /// returns J in `grad` and H·v in the tangent of `grad`.
 ///
-/// `points` is `Dual` (with a zero tangent) rather than `Const`: with `Const` the engine refuses
-/// the forward-over-reverse derivative ("memory reached through parameter 0 of
-/// `FnOnce::call_once` needs a shadow", the inner reverse derivative's tuple of Const arguments).
+/// `points` is `Dual` (with a zero tangent) rather than `Const`: the nightly route accepts
+/// `Const`, but on the stable route (release) the derivative then stops at run time ("it writes
+/// a differentiated value into memory of a `Const` argument (`points`, `d`) (in
+/// `oxidase.tape.grow`)"), although nothing differentiated is written there.
 #[autodiff_forward(hvp_cost_grad, Dual, Dual, Const, Dual)]
 pub fn cost_grad(points: &[f64], centroids: &[f64], d: usize, grad: &mut [f64]) {
     grad.fill(0.0);

@@ -26,18 +26,13 @@ fn sigmoid(z: f64) -> f64 {
 /// The loss −total/count. `main` is 2l×4b (weights row 2i, biases row 2i+1, blocks forget,
 /// ingate, outgate, change), `extra` 3×b (in_weight, out_weight, out_bias), `state` 2l×b
 /// (hidden, cell per layer; copied, so every call starts from the input state), `seq` c×b.
-/// `work` (length `work_len`) is scratch for the state copy, v and y, passed in and `Duplicated`
-/// (allocating it inside is refused on the nightly route, see gmm).
-#[autodiff_reverse(d_objective, Duplicated, Duplicated, Const, Const, Const, Duplicated, Active)]
-pub fn objective(main: &[f64], extra: &[f64], state: &[f64], seq: &[f64], b: usize, work: &mut [f64]) -> f64 {
+#[autodiff_reverse(d_objective, Duplicated, Duplicated, Const, Const, Const, Active)]
+pub fn objective(main: &[f64], extra: &[f64], state: &[f64], seq: &[f64], b: usize) -> f64 {
     let l = main.len() / (8 * b);
     let c = seq.len() / b;
-    let (st, rest) = work.split_at_mut(2 * l * b);
-    let (v, rest) = rest.split_at_mut(b);
-    let y = &mut rest[..b];
-    for i in 0..2 * l * b {
-        st[i] = state[i];
-    }
+    let mut st = state.to_vec();
+    let mut v = vec![0.0; b];
+    let mut y = vec![0.0; b];
     let (in_w, out_w, out_b) = (&extra[0..b], &extra[b..2 * b], &extra[2 * b..3 * b]);
     let mut total = 0.0;
     let mut count = 0.0;
@@ -76,19 +71,12 @@ pub fn objective(main: &[f64], extra: &[f64], state: &[f64], seq: &[f64], b: usi
     -total / count
 }
 
-/// Scratch length of `objective`: 2lb + 2b.
-pub fn work_len(main: &[f64], b: usize) -> usize {
-    main.len() / 4 + 2 * b
-}
-
 /// ∇ loss: main_params' gradient then extra_params' in one buffer of length 8lb + 3b (zeroed
-/// first, as is the scratch's shadow).
-#[allow(clippy::too_many_arguments)]
-pub fn gradient(main: &[f64], extra: &[f64], state: &[f64], seq: &[f64], b: usize, work: &mut [f64], dwork: &mut [f64], grad: &mut [f64]) {
+/// first).
+pub fn gradient(main: &[f64], extra: &[f64], state: &[f64], seq: &[f64], b: usize, grad: &mut [f64]) {
     grad.fill(0.0);
-    dwork.fill(0.0);
     let (dmain, dextra) = grad.split_at_mut(main.len());
-    d_objective(main, dmain, extra, dextra, state, seq, b, work, dwork, 1.0);
+    d_objective(main, dmain, extra, dextra, state, seq, b, 1.0);
 }
 
 /// Row-major buffers and b of an input.
@@ -115,17 +103,15 @@ pub fn evaluate(function: &str, input: &Value) -> Evaluation {
     let runs = Runs::from_input(input)?;
     let inp: Input = parse(input)?;
     let (main, extra, state, seq, b) = unpack(&inp)?;
-    let mut work = vec![0.0; work_len(&main, b)];
     match function {
         "objective" => {
             let mut y = 0.0;
-            let t = runs.repeat(|| y = objective(black_box(&main), &extra, &state, &seq, b, &mut work));
+            let t = runs.repeat(|| y = objective(black_box(&main), &extra, &state, &seq, b));
             Ok((num(y)?, t))
         }
         "jacobian" => {
             let mut grad = vec![0.0; main.len() + extra.len()];
-            let mut dwork = vec![0.0; work.len()];
-            let t = runs.repeat(|| gradient(black_box(&main), &extra, &state, &seq, b, &mut work, &mut dwork, &mut grad));
+            let t = runs.repeat(|| gradient(black_box(&main), &extra, &state, &seq, b, &mut grad));
             Ok((nums(&grad)?, t))
         }
         _ => Err(super::unknown_function("lstm", function)),

@@ -33,26 +33,27 @@ fn axpy(y: &[f64], c: f64, k: &[f64], out: &mut [f64]) {
     }
 }
 
-/// Final y into `y` (length n); `work` is scratch of length 5n (k1, k2, k3, k4, stage point).
-#[autodiff_reverse(d_primal, Duplicated, Const, Duplicated, Duplicated)]
-pub fn primal(x: &[f64], s: usize, y: &mut [f64], work: &mut [f64]) {
+/// Final y into `y` (length n).
+#[autodiff_reverse(d_primal, Duplicated, Const, Duplicated)]
+pub fn primal(x: &[f64], s: usize, y: &mut [f64]) {
     let n = x.len();
     let h = 2.0 / s as f64;
-    let (k1, rest) = work.split_at_mut(n);
-    let (k2, rest) = rest.split_at_mut(n);
-    let (k3, rest) = rest.split_at_mut(n);
-    let (k4, tmp) = rest.split_at_mut(n);
-    let tmp = &mut tmp[..n];
+    // The four slopes and the stage point.
+    let mut k1 = vec![0.0; n];
+    let mut k2 = vec![0.0; n];
+    let mut k3 = vec![0.0; n];
+    let mut k4 = vec![0.0; n];
+    let mut tmp = vec![0.0; n];
     let y = &mut y[..n];
     y.fill(0.0);
     for _ in 0..s {
-        rhs(x, y, k1);
-        axpy(y, 0.5 * h, k1, tmp);
-        rhs(x, tmp, k2);
-        axpy(y, 0.5 * h, k2, tmp);
-        rhs(x, tmp, k3);
-        axpy(y, h, k3, tmp);
-        rhs(x, tmp, k4);
+        rhs(x, y, &mut k1);
+        axpy(y, 0.5 * h, &k1, &mut tmp);
+        rhs(x, &tmp, &mut k2);
+        axpy(y, 0.5 * h, &k2, &mut tmp);
+        rhs(x, &tmp, &mut k3);
+        axpy(y, h, &k3, &mut tmp);
+        rhs(x, &tmp, &mut k4);
         for i in 0..n {
             y[i] += h * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0;
         }
@@ -61,13 +62,12 @@ pub fn primal(x: &[f64], s: usize, y: &mut [f64], work: &mut [f64]) {
 
 /// ∇ₓ y_{n−1}(2) into `dx`: the output shadow is seeded with e_{n−1}; every shadow is reset
 /// first so that each run starts from the original input.
-pub fn gradient(x: &[f64], s: usize, y: &mut [f64], work: &mut [f64], dx: &mut [f64], dy: &mut [f64], dwork: &mut [f64]) {
+pub fn gradient(x: &[f64], s: usize, y: &mut [f64], dx: &mut [f64], dy: &mut [f64]) {
     dx.fill(0.0);
     dy.fill(0.0);
-    dwork.fill(0.0);
     let n = x.len();
     dy[n - 1] = 1.0;
-    d_primal(x, dx, s, y, dy, work, dwork);
+    d_primal(x, dx, s, y, dy);
 }
 
 pub fn evaluate(function: &str, input: &Value) -> Evaluation {
@@ -78,15 +78,14 @@ pub fn evaluate(function: &str, input: &Value) -> Evaluation {
         return Err("ode: x must be non-empty and s ≥ 1".into());
     }
     let mut y = vec![0.0; n];
-    let mut work = vec![0.0; 5 * n];
     match function {
         "primal" => {
-            let t = runs.repeat(|| primal(black_box(&inp.x), inp.s, &mut y, &mut work));
+            let t = runs.repeat(|| primal(black_box(&inp.x), inp.s, &mut y));
             Ok((nums(&y)?, t))
         }
         "gradient" => {
-            let (mut dx, mut dy, mut dwork) = (vec![0.0; n], vec![0.0; n], vec![0.0; 5 * n]);
-            let t = runs.repeat(|| gradient(black_box(&inp.x), inp.s, &mut y, &mut work, &mut dx, &mut dy, &mut dwork));
+            let (mut dx, mut dy) = (vec![0.0; n], vec![0.0; n]);
+            let t = runs.repeat(|| gradient(black_box(&inp.x), inp.s, &mut y, &mut dx, &mut dy));
             Ok((nums(&dx)?, t))
         }
         _ => Err(super::unknown_function("ode", function)),
