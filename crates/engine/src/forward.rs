@@ -865,6 +865,7 @@ impl Gen<'_> {
             let eq_s = runtime_activity::same(&self.b, s, self.val(src));
             // Copying shadowed data into constant memory loses it.
             let lost = self.b.and(eq_d, runtime_activity::differs(&self.b, s, self.val(src)));
+            let lost = runtime_activity::when_copying(&self.b, lost, len);
             runtime_activity::check(m, &self.b, lost, &self.engine.lost_derivative_text(self.primal));
             match contents {
                 Contents::NoFloats => {
@@ -882,6 +883,7 @@ impl Gen<'_> {
                 Contents::Unknown => {
                     // Constant bytes of unknown type cannot be turned into tangents.
                     let bad = self.b.select(eq_d, Type::i1(ctx).zero(), eq_s);
+                    let bad = runtime_activity::when_copying(&self.b, bad, len);
                     runtime_activity::check(m, &self.b, bad, &self.engine.lost_derivative_text(self.primal));
                     let n = self.b.select(eq_d, zero, len);
                     self.emit_shadow_like(call, &[(0, d), (1, s), (2, n)]);

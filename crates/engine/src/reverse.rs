@@ -1093,6 +1093,7 @@ impl Gen<'_> {
                                         let (pd, ps) = (self.val(args[0]), self.val(args[1]));
                                         let eq = runtime_activity::same(&self.b, d, pd);
                                         let lost = self.b.and(eq, runtime_activity::differs(&self.b, s, ps));
+                                        let lost = runtime_activity::when_copying(&self.b, lost, self.val(args[2]));
                                         runtime_activity::check(self.module(), &self.b, lost, &self.engine.lost_derivative_text(self.primal));
                                         let len = self.len_unless_same(d, pd, self.val(args[2]));
                                         self.emit_shadow_like(call, &[(0, d), (1, s), (2, len)]);
@@ -2178,12 +2179,14 @@ impl Gen<'_> {
                             let m = self.module();
                             let pd = self.primal_at(args[0]);
                             let eq_d = runtime_activity::same(&self.b, d, pd);
+                            let bytes = len;
                             len = self.b.select(eq_d, len.ty().zero(), len);
                             if let Some(s) = s {
                                 let ps = self.primal_at(args[1]);
                                 let eq_s = runtime_activity::same(&self.b, s, ps);
                                 src = self.b.select(eq_s, null, s);
                                 let lost = self.b.and(eq_d, runtime_activity::differs(&self.b, s, ps));
+                                let lost = runtime_activity::when_copying(&self.b, lost, bytes);
                                 runtime_activity::check(m, &self.b, lost, &self.engine.lost_derivative_text(self.primal));
                             }
                         }

@@ -53,6 +53,13 @@ pub fn differs(b: &Builder, shadow: Value, primal: Value) -> Value {
     b.icmp(IntPredicate::LLVMIntNE, shadow, primal)
 }
 
+/// `bad` for a copy of `len` bytes: only when it moves any (a copy of nothing loses nothing, and
+/// an empty buffer's pointer and its shadow may both be null, equal without being constant).
+pub fn when_copying(b: &Builder, bad: Value, len: Value) -> Value {
+    let some = b.icmp(IntPredicate::LLVMIntNE, len, len.ty().zero());
+    b.and(bad, some)
+}
+
 /// Stops the program with `text` (see [`crate::Engine::lost_derivative_text`]) when `bad` (an
 /// `i1`) is true: a derivative would otherwise be lost.
 pub fn check(m: LLVMModuleRef, b: &Builder, bad: Value, text: &str) {

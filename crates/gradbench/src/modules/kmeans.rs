@@ -50,21 +50,16 @@ pub fn cost(points: &[f64], centroids: &[f64], d: usize) -> f64 {
 
 /// The gradient J of `cost` into `grad` (overwritten). Its forward derivative `hvp_cost_grad`
 /// returns J in `grad` and H·v in the tangent of `grad`.
-///
-/// `points` is `Dual` (with a zero tangent) rather than `Const`: the nightly route accepts
-/// `Const`, but on the stable route (release) the derivative then stops at run time ("it writes
-/// a differentiated value into memory of a `Const` argument (`points`, `d`) (in
-/// `oxidase.tape.grow`)"), although nothing differentiated is written there.
-#[autodiff_forward(hvp_cost_grad, Dual, Dual, Const, Dual)]
+#[autodiff_forward(hvp_cost_grad, Const, Dual, Const, Dual)]
 pub fn cost_grad(points: &[f64], centroids: &[f64], d: usize, grad: &mut [f64]) {
     grad.fill(0.0);
     d_cost(points, centroids, grad, d, 1.0);
 }
 
-/// J ⊘ diag(H) into `dir`; `ones` is the direction v = 1 (length k·d), `grad`/`hdiag` scratch.
-/// `zeros` (length n·d) is the zero tangent of the points.
-pub fn dir(points: &[f64], zeros: &[f64], centroids: &[f64], d: usize, ones: &[f64], grad: &mut [f64], hdiag: &mut [f64], dir: &mut [f64]) {
-    hvp_cost_grad(points, zeros, centroids, ones, d, grad, hdiag);
+/// J ⊘ diag(H) into `dir`, with J into `grad` and H·v into `hdiag`; `ones` is the direction
+/// v = 1 (length k·d).
+pub fn dir(points: &[f64], centroids: &[f64], d: usize, ones: &[f64], grad: &mut [f64], hdiag: &mut [f64], dir: &mut [f64]) {
+    hvp_cost_grad(points, centroids, ones, d, grad, hdiag);
     for i in 0..dir.len() {
         dir[i] = grad[i] / hdiag[i];
     }
@@ -88,11 +83,10 @@ pub fn evaluate(function: &str, input: &Value) -> Evaluation {
         "dir" => {
             let kd = centroids.len();
             let ones = vec![1.0; kd];
-            let zeros = vec![0.0; points.len()];
             let (mut grad, mut hdiag, mut out) = (vec![0.0; kd], vec![0.0; kd], vec![0.0; kd]);
             let t = runs.repeat(|| {
                 hdiag.fill(0.0);
-                dir(black_box(&points), &zeros, black_box(&centroids), d, &ones, &mut grad, &mut hdiag, &mut out)
+                dir(black_box(&points), black_box(&centroids), d, &ones, &mut grad, &mut hdiag, &mut out)
             });
             Ok((rows(&out, d)?, t))
         }
