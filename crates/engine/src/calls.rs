@@ -223,7 +223,7 @@ fn functions_at(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, c: Value, at:
 /// The allocator shim's symbol without rustc's mangling: newer rustc emits
 /// `_RNvCs…_7___rustc12___rust_alloc` (demangled `__rustc::__rust_alloc`) for `__rust_alloc`.
 pub(crate) fn allocator_symbol(name: &str) -> String {
-    if name.starts_with("_R") {
+    if name.starts_with("_R") && name.contains("___rustc") {
         let d = crate::error::demangle(name);
         if let Some(last) = d.strip_prefix("__rustc::") {
             return last.to_string();

@@ -5,11 +5,26 @@ use std::fmt;
 
 /// Demangles a Rust symbol (`_RNv…`, `_ZN…`) into a readable path; other names pass through.
 pub fn demangle(symbol: &str) -> String {
-    let d = rustc_demangle::try_demangle(symbol);
-    match d {
+    // Call classification asks for the same names over and over (every call site a type walk
+    // visits): demangling them each time dominated the analysis of large dev-build modules.
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
+    }
+    if let Some(d) = CACHE.with(|c| c.borrow().get(symbol).cloned()) {
+        return d;
+    }
+    let d = match rustc_demangle::try_demangle(symbol) {
         Ok(d) => format!("{d:#}"),
         Err(_) => symbol.to_string(),
-    }
+    };
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 1 << 16 {
+            c.clear();
+        }
+        c.insert(symbol.to_string(), d.clone());
+    });
+    d
 }
 
 /// Something the engine refuses to differentiate.

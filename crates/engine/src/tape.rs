@@ -207,17 +207,36 @@ fn run_frees_function(m: LLVMModuleRef) -> Value {
         Ok(f) => return f,
         Err(f) => f,
     };
-    build_run_frees(m, f, &[]);
+    // Every deallocator a derivative may defer, known from the start: rebuilding the body later
+    // would change it under a derivative of it being generated (reverse over reverse defers the
+    // `free` of this very function's list nodes).
+    let mut known = vec![recycle_function(m), libc_function(m, "free")];
+    for g in oxidase_llvm::module::functions(m) {
+        let name = crate::calls::allocator_symbol(&g.name());
+        if matches!(name.as_str(), "__rust_dealloc" | "__rdl_dealloc") && !known.contains(&g) {
+            known.push(g);
+        }
+    }
+    build_run_frees(m, f, &known);
     f
 }
 
-/// The deallocators `run_frees` knows: the callees of its `dealloc` blocks.
+/// The deallocators `run_frees` knows: the functions it calls with a node's block (a field of
+/// the loaded node; the node itself goes to `free`). Not read from block names: rustc's context
+/// discards them.
 fn known_deallocators(f: Value) -> Vec<Value> {
-    f.blocks()
-        .into_iter()
-        .filter(|b| b.name().starts_with("dealloc.hit"))
-        .filter_map(|b| b.instructions().into_iter().find_map(|i| i.called_function()))
-        .collect()
+    let mut out = Vec::new();
+    for i in f.blocks().into_iter().flat_map(|b| b.instructions()) {
+        if i.opcode() != oxidase_llvm::Opcode::LLVMCall {
+            continue;
+        }
+        let Some(callee) = i.called_function() else { continue };
+        let args = i.call_args();
+        if args.first().is_some_and(|a| a.is_instruction() && a.opcode() == oxidase_llvm::Opcode::LLVMExtractValue) && !out.contains(&callee) {
+            out.push(callee);
+        }
+    }
+    out
 }
 
 fn register_deallocator(m: LLVMModuleRef, dealloc: Value) {
