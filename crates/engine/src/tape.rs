@@ -443,3 +443,32 @@ fn grow_function(m: LLVMModuleRef) -> Value {
     b.ret_void();
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxidase_llvm::module::Context;
+
+    /// Deferring frees through a deallocator `run_frees` already knows leaves its body alone,
+    /// also where the context discards block names (rustc's); a new one is added once.
+    #[test]
+    fn deallocators_are_known_without_block_names() {
+        let ctx = Context::new();
+        let owned = ctx.parse_ir("declare void @__rust_dealloc(ptr, i64, i64)\ndeclare void @my_dealloc(ptr, i64, i64)\n", "t").unwrap();
+        ctx.discard_value_names();
+        let m = owned.raw();
+        let f = run_frees_function(m);
+        let known = known_deallocators(f);
+        let rust = oxidase_llvm::module::get_function(m, "__rust_dealloc").unwrap();
+        assert!(known.contains(&rust) && known.contains(&recycle_function(m)) && known.contains(&libc_function(m, "free")));
+        let entry = f.entry_block();
+        register_deallocator(m, rust);
+        assert!(f.entry_block() == entry, "the body was rebuilt for a known deallocator");
+        let mine = oxidase_llvm::module::get_function(m, "my_dealloc").unwrap();
+        register_deallocator(m, mine);
+        assert_eq!(known_deallocators(f).len(), known.len() + 1);
+        register_deallocator(m, mine);
+        assert_eq!(known_deallocators(f).len(), known.len() + 1);
+        oxidase_llvm::module::verify_module(m).unwrap();
+    }
+}

@@ -16,6 +16,10 @@ impl Context {
     pub fn raw(&self) -> LLVMContextRef {
         self.0
     }
+    /// Discards the names of values and blocks created from now on, as rustc's context does.
+    pub fn discard_value_names(&self) {
+        unsafe { LLVMContextSetDiscardValueNames(self.0, 1) }
+    }
     /// Gives up ownership (e.g. to a JIT).
     pub fn into_raw(self) -> LLVMContextRef {
         let c = self.0;
