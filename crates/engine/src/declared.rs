@@ -16,14 +16,75 @@ use oxidase_llvm::{Opcode, Type, Value};
 /// or the part has pieces that cannot be read. An enum holds what any of its variants holds.
 pub fn pointee_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>) -> Option<Vec<Type>> {
     let (base, off) = base_and_offset(m, p);
-    leaves_at(m, base, off, size, 0)
+    let part = memory_part(m, base, off, size, 0)?;
+    let mut out = Vec::new();
+    leaves(m, part, &mut out, 0)?;
+    (!out.is_empty()).then_some(out)
 }
 
-/// [`pointee_leaves`] of `base + off`; where no variable describes `base`, the bytes' type is
+/// The scalars of the `size` bytes `p` points to with their byte offsets and sizes, when a
+/// variable's declared type describes exactly those bytes (a struct of floats beside pointers
+/// copied whole); `None` for a part with an enum (its variants overlap) or of another size.
+pub fn pointee_layout(m: LLVMModuleRef, p: Value, size: u64) -> Option<Vec<(u64, u64, Type)>> {
+    let (base, off) = base_and_offset(m, p);
+    let part = strip(memory_part(m, base, off, Some(size), 0)?)?;
+    if part.size_bits() != size * 8 {
+        return None;
+    }
+    let mut out = Vec::new();
+    layout(m, part, 0, &mut out, 0)?;
+    Some(out)
+}
+
+/// The scalars of `t` placed at byte offset `at`.
+fn layout(m: LLVMModuleRef, t: DiNode, at: u64, out: &mut Vec<(u64, u64, Type)>, depth: u32) -> Option<()> {
+    if depth > 24 || out.len() > 4096 {
+        return None;
+    }
+    let t = strip(t)?;
+    match t.tag() {
+        tag::STRUCTURE | tag::UNION => {
+            if t.tag() == tag::UNION || t.members().iter().any(|m| m.tag() == tag::VARIANT_PART) {
+                return None;
+            }
+            for mem in t.members() {
+                if mem.tag() == tag::MEMBER && mem.size_bits() > 0 {
+                    if mem.offset_bits() % 8 != 0 {
+                        return None;
+                    }
+                    layout(m, mem.base_type()?, at + mem.offset_bits() / 8, out, depth + 1)?;
+                }
+            }
+        }
+        tag::ARRAY => {
+            let elem = strip(t.base_type()?)?;
+            let es = elem.size_bits() / 8;
+            if es == 0 {
+                return Some(());
+            }
+            for i in 0..(t.size_bits() / 8) / es {
+                layout(m, elem, at + i * es, out, depth + 1)?;
+            }
+        }
+        _ => {
+            let mut l = Vec::new();
+            leaves(m, t, &mut l, depth + 1)?;
+            let bytes = t.size_bits() / 8;
+            match l[..] {
+                [] => {}
+                [ty] if bytes > 0 => out.push((at, bytes, ty)),
+                _ => return None,
+            }
+        }
+    }
+    Some(())
+}
+
+/// The declared type of the part at `base + off`; where no variable describes `base`, the bytes' type is
 /// asked of where they were copied from (a temporary slot filled by `memcpy` from a variable,
 /// as dev builds move values).
-fn leaves_at(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64>, depth: u32) -> Option<Vec<Type>> {
-    if let Some(l) = declared_leaves(m, base, off, size) {
+fn memory_part(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64>, depth: u32) -> Option<DiNode> {
+    if let Some(l) = declared_part(base, off, size) {
         return Some(l);
     }
     if depth >= 8 || !(base.is_instruction() && base.opcode() == Opcode::LLVMAlloca) {
@@ -46,7 +107,7 @@ fn leaves_at(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64>,
             let Some(n) = c.operand(2).const_int_value() else { continue };
             if d <= off && off + size <= d + n as i64 {
                 let (src, so) = base_and_offset(m, c.operand(1));
-                if let Some(l) = leaves_at(m, src, so.map(|so| so + off - d), Some(size as u64), depth + 1) {
+                if let Some(l) = memory_part(m, src, so.map(|so| so + off - d), Some(size as u64), depth + 1) {
                     return Some(l);
                 }
             }
@@ -55,8 +116,8 @@ fn leaves_at(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64>,
     None
 }
 
-/// The leaves of `base + off` from the declared type of the variable `base` comes from.
-fn declared_leaves(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64>) -> Option<Vec<Type>> {
+/// The part at `base + off` of the declared type of the variable `base` comes from.
+fn declared_part(base: Value, off: Option<i64>, size: Option<u64>) -> Option<DiNode> {
     let (pointee, whole) = declared_pointee(base)?;
     let size_bits = size.map(|s| s as i64 * 8);
     let part = match off {
@@ -81,9 +142,7 @@ fn declared_leaves(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option
         // An unknown offset into the memory: any of its parts.
         None => pointee,
     };
-    let mut out = Vec::new();
-    leaves(m, part, &mut out, 0)?;
-    (!out.is_empty()).then_some(out)
+    Some(part)
 }
 
 /// The smallest part of `t` that holds the bits `[bits, bits + size)` (to the end of the part

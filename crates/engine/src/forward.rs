@@ -880,7 +880,7 @@ impl Gen<'_> {
                     let fill = self.b.select(eq_d, zero, self.b.select(eq_s, len, zero));
                     self.b.memset(d, Type::i8(ctx).zero(), fill, 1);
                 }
-                Contents::Unknown => {
+                Contents::Unknown | Contents::Mixed => {
                     // Constant bytes of unknown type cannot be turned into tangents.
                     let bad = self.b.select(eq_d, Type::i1(ctx).zero(), eq_s);
                     let bad = runtime_activity::when_copying(&self.b, bad, len);

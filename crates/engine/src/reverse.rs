@@ -1113,6 +1113,7 @@ impl Gen<'_> {
                                 }
                             }
                         }
+                        Contents::Mixed => self.mixed_copy_forward(call, &args),
                         Contents::Unknown => self.error(
                             call,
                             format!("`{}` copies memory whose type oxidase cannot deduce (floats, integers or pointers)", describe(call)),
@@ -2164,7 +2165,11 @@ impl Gen<'_> {
                 if !self.activity.is_active(args[0]) {
                     return;
                 }
-                if let Some(ty) = copy_contents(self.module(), call).float_type() {
+                let contents = copy_contents(self.module(), call);
+                if contents == Contents::Mixed {
+                    self.mixed_copy_reverse(call, &args);
+                }
+                if let Some(ty) = contents.float_type() {
                     let len = self.primal_at(args[2]);
                     for k in 0..self.width {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };
@@ -2241,7 +2246,19 @@ impl Gen<'_> {
                 if !self.activity.is_active(args[0]) {
                     return;
                 }
-                if copy_contents(self.module(), call).float_type().is_some() {
+                let contents = copy_contents(self.module(), call);
+                if contents == Contents::Mixed {
+                    // The floats' adjoints end here; the rest of the shadow stays.
+                    let layout = crate::types::copy_layout(self.module(), call).unwrap_or_default();
+                    for k in 0..self.width {
+                        let Some(d) = self.shadow_at(args[0], k) else { continue };
+                        self.mixed_parts(d, &layout, true, |g, _, at, n| {
+                            let z = Type::i8(context_of(g.module())).zero();
+                            g.b.memset(at, z, n, 1);
+                        });
+                    }
+                }
+                if contents.float_type().is_some() {
                     let len = self.primal_at(args[2]);
                     for k in 0..self.width {
                         let Some(d) = self.shadow_at(args[0], k) else { continue };
@@ -2261,6 +2278,85 @@ impl Gen<'_> {
                     self.take_adjoint(call);
                 }
             }
+        }
+    }
+
+    /// The forward sweep of a copy of floats beside pointers ([`Contents::Mixed`]): the shadow of
+    /// each part that is not a float is copied (pointers' shadows, integers), or zeroed when
+    /// the source has no shadow; the floats' shadows hold adjoints, moved by the reversal.
+    fn mixed_copy_forward(&mut self, call: Value, args: &[Value]) {
+        let layout = crate::types::copy_layout(self.module(), call);
+        let memcpy = call.called_function().is_some_and(|f| f.name().starts_with("llvm.memcpy"));
+        let (Some(layout), true, false) = (layout, memcpy, self.guarded(args[0])) else {
+            self.error(
+                call,
+                format!("`{}` copies floats beside pointers where their layout is not known", describe(call)),
+                "copy the fields one by one, or keep this copy out of the differentiated data",
+            );
+            return;
+        };
+        for k in 0..self.width {
+            let d = self.shadow_or_null(args[0], k);
+            let s = if self.activity.is_active(args[1]) { self.shadow(args[1], k) } else { None };
+            if s.is_some() && self.guarded(args[1]) {
+                self.error(call, format!("`{}` copies floats beside pointers from memory that may be constant", describe(call)), "copy the fields one by one");
+                return;
+            }
+            self.mixed_parts(d, &layout, false, |g, off, at, n| {
+                let ctx = context_of(g.module());
+                match s {
+                    Some(s) => {
+                        let from = g.b.gep(Type::i8(ctx), s, &[Type::i64(ctx).const_int(off)]);
+                        let c = g.b.memcpy(at, 1, from, 1, n);
+                        emit::strip_primal_facts(c);
+                    }
+                    None => {
+                        g.b.memset(at, Type::i8(ctx).zero(), n, 1);
+                    }
+                }
+            });
+        }
+    }
+
+    /// The reversal of a [`Contents::Mixed`] copy: each float part's adjoint moves from the
+    /// destination's shadow to the source's.
+    fn mixed_copy_reverse(&mut self, call: Value, args: &[Value]) {
+        let Some(layout) = crate::types::copy_layout(self.module(), call) else { return };
+        let ctx = context_of(self.module());
+        for k in 0..self.width {
+            let Some(d) = self.shadow_at(args[0], k) else { continue };
+            let s = if self.activity.is_active(args[1]) { self.shadow_at(args[1], k) } else { None };
+            for &(off, bytes, ty) in layout.iter().filter(|(_, _, t)| t.is_float_or_float_vector()) {
+                let i64t = Type::i64(ctx);
+                let dp = self.b.gep(Type::i8(ctx), d, &[i64t.const_int(off)]);
+                let sp = match s {
+                    Some(s) => self.b.gep(Type::i8(ctx), s, &[i64t.const_int(off)]),
+                    None => Type::ptr(ctx).zero(),
+                };
+                let mover = adjoint_mover(self.module(), ty);
+                self.b.call(mover.function_type(), mover, &[dp, sp, i64t.const_int(bytes)]);
+            }
+        }
+    }
+
+    /// Calls `each(self, offset, address, bytes)` for the parts of `layout` at `d` that are floats
+    /// (`floats`) or are not, merging adjacent ones.
+    fn mixed_parts(&mut self, d: Value, layout: &[(u64, u64, Type)], floats: bool, mut each: impl FnMut(&mut Self, u64, Value, Value)) {
+        let ctx = context_of(self.module());
+        let i64t = Type::i64(ctx);
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &(off, bytes, ty) in layout {
+            if ty.is_float_or_float_vector() != floats {
+                continue;
+            }
+            match runs.last_mut() {
+                Some((o, n)) if *o + *n == off => *n += bytes,
+                _ => runs.push((off, bytes)),
+            }
+        }
+        for (off, bytes) in runs {
+            let at = self.b.gep(Type::i8(ctx), d, &[i64t.const_int(off)]);
+            each(self, off, at, i64t.const_int(bytes));
         }
     }
 

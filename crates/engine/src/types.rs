@@ -60,6 +60,10 @@ pub enum Contents {
     Integers(Type),
     /// No floats, and pointers (mirrored into the shadow).
     NoFloats,
+    /// Floats beside pointers at offsets the declared type gives ([`copy_layout`]): a struct of
+    /// scalars and pointers copied whole in a dev build. Reverse mode moves the floats' adjoints
+    /// and mirrors the rest, part by part.
+    Mixed,
     Unknown,
 }
 
@@ -74,7 +78,7 @@ impl Contents {
 
     /// Whether floats were seen in the memory (not only integers that may be floats).
     pub fn holds_floats(self) -> bool {
-        matches!(self, Contents::Floats(_) | Contents::FloatsAndIntegers(_))
+        matches!(self, Contents::Floats(_) | Contents::FloatsAndIntegers(_) | Contents::Mixed)
     }
 }
 
@@ -102,12 +106,32 @@ pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
 pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
     match accessed_contents(m, a, b, size) {
         // Dev builds: the declared type of the variables the pointers come from.
-        Contents::Unknown => [b, a]
-            .into_iter()
-            .find_map(|p| crate::declared::pointee_leaves(m, p, size))
-            .map_or(Contents::Unknown, |l| classify_leaves(&l, true)),
+        Contents::Unknown => {
+            let declared = [b, a]
+                .into_iter()
+                .find_map(|p| crate::declared::pointee_leaves(m, p, size))
+                .map_or(Contents::Unknown, |l| classify_leaves(&l, true));
+            match (declared, size) {
+                (Contents::Unknown, Some(n)) if [b, a].into_iter().any(|p| mixed_layout(m, p, n).is_some()) => Contents::Mixed,
+                (c, _) => c,
+            }
+        }
         c => c,
     }
+}
+
+/// The declared layout of the `size` bytes at `p` when it holds floats beside other scalars.
+fn mixed_layout(m: LLVMModuleRef, p: Value, size: u64) -> Option<Vec<(u64, u64, Type)>> {
+    crate::declared::pointee_layout(m, p, size).filter(|l| {
+        l.iter().any(|(_, _, t)| t.is_float_or_float_vector()) && l.iter().any(|(_, _, t)| !t.is_float_or_float_vector())
+    })
+}
+
+/// The parts of a [`Contents::Mixed`] copy: `(byte offset, bytes, scalar type)` of each scalar.
+pub fn copy_layout(m: LLVMModuleRef, call: Value) -> Option<Vec<(u64, u64, Type)>> {
+    let args = call.call_args();
+    let n = args[2].const_int_value()? as u64;
+    mixed_layout(m, args[1], n).or_else(|| mixed_layout(m, args[0], n))
 }
 
 /// [`memory_contents`] from the accesses the walk sees.

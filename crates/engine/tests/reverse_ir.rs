@@ -1313,3 +1313,59 @@ define double @f(ptr %x) {
     assert_eq!(f64::from_bits(out[0]), -3.0);
     assert_eq!(dx, [-2.0, 1.5]);
 }
+
+/// A struct of a float beside a pointer copied whole (`memcpy` of a dev build) whose layout the
+/// declared type gives: the pointer's shadow is copied forward, the float's adjoint moved back.
+#[test]
+fn struct_of_a_float_and_a_pointer_copied_whole() {
+    let ir = r#"
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+define double @f(ptr %x) !dbg !5 {
+  %a = alloca { double, ptr }, align 8
+  %b = alloca { double, ptr }, align 8
+    #dbg_declare(ptr %a, !10, !DIExpression(), !20)
+  %x0 = load double, ptr %x
+  %sq = fmul double %x0, %x0
+  store double %sq, ptr %a
+  %a1 = getelementptr inbounds i8, ptr %a, i64 8
+  store ptr %x, ptr %a1
+  call void @llvm.memcpy.p0.p0.i64(ptr %b, ptr %a, i64 16, i1 false)
+  %v = load double, ptr %b
+  %b1 = getelementptr inbounds i8, ptr %b, i64 8
+  %p = load ptr, ptr %b1
+  %p1 = getelementptr inbounds double, ptr %p, i64 1
+  %w = load double, ptr %p1
+  %r = fmul double %v, %w
+  ret double %r
+}
+!llvm.module.flags = !{!0, !1}
+!llvm.dbg.cu = !{!2}
+!0 = !{i32 7, !"Dwarf Version", i32 4}
+!1 = !{i32 2, !"Debug Info Version", i32 3}
+!2 = distinct !DICompileUnit(language: DW_LANG_Rust, file: !3, producer: "rustc", isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)
+!3 = !DIFile(filename: "src/main.rs", directory: "/tmp")
+!5 = distinct !DISubprogram(name: "f", scope: !3, file: !3, line: 1, type: !6, spFlags: DISPFlagDefinition, unit: !2)
+!6 = !DISubroutineType(types: !7)
+!7 = !{}
+!10 = !DILocalVariable(name: "a", scope: !5, file: !3, line: 1, type: !11)
+!11 = !DICompositeType(tag: DW_TAG_structure_type, name: "Pair", file: !3, size: 128, align: 64, elements: !12, identifier: "pair")
+!12 = !{!13, !15}
+!13 = !DIDerivedType(tag: DW_TAG_member, name: "value", scope: !11, file: !3, baseType: !16, size: 64, align: 64)
+!15 = !DIDerivedType(tag: DW_TAG_member, name: "data", scope: !11, file: !3, baseType: !14, size: 64, align: 64, offset: 64)
+!14 = !DIDerivedType(tag: DW_TAG_pointer_type, name: "*const f64", baseType: !16, size: 64, align: 64, dwarfAddressSpace: 0)
+!16 = !DIBasicType(name: "f64", size: 64, encoding: DW_ATE_float)
+!20 = !DILocation(line: 1, column: 1, scope: !5)
+"#;
+    let c = compile(ir, "f", vec![RevArg::Duplicated], RevRet::Active, 1).unwrap();
+    let mut x = [1.5, -2.0];
+    let mut dx = [0.0; 2];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), f(1.0)].as_ptr(), out.as_mut_ptr());
+    // f = x0² · x1
+    assert_eq!(f64::from_bits(out[0]), 2.25 * -2.0);
+    assert_eq!(dx, [2.0 * 1.5 * -2.0, 2.25]);
+    // Without the declared type the layout is unknown: refused, never guessed.
+    let bare = ir.replace("    #dbg_declare(ptr %a, !10, !DIExpression(), !20)\n", "");
+    let e = compile(&bare, "f", vec![RevArg::Duplicated], RevRet::Active, 1).err().expect("refused");
+    assert!(e.contains("cannot deduce"), "{e}");
+}

@@ -19,10 +19,21 @@ mod struct_params;
 mod neo_hookean;
 mod lennard_jones;
 mod pendulum_rk4;
+mod burgers;
+mod arrhenius_kinetics;
+mod energy_balance;
+mod two_link_arm;
+mod reprojection;
+mod kalman_likelihood;
+mod momentum_fit;
+mod black_scholes;
+mod attention_head;
+mod generic_free_energy;
 mod model_zoo;
 mod stencil_table;
 mod trimmed_fit;
 mod containers;
+mod logistic_regression;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -37,10 +48,21 @@ fn main() {
         ("gp_likelihood", gp_likelihood::run),
         ("lstm", lstm::run),
         ("hypergradient", hypergradient::run),
+        ("burgers", burgers::run),
+        ("arrhenius_kinetics", arrhenius_kinetics::run),
+        ("energy_balance", energy_balance::run),
+        ("two_link_arm", two_link_arm::run),
+        ("reprojection", reprojection::run),
+        ("kalman_likelihood", kalman_likelihood::run),
+        ("momentum_fit", momentum_fit::run),
+        ("black_scholes", black_scholes::run),
+        ("attention_head", attention_head::run),
+        ("generic_free_energy", generic_free_energy::run),
         ("model_zoo", model_zoo::run),
         ("stencil_table", stencil_table::run),
         ("trimmed_fit", trimmed_fit::run),
         ("containers", containers::run),
+        ("logistic_regression", logistic_regression::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
