@@ -137,6 +137,9 @@ struct Analyzer<'s> {
     result: Activity,
     errors: Vec<AdError>,
     changed: bool,
+    /// What each copy moves ([`crate::types::copy_contents`]), asked once per analysis (the
+    /// fixpoint visits every copy again on each round).
+    copies: HashMap<Value, crate::types::Contents>,
 }
 
 /// Analyzes `function` whose parameter `i` is active iff `active_params[i]`; `ret_shadow`: the
@@ -156,7 +159,7 @@ pub fn analyze<'s>(
     let insts: Vec<Value> =
         cfg.order.iter().filter(|b| returning.contains(b)).flat_map(|b| b.instructions()).collect();
     let result = Activity { bits, returning, ..Activity::default() };
-    let mut a = Analyzer { function, ret_shadow, subst, callees, result, errors: Vec::new(), changed: true };
+    let mut a = Analyzer { function, ret_shadow, subst, callees, result, errors: Vec::new(), changed: true, copies: HashMap::new() };
     for (p, &act) in function.params().into_iter().zip(active_params) {
         if act {
             a.result.active.insert(p);
@@ -297,6 +300,11 @@ impl Analyzer<'_> {
         }
     }
 
+    fn copy_contents(&mut self, call: Value) -> crate::types::Contents {
+        let m = self.function.global_parent();
+        *self.copies.entry(call).or_insert_with(|| crate::types::copy_contents(m, call))
+    }
+
     fn visit_call(&mut self, call: Value) {
         let args = call.call_args();
         match classify(call, self.subst) {
@@ -304,12 +312,9 @@ impl Analyzer<'_> {
             CallKind::MemSet => {}
             CallKind::MemTransfer => {
                 if self.active(args[1]) && !self.active(args[0]) {
-                    let floats = crate::types::copy_contents(self.function.global_parent(), call).holds_floats();
+                    let floats = self.copy_contents(call).holds_floats();
                     self.require(args[0], true, if floats { Need::Data } else { Need::Mirror }, call);
-                } else if self.active(args[0])
-                    && !self.active(args[1])
-                    && crate::types::copy_contents(self.function.global_parent(), call).float_type().is_none()
-                {
+                } else if self.active(args[0]) && !self.active(args[1]) && self.copy_contents(call).float_type().is_none() {
                     // Pointers copied into shadowed memory are read back as shadow pointers:
                     // the source needs a shadow to copy them from (a null one would be
                     // dereferenced with an offset).

@@ -74,6 +74,18 @@ const IGNORED_INTRINSICS: &[&str] = &[
 /// Functions known to never touch floating-point data reachable from their arguments (panics,
 /// formatting entry points). Calls to them stay as they are even when an argument has a shadow.
 fn is_inert_external(name: &str) -> bool {
+    if matches!(name, "abort" | "__rust_alloc_error_handler" | "rust_begin_unwind" | "_Unwind_Resume") {
+        return true;
+    }
+    // Every path below names one of these identifiers, which both manglings keep verbatim:
+    // most calls are decided without demangling.
+    const WORDS: &[&str] = &[
+        "panicking", "unwrap_failed", "expect_failed", "handle_alloc_error", "handle_error", "capacity_overflow", "slice_",
+        "len_mismatch_fail", "_print", "_eprint",
+    ];
+    if !WORDS.iter().any(|w| name.contains(w)) {
+        return false;
+    }
     let d = crate::error::demangle(name);
     d.starts_with("core::panicking::")
         || d.starts_with("std::panicking::")

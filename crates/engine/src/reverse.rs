@@ -874,10 +874,10 @@ impl Gen<'_> {
                     self.smap.insert(inst, lanes);
                 }
             }
-            LLVMShuffleVector if self.activity.is_active(inst) => self.error(
+            LLVMShuffleVector if self.has_shadow(inst) => self.error(
                 inst,
-                format!("the vector shuffle `{}` on differentiated data", describe(inst)),
-                "reverse mode does not handle vector shuffles yet",
+                format!("the vector shuffle `{}` of differentiated pointers", describe(inst)),
+                "reverse mode shuffles vectors of floats only; please report the program",
             ),
             _ => {
                 self.copy_primal(inst);
@@ -1977,6 +1977,32 @@ impl Gen<'_> {
                     self.accumulate(vec, k, x);
                 }
             }
+            LLVMShuffleVector if self.adjoint_type(inst) == Some(inst.ty()) => {
+                // Output lane i is input lane mask[i] of the two operands joined: its adjoint
+                // goes back there (a splat sums every lane into one).
+                let ds = self.take_adjoint(inst);
+                let (a, b) = (inst.operand(0), inst.operand(1));
+                let n = a.ty().vector_len() as i32;
+                let i32t = Type::i32(context_of(self.module()));
+                let mask = inst.shuffle_mask();
+                for (k, d) in ds.into_iter().enumerate() {
+                    let mut da = a.ty().fadd_identity();
+                    let mut db = b.ty().fadd_identity();
+                    for (i, &m) in mask.iter().enumerate() {
+                        if m < 0 {
+                            continue;
+                        }
+                        let e = self.b.extract_element(d, i32t.const_int(i as u64));
+                        let (acc, lane) = if m < n { (&mut da, m) } else { (&mut db, m - n) };
+                        let at = i32t.const_int(lane as u64);
+                        let old = self.b.extract_element(*acc, at);
+                        let sum = self.b.fadd(old, e);
+                        *acc = self.b.insert_element(*acc, sum, at);
+                    }
+                    self.accumulate(a, k, da);
+                    self.accumulate(b, k, db);
+                }
+            }
             LLVMInsertElement => {
                 let ds = self.take_adjoint(inst);
                 let (vec, v) = (inst.operand(0), inst.operand(1));
@@ -2297,11 +2323,10 @@ impl Gen<'_> {
         };
         for k in 0..self.width {
             let d = self.shadow_or_null(args[0], k);
+            // A source that may be constant memory, its own shadow: its pointers and integers
+            // are their own shadows too (copied as they are); its floats give no adjoint back
+            // (the reversal checks).
             let s = if self.activity.is_active(args[1]) { self.shadow(args[1], k) } else { None };
-            if s.is_some() && self.guarded(args[1]) {
-                self.error(call, format!("`{}` copies floats beside pointers from memory that may be constant", describe(call)), "copy the fields one by one");
-                return;
-            }
             self.mixed_parts(d, &layout, false, |g, off, at, n| {
                 let ctx = context_of(g.module());
                 match s {
@@ -2325,13 +2350,24 @@ impl Gen<'_> {
         let ctx = context_of(self.module());
         for k in 0..self.width {
             let Some(d) = self.shadow_at(args[0], k) else { continue };
-            let s = if self.activity.is_active(args[1]) { self.shadow_at(args[1], k) } else { None };
+            let mut s = if self.activity.is_active(args[1]) { self.shadow_at(args[1], k) } else { None };
+            let null = Type::ptr(ctx).zero();
+            if let Some(sh) = s.filter(|_| self.guarded(args[1])) {
+                let ps = self.primal_at(args[1]);
+                let eq = runtime_activity::same(&self.b, sh, ps);
+                s = Some(self.b.select(eq, null, sh));
+            }
             for &(off, bytes, ty) in layout.iter().filter(|(_, _, t)| t.is_float_or_float_vector()) {
                 let i64t = Type::i64(ctx);
                 let dp = self.b.gep(Type::i8(ctx), d, &[i64t.const_int(off)]);
                 let sp = match s {
-                    Some(s) => self.b.gep(Type::i8(ctx), s, &[i64t.const_int(off)]),
-                    None => Type::ptr(ctx).zero(),
+                    // A null source (constant memory) stays null: the mover only clears.
+                    Some(s) => {
+                        let at = self.b.gep(Type::i8(ctx), s, &[i64t.const_int(off)]);
+                        let is_null = self.b.icmp(IntPredicate::LLVMIntEQ, s, null);
+                        self.b.select(is_null, null, at)
+                    }
+                    None => null,
                 };
                 let mover = adjoint_mover(self.module(), ty);
                 self.b.call(mover.function_type(), mover, &[dp, sp, i64t.const_int(bytes)]);

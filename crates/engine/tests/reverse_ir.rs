@@ -1369,3 +1369,38 @@ define double @f(ptr %x) !dbg !5 {
     let e = compile(&bare, "f", vec![RevArg::Duplicated], RevRet::Active, 1).err().expect("refused");
     assert!(e.contains("cannot deduce"), "{e}");
 }
+
+/// Vector shuffles (a splat, lanes of both operands, an undefined lane): each output lane's
+/// adjoint goes back to the input lane it was taken from.
+#[test]
+fn vector_shuffles() {
+    let ir = r#"
+define double @f(ptr %x) {
+  %p1 = getelementptr double, ptr %x, i64 1
+  %x0 = load double, ptr %x
+  %x1 = load double, ptr %p1
+  %v0 = insertelement <2 x double> poison, double %x0, i32 0
+  %v = insertelement <2 x double> %v0, double %x1, i32 1
+  %s = shufflevector <2 x double> %v, <2 x double> <double 1.0, double 2.0>, <5 x i32> <i32 0, i32 0, i32 1, i32 3, i32 poison>
+  %splat = shufflevector <2 x double> %v, <2 x double> poison, <3 x i32> zeroinitializer
+  %s0 = extractelement <5 x double> %s, i32 0
+  %s1 = extractelement <5 x double> %s, i32 1
+  %s2 = extractelement <5 x double> %s, i32 2
+  %s3 = extractelement <5 x double> %s, i32 3
+  %t2 = extractelement <3 x double> %splat, i32 2
+  %a = fmul double %s0, %s1
+  %b = fmul double %s2, %s3
+  %c = fmul double %t2, %x1
+  %ab = fadd double %a, %b
+  %r = fadd double %ab, %c
+  ret double %r
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Duplicated], RevRet::Active, 1).unwrap();
+    let mut x = [1.5, -2.0];
+    let mut dx = [0.0; 2];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), f(1.0)].as_ptr(), out.as_mut_ptr());
+    // f = x0² + 2·x1 + x0·x1
+    assert_eq!(f64::from_bits(out[0]), 2.25 - 4.0 - 3.0);
+    assert_eq!(dx, [2.0 * 1.5 - 2.0, 2.0 + 1.5]);
+}

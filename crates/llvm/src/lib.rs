@@ -34,7 +34,11 @@ pub(crate) fn str_from_raw(ptr: *const std::os::raw::c_char, len: usize) -> Stri
         return String::new();
     }
     let bytes = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
-    String::from_utf8_lossy(bytes).into_owned()
+    // Names are ASCII nearly always: validate in one pass, convert only what is not UTF-8.
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Takes ownership of an LLVM "message" string (to be freed with LLVMDisposeMessage).
