@@ -358,8 +358,17 @@ fn link_toolchain(dir: &Path) -> Result<()> {
 fn clear_stale_caches(paths: &Paths, backend_changed: bool) -> Result<()> {
     if backend_changed {
         // Cargo does not know that the compiler's backend changed: binaries built by the old
-        // backend would be reused. The examples have no dependencies, so rebuilding is cheap.
-        for dir in [&paths.examples_target, &paths.e2e_target] {
+        // backend would be reused (and tests would check the old engine). Every nightly-route
+        // build directory of `cargo xtask test` goes; the stable route's pass path names its
+        // engine, so cargo relinks those by itself.
+        let nightly_dirs = [
+            paths.examples_target.clone(),
+            paths.e2e_target.clone(),
+            paths.target.join("programs"),
+            paths.target.join("gradbench-nightly"),
+            paths.target.join("fuzz").join("target-nightly"),
+        ];
+        for dir in &nightly_dirs {
             if dir.exists() {
                 remove_dir_if_exists(dir)?;
                 println!("[setup] backend changed: removed {}", dir.display());
