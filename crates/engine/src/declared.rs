@@ -62,6 +62,10 @@ fn layout(m: LLVMModuleRef, t: DiNode, at: u64, out: &mut Vec<(u64, u64, Type)>,
             if es == 0 {
                 return Some(());
             }
+            // An array of bytes is raw storage that may hold anything.
+            if es == 1 && t.size_bits() > 8 {
+                return None;
+            }
             for i in 0..(t.size_bits() / 8) / es {
                 layout(m, elem, at + i * es, out, depth + 1)?;
             }

@@ -28,9 +28,12 @@ pub fn integer_data(m: LLVMModuleRef, v: Value, p: Value) -> bool {
         return true;
     }
     let size = abi_size(m, v.ty());
-    // Dev builds: the bytes belong to a variable (or come from one) declared as integers.
+    // Dev builds: the bytes belong to a variable (or come from one) declared as integers of
+    // this width. Not bytes: a byte array is raw storage that may hold anything (a buffer
+    // reinterpreted as floats).
+    let width = if v.ty().is_int() { v.ty().int_width() } else { 0 };
     let declared_ints = |q: Value| {
-        crate::declared::pointee_leaves(m, q, Some(size)).is_some_and(|l| l.iter().all(|t| t.is_int()))
+        crate::declared::pointee_leaves(m, q, Some(size)).is_some_and(|l| l.iter().all(|t| t.is_int() && t.int_width() == width))
     };
     if declared_ints(p) || (v.is_instruction() && v.opcode() == LLVMLoad && declared_ints(v.operand(0))) {
         return true;
@@ -110,6 +113,8 @@ pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) 
             let declared = [b, a]
                 .into_iter()
                 .find_map(|p| crate::declared::pointee_leaves(m, p, size))
+                // Bytes only: raw storage (`[u8; N]`, `MaybeUninit<u8>`) that may hold anything.
+                .filter(|l| !l.iter().all(|t| t.is_int() && t.int_width() == 8))
                 .map_or(Contents::Unknown, |l| classify_leaves(&l, true));
             match (declared, size) {
                 (Contents::Unknown, Some(n)) if [b, a].into_iter().any(|p| mixed_layout(m, p, n).is_some()) => Contents::Mixed,
