@@ -99,10 +99,15 @@ fn is_inert_external(name: &str) -> bool {
         || d.starts_with("core::slice::<impl [T]>::copy_from_slice::len_mismatch_fail")
         || d.starts_with("std::io::stdio::_print")
         || d.starts_with("std::io::stdio::_eprint")
-        || name == "abort"
-        || name == "__rust_alloc_error_handler"
-        || name == "rust_begin_unwind"
-        || name == "_Unwind_Resume"
+}
+
+/// Whether `call` is `llvm.memcpy`/`llvm.memmove` (any overload): a copy whose other side holds
+/// the same bytes.
+pub(crate) fn is_memory_copy(call: Value) -> bool {
+    call.called_function().is_some_and(|f| {
+        let id = f.intrinsic_id();
+        id != 0 && matches!(intrinsic_name(id).as_str(), "llvm.memcpy" | "llvm.memmove" | "llvm.memcpy.inline")
+    })
 }
 
 /// Classifies a call. `subst` maps parameters to the constants a derivative is specialized on, so

@@ -101,11 +101,7 @@ fn memory_part(m: LLVMModuleRef, base: Value, off: Option<i64>, size: Option<u64
             .and_then(|(b, o)| (b == base).then_some((u, o?)))
     })) {
         for c in dst.users() {
-            if !(c.is_instruction() && c.opcode() == Opcode::LLVMCall && c.operand(0) == dst) {
-                continue;
-            }
-            let name = c.called_function().map(|f| f.name()).unwrap_or_default();
-            if !(name.starts_with("llvm.memcpy") || name.starts_with("llvm.memmove")) {
+            if !(c.is_instruction() && c.opcode() == Opcode::LLVMCall && c.operand(0) == dst && crate::calls::is_memory_copy(c)) {
                 continue;
             }
             let Some(n) = c.operand(2).const_int_value() else { continue };
@@ -242,14 +238,7 @@ fn function_instructions(v: Value) -> Option<Vec<Value>> {
 
 /// The type of the variable whose value `v` is (`#dbg_value(v, var, !DIExpression())`).
 fn variable_type(v: Value) -> Option<DiNode> {
-    for i in function_instructions(v)? {
-        for r in i.debug_records() {
-            if r.value == v && !r.declare && r.plain {
-                return r.variable.variable_type();
-            }
-        }
-    }
-    None
+    recorded_variable(v, false)
 }
 
 /// The declared return type of the function whose result is written to `v`: `v` is its `sret`
@@ -279,14 +268,17 @@ fn returned_into(v: Value) -> Option<DiNode> {
 /// The type of the variable that lives whole at the address `v` (`#dbg_declare(ptr v, var,
 /// !DIExpression())`).
 fn variable_at(v: Value) -> Option<DiNode> {
-    for i in function_instructions(v)? {
-        for r in i.debug_records() {
-            if r.value == v && r.declare && r.plain {
-                return r.variable.variable_type();
-            }
-        }
-    }
-    None
+    recorded_variable(v, true)
+}
+
+/// The type of the variable a record of `v`'s function with an empty expression describes `v`
+/// as: its address (`declare`) or its value.
+fn recorded_variable(v: Value, declare: bool) -> Option<DiNode> {
+    function_instructions(v)?
+        .into_iter()
+        .flat_map(|i| i.debug_records())
+        .find(|r| r.value == v && r.declare == declare && r.plain())
+        .and_then(|r| r.variable.variable_type())
 }
 
 /// `t` without typedefs and qualifiers.

@@ -328,8 +328,7 @@ fn slot_accesses(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> 
                 }
                 Opcode::LLVMCall | Opcode::LLVMInvoke => {
                     let Some(f) = u.called_function() else { continue };
-                    let name = f.name();
-                    if name.starts_with("llvm.memcpy") || name.starts_with("llvm.memmove") {
+                    if crate::calls::is_memory_copy(u) {
                         // The other side holds the same fields at the same offsets.
                         for (mine, other) in [(0, 1), (1, 0)] {
                             if u.operand(mine) == p {

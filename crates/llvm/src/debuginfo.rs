@@ -158,6 +158,27 @@ pub struct DebugRecord {
     pub variable: DiNode,
     /// `#dbg_declare`: `value` is the address the variable lives at.
     pub declare: bool,
-    /// The record's expression is empty (no `DW_OP_deref`, offset or fragment).
-    pub plain: bool,
+    /// The record's `DIExpression`.
+    pub(crate) expression: DiNode,
+}
+
+impl DebugRecord {
+    /// The record's expression is empty (no `DW_OP_deref`, offset or fragment). The C API reads
+    /// no expression's elements: the expression is printed alone (as a value without a module,
+    /// which needs no slot numbering; printing the whole record numbers the module's metadata).
+    pub fn plain(&self) -> bool {
+        let e = self.expression;
+        if e.md.is_null() {
+            return false;
+        }
+        unsafe {
+            let text = LLVMPrintValueToString(LLVMMetadataAsValue(e.ctx, e.md));
+            if text.is_null() {
+                return false;
+            }
+            let empty = std::ffi::CStr::from_ptr(text).to_string_lossy().ends_with("!DIExpression()");
+            LLVMDisposeMessage(text);
+            empty
+        }
+    }
 }

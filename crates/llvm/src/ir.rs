@@ -537,26 +537,10 @@ impl Value {
     /// The variables of the debug records attached before this instruction (`#dbg_declare`,
     /// `#dbg_value`): the value each describes and the `DILocalVariable`.
     pub fn debug_variables(self) -> Vec<(Value, crate::debuginfo::DiNode)> {
-        use llvm_sys::LLVMDbgRecordKind::*;
-        let mut out = Vec::new();
-        unsafe {
-            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
-            let mut r = LLVMGetFirstDbgRecord(self.0);
-            while !r.is_null() {
-                if matches!(LLVMDbgRecordGetKind(r), LLVMDbgRecordDeclare | LLVMDbgRecordValue | LLVMDbgRecordAssign) {
-                    let v = LLVMDbgVariableRecordGetValue(r, 0);
-                    let var = LLVMDbgVariableRecordGetVariable(r);
-                    if !v.is_null() && !var.is_null() {
-                        out.push((Value(v), crate::debuginfo::DiNode::new(var, ctx)));
-                    }
-                }
-                r = LLVMGetNextDbgRecord(r);
-            }
-        }
-        out
+        self.debug_records().into_iter().map(|r| (r.value, r.variable)).collect()
     }
     /// The variable records (`#dbg_declare`, `#dbg_value`, `#dbg_assign`) attached before this
-    /// instruction, with their kind and whether their expression is empty.
+    /// instruction, with their kind (and their expression, read on demand).
     pub fn debug_records(self) -> Vec<crate::debuginfo::DebugRecord> {
         use llvm_sys::LLVMDbgRecordKind::*;
         let mut out = Vec::new();
@@ -569,23 +553,11 @@ impl Value {
                     let v = LLVMDbgVariableRecordGetValue(r, 0);
                     let var = LLVMDbgVariableRecordGetVariable(r);
                     if !v.is_null() && !var.is_null() {
-                        // The C API reads no expression's elements: print the expression alone
-                        // (as a value without a module, which needs no slot numbering; printing
-                        // the whole record numbers the module's metadata every time).
-                        let expr = LLVMDbgVariableRecordGetExpression(r);
-                        let plain = !expr.is_null() && {
-                            let text = LLVMPrintValueToString(LLVMMetadataAsValue(ctx, expr));
-                            let empty = !text.is_null() && std::ffi::CStr::from_ptr(text).to_string_lossy().ends_with("!DIExpression()");
-                            if !text.is_null() {
-                                LLVMDisposeMessage(text);
-                            }
-                            empty
-                        };
                         out.push(crate::debuginfo::DebugRecord {
                             value: Value(v),
                             variable: crate::debuginfo::DiNode::new(var, ctx),
                             declare: matches!(kind, LLVMDbgRecordDeclare),
-                            plain,
+                            expression: crate::debuginfo::DiNode::new(LLVMDbgVariableRecordGetExpression(r), ctx),
                         });
                     }
                 }

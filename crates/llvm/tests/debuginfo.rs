@@ -2,6 +2,17 @@
 use oxidase_llvm::debuginfo::tag;
 use oxidase_llvm::module::{self, Context};
 
+/// The module flags, compile unit and file every test module's debug information refers to
+/// (`!0`–`!3`).
+const PREAMBLE: &str = r#"
+!llvm.module.flags = !{!0, !1}
+!llvm.dbg.cu = !{!2}
+!0 = !{i32 7, !"Dwarf Version", i32 4}
+!1 = !{i32 2, !"Debug Info Version", i32 3}
+!2 = distinct !DICompileUnit(language: DW_LANG_Rust, file: !3, producer: "rustc", isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)
+!3 = !DIFile(filename: "src/main.rs", directory: "/tmp")
+"#;
+
 const IR: &str = r#"
 define double @f(ptr %x.0, i64 %x.1) !dbg !5 {
   %slot = alloca [16 x i8], align 8
@@ -10,12 +21,6 @@ define double @f(ptr %x.0, i64 %x.1) !dbg !5 {
   %v = load double, ptr %x.0, align 8
   ret double %v
 }
-!llvm.module.flags = !{!0, !1}
-!llvm.dbg.cu = !{!2}
-!0 = !{i32 7, !"Dwarf Version", i32 4}
-!1 = !{i32 2, !"Debug Info Version", i32 3}
-!2 = distinct !DICompileUnit(language: DW_LANG_Rust, file: !3, producer: "rustc", isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)
-!3 = !DIFile(filename: "src/main.rs", directory: "/tmp")
 !5 = distinct !DISubprogram(name: "f", scope: !3, file: !3, line: 1, type: !6, spFlags: DISPFlagDefinition, unit: !2)
 !6 = !DISubroutineType(types: !7)
 !7 = !{}
@@ -33,7 +38,7 @@ define double @f(ptr %x.0, i64 %x.1) !dbg !5 {
 #[test]
 fn a_variable_and_the_shape_of_its_type() {
     let ctx = Context::new();
-    let owned = ctx.parse_ir(IR, "t").unwrap();
+    let owned = ctx.parse_ir(&format!("{IR}{PREAMBLE}"), "t").unwrap();
     let f = module::get_function(owned.raw(), "f").unwrap();
     let vars: Vec<_> = f.blocks().into_iter().flat_map(|b| b.instructions()).flat_map(|i| i.debug_variables()).collect();
     assert_eq!(vars.len(), 1);
@@ -64,12 +69,6 @@ define void @g(ptr %o, ptr %p) !dbg !5 {
 define void @h(ptr sret([16 x i8]) %r) !dbg !40 {
   ret void
 }
-!llvm.module.flags = !{!0, !1}
-!llvm.dbg.cu = !{!2}
-!0 = !{i32 7, !"Dwarf Version", i32 4}
-!1 = !{i32 2, !"Debug Info Version", i32 3}
-!2 = distinct !DICompileUnit(language: DW_LANG_Rust, file: !3, producer: "rustc", isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)
-!3 = !DIFile(filename: "src/main.rs", directory: "/tmp")
 !5 = distinct !DISubprogram(name: "g", scope: !3, file: !3, line: 1, type: !6, spFlags: DISPFlagDefinition, unit: !2)
 !6 = !DISubroutineType(types: !7)
 !7 = !{}
@@ -96,13 +95,13 @@ define void @h(ptr sret([16 x i8]) %r) !dbg !40 {
 #[test]
 fn an_enum_and_the_kinds_of_records() {
     let ctx = Context::new();
-    let owned = ctx.parse_ir(ENUM_IR, "t").unwrap();
+    let owned = ctx.parse_ir(&format!("{ENUM_IR}{PREAMBLE}"), "t").unwrap();
     let f = module::get_function(owned.raw(), "g").unwrap();
     let records: Vec<_> = f.blocks().into_iter().flat_map(|b| b.instructions()).flat_map(|i| i.debug_records()).collect();
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r.declare));
-    assert_eq!((records[0].value, records[0].plain), (f.param(0), true));
-    assert_eq!((records[1].value, records[1].plain), (f.param(1), false));
+    assert_eq!((records[0].value, records[0].plain()), (f.param(0), true));
+    assert_eq!((records[1].value, records[1].plain()), (f.param(1), false));
     let ty = records[0].variable.variable_type().unwrap();
     let part = ty.members()[0];
     assert_eq!(part.tag(), tag::VARIANT_PART);
