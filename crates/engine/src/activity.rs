@@ -171,7 +171,7 @@ pub fn analyze<'s>(
             a.visit(inst);
         }
     }
-    a.result.pointer_ints = pointer_ints(&a.result, &insts);
+    a.result.pointer_ints = pointer_ints(&a.result, &insts, ret_shadow);
     if a.errors.is_empty() {
         Ok(a.result)
     } else {
@@ -181,7 +181,7 @@ pub fn analyze<'s>(
 }
 
 /// The active integers carrying pointers (see [`Activity::pointer_ints`]).
-fn pointer_ints(result: &Activity, insts: &[Value]) -> HashSet<Value> {
+fn pointer_ints(result: &Activity, insts: &[Value], ret_shadow: bool) -> HashSet<Value> {
     use Opcode::*;
     let mut set = HashSet::new();
     let mut changed = true;
@@ -193,7 +193,20 @@ fn pointer_ints(result: &Activity, insts: &[Value]) -> HashSet<Value> {
             }
             let carries = match i.opcode() {
                 LLVMPtrToInt => true,
-                LLVMPHI | LLVMSelect | LLVMFreeze => data_operands(i).iter().any(|o| set.contains(o)),
+                // An address read from memory or returned by a call as an integer (a struct
+                // of one pointer moved as an `i64` in a dev build).
+                LLVMLoad | LLVMCall | LLVMInvoke => {
+                    !result.bits.may_be_float(i)
+                        && carries_address(
+                            i.parent_block().parent().global_parent(),
+                            i,
+                            ret_shadow,
+                            0,
+                        )
+                }
+                LLVMPHI | LLVMSelect | LLVMFreeze => {
+                    data_operands(i).iter().any(|o| set.contains(o))
+                }
                 _ => false,
             };
             if carries {
@@ -203,6 +216,57 @@ fn pointer_ints(result: &Activity, insts: &[Value]) -> HashSet<Value> {
         }
     }
     set
+}
+
+/// Whether the integer `v` may be an address in disguise that reaches a place where its shadow
+/// is needed: stored into memory not declared as integers of its width (a struct holding one
+/// pointer, which a dev build moves and returns as an `i64`), turned back into a pointer, or
+/// returned where the caller wants the result's shadow (`ret_shadow`). The shadow of an integer
+/// that is only data is the integer itself, so following one that is not an address costs
+/// nothing but the copy.
+pub fn carries_address(
+    m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef,
+    v: Value,
+    ret_shadow: bool,
+    depth: u32,
+) -> bool {
+    use Opcode::*;
+    // Addresses are 64 bits wide on every target the engine supports.
+    if !(v.ty().is_int() && v.ty().int_width() == 64) || depth > 4 {
+        return false;
+    }
+    if depth == 0 && crate::types::punned_address(m, v) {
+        return true;
+    }
+    // A call declared to return floats (a one-element matrix returned as an `i64`) returns
+    // float bits, not an address.
+    if v.is_instruction()
+        && matches!(v.opcode(), LLVMCall | LLVMInvoke)
+        && v.called_function()
+            .is_some_and(|f| crate::declared::returns_floats(m, f))
+    {
+        return false;
+    }
+    v.users().into_iter().any(|u| {
+        u.is_instruction()
+            && match u.opcode() {
+                LLVMStore => {
+                    u.operand(0) == v
+                        && !declared_integer(m, u.operand(1))
+                        && !crate::types::declared_float_at(m, u.operand(1))
+                }
+                LLVMIntToPtr => true,
+                LLVMRet => ret_shadow,
+                LLVMPHI | LLVMSelect | LLVMFreeze => carries_address(m, u, ret_shadow, depth + 1),
+                _ => false,
+            }
+    })
+}
+
+/// Whether the 8 bytes at `p` are declared as an integer (a `usize`, an `i64`).
+fn declared_integer(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, p: Value) -> bool {
+    crate::declared::pointee_leaves(m, p, Some(8))
+        .is_some_and(|l| l.iter().all(|t| t.is_int() && t.int_width() == 64))
 }
 
 /// Whether a value of this type can carry a tangent across a call boundary.
@@ -260,9 +324,14 @@ impl Analyzer<'_> {
                     let strict = !v.ty().is_int();
                     let need = if v.ty().contains_pointer() { Need::Mirror } else { Need::Data };
                     self.require(p, strict, need, inst);
-                } else if !self.active(v) && self.active(p) && v.ty().contains_pointer() {
+                } else if !self.active(v)
+                    && self.active(p)
+                    && (v.ty().contains_pointer()
+                        || crate::types::punned_address(self.function.global_parent(), v))
+                {
                     // A pointer stored into shadow memory will be read back as a shadow pointer
-                    // and dereferenced: what it points to needs a shadow too.
+                    // and dereferenced: what it points to needs a shadow too. So does an address
+                    // moved as an integer (a view's pointer returned as an `i64`).
                     self.require(v, true, Need::Mirror, inst);
                 }
             }
@@ -310,8 +379,16 @@ impl Analyzer<'_> {
         match classify(call, self.subst) {
             CallKind::Ignored | CallKind::IntegerOnly | CallKind::Deallocation | CallKind::Allocation(_) => {}
             CallKind::MemSet => {}
+            CallKind::ThreadLocal => {
+                if self.active(args[0]) {
+                    self.mark(call);
+                }
+            }
             CallKind::MemTransfer => {
-                if self.active(args[1]) && !self.active(args[0]) {
+                if self.active(args[1]) && !self.active(args[0]) && is_write_only(args[0]) {
+                    // Copied into a local nothing reads (the old value `mem::replace` returns
+                    // and the caller drops without reading): no derivative flows on.
+                } else if self.active(args[1]) && !self.active(args[0]) {
                     let floats = self.copy_contents(call).holds_floats();
                     self.require(args[0], true, if floats { Need::Data } else { Need::Mirror }, call);
                 } else if self.active(args[0]) && !self.active(args[1]) && self.copy_contents(call).float_type().is_none() {
@@ -366,7 +443,16 @@ impl Analyzer<'_> {
             self.float_bits_error(a, "are passed to a function as an integer");
             return;
         }
-        if live && self.result.bits.may_be_float(call) {
+        let declared_float_bits = || {
+            call.ty().is_int()
+                && match classify(call, self.subst) {
+                    CallKind::Defined(f) => {
+                        crate::declared::returns_floats(self.function.global_parent(), f)
+                    }
+                    _ => false,
+                }
+        };
+        if live && (self.result.bits.may_be_float(call) || declared_float_bits()) {
             self.float_bits_error(call, "are returned from a function as an integer");
             return;
         }
@@ -378,9 +464,18 @@ impl Analyzer<'_> {
                 _ => Vec::new(),
             };
             for callee in callees {
-                let pattern: Vec<bool> =
-                    args.iter().map(|&a| differentiable_type(a.ty()) && self.active(a)).collect();
-                let ret_needed = self.active(call) && call.ty().contains_pointer();
+                let pattern: Vec<bool> = args
+                    .iter()
+                    .map(|&a| differentiable_type(a.ty()) && self.active(a))
+                    .collect();
+                let ret_needed = self.active(call)
+                    && (call.ty().contains_pointer()
+                        || carries_address(
+                            self.function.global_parent(),
+                            call,
+                            self.ret_shadow,
+                            0,
+                        ));
                 for (k, need) in (self.callees)(callee, &pattern, ret_needed) {
                     if let Some(&a) = args.get(k) {
                         if !self.active(a) {
@@ -389,7 +484,9 @@ impl Analyzer<'_> {
                     }
                 }
             }
-            if differentiable_type(call.ty()) {
+            if differentiable_type(call.ty())
+                || carries_address(self.function.global_parent(), call, self.ret_shadow, 0)
+            {
                 self.mark(call);
             }
             // The callee may write derivative data through any pointer it receives: give
@@ -481,6 +578,13 @@ impl Analyzer<'_> {
                     }
                 }
                 LLVMCall | LLVMInvoke => match classify(p, self.subst) {
+                    CallKind::ThreadLocal => {
+                        let g = p.call_args()[0];
+                        self.require_rec(g, strict, need, at, seen);
+                        if self.active(g) {
+                            self.mark(p);
+                        }
+                    }
                     CallKind::Allocation(alloc) => {
                         self.mark(p);
                         if alloc == crate::calls::Alloc::Realloc {
@@ -490,7 +594,10 @@ impl Analyzer<'_> {
                             }
                         }
                     }
-                    CallKind::Defined(_) if differentiable_type(p.ty()) => {
+                    CallKind::Defined(_)
+                        if differentiable_type(p.ty())
+                            || crate::types::punned_address(self.function.global_parent(), p) =>
+                    {
                         // A pointer returned by a helper (e.g. `slice.iter()`): differentiate
                         // the helper so that it returns the shadow too, which needs shadows for
                         // the pointers it was given.
@@ -509,10 +616,20 @@ impl Analyzer<'_> {
             if p.is_global_constant() && !strict {
                 // Constant memory merely passed along (e.g. a panic `Location`): no callee can
                 // write derivative data there.
-            } else if p.is_global_constant() {
+            } else if p.is_global_constant()
+                || (p.is_thread_local()
+                    && strict
+                    && crate::declared::global_holds_no_pointers(self.function.global_parent(), p))
+            {
+                // A thread-local of numbers written with derivative data (a scratch buffer such
+                // as `matrixmultiply`'s mask buffer): its shadow is a thread-local too, zeroed
+                // when a requested derivative starts ([`crate::Engine::shadow_global`]). One
+                // holding pointers (a `RefCell<Vec<f64>>` workspace) keeps shadow pointers
+                // across calls, which zeroing would lose: refused below.
                 if self.result.shadow_globals.insert(p) {
                     self.changed = true;
                 }
+            } else if p.is_thread_local() && !strict {
             } else {
                 self.cannot_shadow(p, strict, at);
             }
@@ -581,7 +698,15 @@ impl Analyzer<'_> {
             return;
         }
         let what = if p.is_argument() {
-            format!("derivative data is written into memory of {}, which is not differentiated", crate::error::describe_param(p))
+            format!(
+                "derivative data is written into memory of {}, which is not differentiated",
+                crate::error::describe_param(p)
+            )
+        } else if p.is_global_variable() && p.is_thread_local() {
+            format!(
+                "derivative data is written into the thread-local `{}`, which holds pointers (or whose type is not known); only thread-locals of plain numbers (scratch buffers) get a shadow",
+                crate::error::demangle(&p.name())
+            )
         } else if p.is_global_variable() {
             format!("derivative data is written into the mutable global `{}`", crate::error::demangle(&p.name()))
         } else {
@@ -634,8 +759,46 @@ fn sentinel_rec(p: Value, seen: &mut HashSet<Value>) -> bool {
     false
 }
 
+/// Whether the memory at `p` is a local variable that is only ever written (stores into it,
+/// copies and fills of it; never read, never passed on): its contents cannot reach anything.
+pub fn is_write_only(p: Value) -> bool {
+    use Opcode::*;
+    let mut base = p;
+    while base.is_instruction() && matches!(base.opcode(), LLVMGetElementPtr | LLVMBitCast) {
+        base = base.operand(0);
+    }
+    if !(base.is_instruction() && base.opcode() == LLVMAlloca) {
+        return false;
+    }
+    fn uses_only_write(v: Value, depth: u32) -> bool {
+        depth < 8
+            && v.users().into_iter().all(|u| {
+                if !u.is_instruction() {
+                    return false;
+                }
+                match u.opcode() {
+                    LLVMStore => u.operand(1) == v && u.operand(0) != v,
+                    LLVMGetElementPtr | LLVMBitCast => {
+                        u.operand(0) == v && uses_only_write(u, depth + 1)
+                    }
+                    LLVMCall => {
+                        let args = u.call_args();
+                        match classify(u, &HashMap::new()) {
+                            CallKind::Ignored => true,
+                            CallKind::MemSet => args[0] == v,
+                            CallKind::MemTransfer => args[0] == v && args[1] != v,
+                            _ => false,
+                        }
+                    }
+                    _ => false,
+                }
+            })
+    }
+    uses_only_write(base, 0)
+}
+
 fn is_null(v: Value) -> bool {
-    v.is_constant() && v.ty().is_pointer() && v.print().ends_with("null")
+    v.ty().is_pointer() && v.is_null_constant()
 }
 
 /// The operands that carry data (not a select's condition, not a phi's blocks).

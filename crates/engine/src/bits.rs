@@ -71,7 +71,11 @@ pub fn analyze(function: Value) -> FloatBits {
             uf.parent.len() - 1
         })
     };
-    let mut seen_as: Vec<(usize, Type)> = Vec::new();
+    // (web member, float type, strong): strong when a `bitcast` converts the bits, weak when
+    // only the memory the integer moves through suggests floats.
+    let mut seen_as: Vec<(usize, Type, bool)> = Vec::new();
+    // Integers loaded from memory that holds a pointer there: addresses, not float bits.
+    let mut addresses: Vec<usize> = Vec::new();
     let m = function.global_parent();
     for p in function.params() {
         if int_like(p.ty()) {
@@ -100,11 +104,11 @@ pub fn analyze(function: Value) -> FloatBits {
                         }
                         (true, false) if ty.is_float_or_float_vector() => {
                             let a = id(src, &mut uf);
-                            seen_as.push((a, ty));
+                            seen_as.push((a, ty, true));
                         }
                         (false, true) if src.ty().is_float_or_float_vector() => {
                             let a = id(inst, &mut uf);
-                            seen_as.push((a, src.ty()));
+                            seen_as.push((a, src.ty(), true));
                         }
                         _ => {
                             if int_like(ty) {
@@ -118,15 +122,22 @@ pub fn analyze(function: Value) -> FloatBits {
                 // integer is seen as the float type the memory holds.
                 LLVMLoad if int_like(ty) => {
                     let me = id(inst, &mut uf);
-                    if let Some(t) = crate::types::float_bits_in_memory(m, inst.operand(0), ty, crate::types::only_moved(inst)) {
-                        seen_as.push((me, t));
+                    if let Some(t) = crate::types::float_bits_in_memory(
+                        m,
+                        inst.operand(0),
+                        ty,
+                        crate::types::only_moved(inst),
+                    ) {
+                        seen_as.push((me, t, false));
+                    } else if crate::types::holds_pointer(m, inst.operand(0), ty) {
+                        addresses.push(me);
                     }
                 }
                 LLVMStore if int_like(inst.operand(0).ty()) && !inst.operand(0).is_constant() => {
                     let v = inst.operand(0);
                     if let Some(t) = crate::types::float_bits_in_memory(m, inst.operand(1), v.ty(), crate::types::only_moved(v)) {
                         let me = id(v, &mut uf);
-                        seen_as.push((me, t));
+                        seen_as.push((me, t, false));
                     }
                 }
                 _ if int_like(ty) => {
@@ -138,8 +149,18 @@ pub fn analyze(function: Value) -> FloatBits {
     }
     let n = uf.parent.len();
     let mut views = vec![View::Integer; n];
-    for (a, t) in seen_as {
+    let address_webs: std::collections::HashSet<usize> =
+        addresses.into_iter().map(|a| uf.find(a)).collect();
+    for (a, t, strong) in seen_as {
         let r = uf.find(a);
+        if address_webs.contains(&r) {
+            // An address moved through memory as an integer (a dev build's struct of one
+            // pointer): not float bits unless converted to a float.
+            if strong {
+                views[r] = View::Conflict;
+            }
+            continue;
+        }
         views[r] = match views[r] {
             View::Integer => View::Float(t),
             View::Float(u) if u == t => View::Float(u),

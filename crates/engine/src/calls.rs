@@ -41,6 +41,9 @@ pub enum CallKind {
     Defined(Value),
     /// A declaration without a body and without a rule.
     External(Value),
+    /// `llvm.threadlocal.address(@g)`: the address of this thread's copy of `@g` (its shadow
+    /// is the address of this thread's copy of `@g`'s shadow).
+    ThreadLocal,
     /// A call through a function pointer.
     Indirect,
     /// Inline assembly.
@@ -113,10 +116,7 @@ pub(crate) fn is_memory_copy(call: Value) -> bool {
 /// Classifies a call. `subst` maps parameters to the constants a derivative is specialized on, so
 /// that a call through a `Const` function-pointer argument resolves to the function itself.
 pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
-    let mut callee = call.called_value();
-    if let Some(&c) = subst.get(&callee) {
-        callee = c;
-    }
+    let callee = resolve_callee(call.called_value(), subst);
     if callee.is_inline_asm() {
         return CallKind::InlineAsm;
     }
@@ -135,6 +135,9 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
         }
         if base == "llvm.memset" || base == "llvm.memset.inline" {
             return CallKind::MemSet;
+        }
+        if base == "llvm.threadlocal.address" {
+            return CallKind::ThreadLocal;
         }
         if base == "llvm.vector.reduce.fadd" {
             return CallKind::ReduceFAdd;
@@ -175,6 +178,67 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
         return CallKind::External(f);
     }
     CallKind::Defined(f)
+}
+
+/// The function a call goes to when it is known from constants: the callee itself, a
+/// parameter the derivative is specialized on (`subst`), or a function pointer loaded from a
+/// constant table the derivative is specialized on or that is a global constant (the
+/// `LocalKey` of a `thread_local!` holding its accessor, passed down by reference).
+fn resolve_callee(callee: Value, subst: &HashMap<Value, Value>) -> Value {
+    use oxidase_llvm::Opcode;
+    if let Some(&c) = subst.get(&callee) {
+        return c;
+    }
+    if !(callee.is_instruction() && callee.opcode() == Opcode::LLVMLoad && !callee.is_volatile()) {
+        return callee;
+    }
+    let module = callee.parent_block().parent().global_parent();
+    let (base, off) = crate::types::base_and_offset(module, callee.operand(0));
+    let (Some(base), Some(off)) = (Some(base).map(|b| subst.get(&b).copied().unwrap_or(b)), off)
+    else {
+        return callee;
+    };
+    let Some(init) = base
+        .is_global_variable()
+        .then_some(base)
+        .filter(|g| g.is_global_constant())
+        .and_then(|g| g.initializer())
+    else {
+        return callee;
+    };
+    let mut found = HashSet::new();
+    functions_at(module, init, 0, off, &mut found);
+    match found.into_iter().collect::<Vec<_>>()[..] {
+        [f] => f,
+        _ => callee,
+    }
+}
+
+/// Whether a derivative should be specialized on the constant `v` passed as an argument: a
+/// function, or a constant table of functions (a vtable, a `thread_local!`'s `LocalKey`), so
+/// that calls through it inside the callee go to known functions; or a null pointer (`None`
+/// of an `Option<&mut T>`), which is its own shadow.
+pub fn specializes_on(v: Value) -> bool {
+    if v.is_function() || (v.ty().is_pointer() && v.is_null_constant()) {
+        return true;
+    }
+    fn holds_function(c: Value, depth: u32) -> bool {
+        c.is_function()
+            || (depth < 4
+                && c.is_constant()
+                && !c.is_global_variable()
+                && (c.ty().is_struct() || c.ty().is_array())
+                && (0..c.num_operands()).any(|i| holds_function(c.operand(i), depth + 1)))
+    }
+    v.is_global_variable()
+        && v.is_global_constant()
+        && v.initializer().is_some_and(|i| holds_function(i, 0))
+}
+
+/// Whether a constant argument a derivative is specialized on has a shadow there: a
+/// constant table (the global's shadow) or a null pointer (itself).
+pub fn constant_has_shadow(c: Value) -> bool {
+    c.is_global_variable() || (c.ty().is_pointer() && c.is_null_constant())
 }
 
 /// Possible targets of an indirect call: functions with a body and the call's function type

@@ -20,7 +20,7 @@ impl Cfg {
         let index: HashMap<Block, usize> = order.iter().enumerate().map(|(i, &b)| (b, i)).collect();
         let mut preds: HashMap<Block, Vec<Block>> = HashMap::new();
         for &b in &order {
-            for s in b.successors() {
+            for s in crate::fold::live_successors(b) {
                 preds.entry(s).or_default().push(b);
             }
         }
@@ -75,7 +75,12 @@ impl Cfg {
         let succ: Vec<Vec<usize>> = self
             .order
             .iter()
-            .map(|b| b.successors().iter().filter_map(|s| self.index.get(s).copied()).collect())
+            .map(|b| {
+                crate::fold::live_successors(*b)
+                    .iter()
+                    .filter_map(|s| self.index.get(s).copied())
+                    .collect()
+            })
             .collect();
         // Iterative Tarjan.
         let mut index = vec![usize::MAX; n];
@@ -153,12 +158,22 @@ impl Cfg {
             // Exits must be plain branches (an invoke's edge has no room for saving values).
             let exits: Vec<(Block, Block)> = body
                 .iter()
-                .flat_map(|&b| b.successors().into_iter().filter(|s| !body.contains(s)).map(move |s| (b, s)))
+                .flat_map(|&b| {
+                    crate::fold::live_successors(b)
+                        .into_iter()
+                        .filter(|s| !body.contains(s))
+                        .map(move |s| (b, s))
+                })
                 .collect();
             // ... and reach their target once (one phi entry per edge).
             let plain = exits.iter().all(|&(b, o)| {
-                b.terminator().is_some_and(|t| matches!(t.opcode(), Opcode::LLVMBr | Opcode::LLVMSwitch))
-                    && b.successors().iter().filter(|&&s| s == o).count() == 1
+                b.terminator()
+                    .is_some_and(|t| matches!(t.opcode(), Opcode::LLVMBr | Opcode::LLVMSwitch))
+                    && crate::fold::live_successors(b)
+                        .iter()
+                        .filter(|&&s| s == o)
+                        .count()
+                        == 1
             });
             if !plain {
                 continue;

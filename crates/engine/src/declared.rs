@@ -22,6 +22,71 @@ pub fn pointee_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>) -> Option<V
     (!out.is_empty()).then_some(out)
 }
 
+/// The scalar types of the declared type `t` (`None` when it has parts that cannot be read).
+pub fn type_leaves(m: LLVMModuleRef, t: DiNode) -> Option<Vec<Type>> {
+    let mut out = Vec::new();
+    leaves(m, t, &mut out, 0)?;
+    Some(out)
+}
+
+/// Whether the function `f` is declared to return a value holding floats (a `Matrix1<f64>`
+/// that a dev build returns as an `i64`).
+pub fn returns_floats(m: LLVMModuleRef, f: Value) -> bool {
+    f.subprogram()
+        .and_then(|sp| sp.return_type())
+        .and_then(|t| type_leaves(m, t))
+        .is_some_and(|l| l.iter().any(|t| t.is_float_or_float_vector()))
+}
+
+/// Whether the global `g`'s declared Rust type is known and holds no pointers (a scratch
+/// buffer of numbers, such as `matrixmultiply`'s thread-local mask buffer).
+/// Without debug information (a release build), every access to it must be visible and hold
+/// no pointer: loads and stores of numbers through `llvm.threadlocal.address` of it, its
+/// GEPs, phis and selects, `memset`s, and no address passed anywhere else.
+pub fn global_holds_no_pointers(m: LLVMModuleRef, g: Value) -> bool {
+    use crate::calls::{classify, CallKind};
+    if let Some(ty) = g.global_debug_variable().and_then(|v| v.variable_type()) {
+        let mut out = Vec::new();
+        return leaves(m, ty, &mut out, 0).is_some() && !out.is_empty() && out.iter().all(|t| !t.contains_pointer());
+    }
+    let none = std::collections::HashMap::new();
+    let mut work: Vec<Value> = Vec::new();
+    for u in g.users() {
+        if !(u.is_instruction() && u.opcode() == Opcode::LLVMCall && matches!(classify(u, &none), CallKind::ThreadLocal)) {
+            return false;
+        }
+        work.push(u);
+    }
+    let mut seen = std::collections::HashSet::new();
+    while let Some(p) = work.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        if seen.len() > 4096 {
+            return false;
+        }
+        for u in p.users() {
+            if !u.is_instruction() {
+                return false;
+            }
+            let ok = match u.opcode() {
+                Opcode::LLVMLoad => !u.ty().contains_pointer(),
+                Opcode::LLVMStore => u.operand(1) == p && u.operand(0) != p && !u.operand(0).ty().contains_pointer(),
+                Opcode::LLVMGetElementPtr | Opcode::LLVMPHI | Opcode::LLVMSelect | Opcode::LLVMBitCast => {
+                    work.push(u);
+                    true
+                }
+                Opcode::LLVMCall => matches!(classify(u, &none), CallKind::Ignored | CallKind::MemSet),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// The scalars of the `size` bytes `p` points to with their byte offsets and sizes, when a
 /// variable's declared type describes exactly those bytes (a struct of floats beside pointers
 /// copied whole); `None` for a part with an enum (its variants overlap) or of another size.

@@ -83,7 +83,15 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
             subst.insert(*p, *c);
         }
     }
-    let mut active_params: Vec<bool> = key.args.iter().map(|a| *a == ArgActivity::Dual).collect();
+    // A constant table specialized on has a shadow: the global's own.
+    let mut active_params: Vec<bool> = key
+        .args
+        .iter()
+        .map(|a| {
+            *a == ArgActivity::Dual
+                || matches!(a, ArgActivity::Constant(c) if crate::calls::constant_has_shadow(*c))
+        })
+        .collect();
     // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
     let mut self_shadowed = Vec::new();
     let returns_pointer = primal.function_type().return_type().contains_pointer();
@@ -132,6 +140,13 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
     }
 }
 
+/// The one target of a branch whose condition is a constant ([`crate::fold`]): the
+/// derivative branches there unconditionally (the other side is not generated).
+pub(crate) fn folded_branch(t: Value) -> Option<Block> {
+    let live = crate::fold::live_targets(t);
+    (t.opcode() == Opcode::LLVMBr && t.num_operands() == 3 && live.len() == 1).then(|| live[0])
+}
+
 /// Blocks reachable from the entry, in reverse post-order (definitions before uses).
 pub(crate) fn reverse_post_order(f: Value) -> Vec<Block> {
     let entry = f.entry_block();
@@ -140,7 +155,7 @@ pub(crate) fn reverse_post_order(f: Value) -> Vec<Block> {
     let mut stack = vec![(entry, 0usize)];
     seen.insert(entry);
     while let Some((b, i)) = stack.pop() {
-        let succ = b.successors();
+        let succ = crate::fold::live_successors(b);
         if i < succ.len() {
             stack.push((b, i + 1));
             let s = succ[i];
@@ -172,6 +187,15 @@ impl Gen<'_> {
             match a {
                 ArgActivity::Constant(c) => {
                     self.vmap.insert(p, *c);
+                    if c.is_global_variable() {
+                        // A constant table: its shadow is the global's (zero) shadow.
+                        let s: Vec<Value> = (0..self.width)
+                            .map(|k| self.engine.shadow_global(*c, false, k))
+                            .collect();
+                        self.tmap.insert(p, s);
+                    } else if crate::calls::constant_has_shadow(*c) {
+                        self.tmap.insert(p, vec![*c; self.width]);
+                    }
                 }
                 ArgActivity::Const => {
                     let np = new_params.next().unwrap();
@@ -238,7 +262,7 @@ impl Gen<'_> {
             return Some(t[k]);
         }
         if self.activity.shadow_globals.contains(&v) {
-            return Some(self.engine.shadow_global(v, false));
+            return Some(self.engine.shadow_global(v, false, k));
         }
         if v.is_function() {
             return Some(v);
@@ -375,16 +399,26 @@ impl Gen<'_> {
             let mut agg = sty.undef();
             agg = self.b.insert_value(agg, self.val(v), 0);
             for k in 0..self.width {
-                let t = self.tan_or_zero(v, k);
+                // An integer without a tangent is data, its own shadow (see `store_into_shadow`).
+                let t = match self.tan(v, k) {
+                    Some(t) => t,
+                    None if has_int_leaf_only(ty) && !self.activity.bits.may_be_float(v) => {
+                        self.val(v)
+                    }
+                    None => ty.zero(),
+                };
                 agg = self.b.insert_value(agg, t, 1 + k as u32);
             }
             self.b.ret(agg);
+        } else if let Some(live) = folded_branch(inst) {
+            let c = self.b.br(self.bmap[&live]);
+            self.vmap.insert(inst, c);
         } else {
             let c = self.emit_like(inst, &[]);
             self.vmap.insert(inst, c);
         }
         let from = self.b.insert_block();
-        for s in inst.successors() {
+        for s in crate::fold::live_targets(inst) {
             self.edge_from.insert((here, s), from);
         }
     }
@@ -399,7 +433,15 @@ impl Gen<'_> {
         let guarded = self.guarded(p);
         for k in 0..self.width {
             let sp = self.tan(p, k).unwrap();
-            let tv = self.tan_or_zero(v, k);
+            // Integer data is its own shadow (as reverse mode mirrors it): a length kept beside
+            // a pointer, read back from the shadow, must be the length.
+            let tv = match self.tan(v, k) {
+                Some(t) => t,
+                None if has_int_leaf_only(v.ty()) && !self.activity.bits.may_be_float(v) => {
+                    self.val(v)
+                }
+                None => v.ty().zero(),
+            };
             if !guarded {
                 self.emit_shadow_like(store, &[(0, tv), (1, sp)]);
                 continue;
@@ -649,6 +691,20 @@ impl Gen<'_> {
                     .collect();
                 self.set_tangents(call, lanes);
             }
+            CallKind::ThreadLocal => {
+                self.copy_primal(call);
+                if self.activity.is_active(call) {
+                    let lanes = (0..self.width)
+                        .map(|k| {
+                            let g = self
+                                .tan(args[0], k)
+                                .expect("an active thread-local has a shadow");
+                            Some(self.emit_shadow_like(call, &[(0, g)]))
+                        })
+                        .collect();
+                    self.set_tangents(call, lanes);
+                }
+            }
             CallKind::ReduceFAdd => {
                 self.copy_primal(call);
                 if self.activity.is_active(call) {
@@ -829,10 +885,12 @@ impl Gen<'_> {
             args: args
                 .iter()
                 .map(|&a| {
-                    if differentiable_type(a.ty()) && self.activity.is_active(a) {
-                        ArgActivity::Dual
-                    } else if self.val(a).is_function() {
+                    // A constant table of functions is specialized on even where it has a
+                    // shadow (see reverse mode's `callee_key`).
+                    if crate::calls::specializes_on(self.val(a)) {
                         ArgActivity::Constant(self.val(a))
+                    } else if differentiable_type(a.ty()) && self.activity.is_active(a) {
+                        ArgActivity::Dual
                     } else {
                         ArgActivity::Const
                     }
@@ -1016,4 +1074,9 @@ impl Gen<'_> {
 
 fn is_dbg_intrinsic(call: Value) -> bool {
     call.called_function().is_some_and(|f| f.name().starts_with("llvm.dbg."))
+}
+
+/// Integer scalars and vectors of integers (no floats, no pointers).
+fn has_int_leaf_only(ty: Type) -> bool {
+    ty.is_int() || (ty.is_vector() && ty.element().is_int())
 }

@@ -17,6 +17,7 @@ pub mod cfg;
 pub mod declared;
 mod emit;
 pub mod error;
+pub mod fold;
 pub mod forward;
 pub mod heap;
 pub mod requests;
@@ -126,6 +127,8 @@ pub struct Engine {
     /// Derivatives generated for the request in progress (undone if it fails).
     in_request: Vec<Job>,
     shadow_globals: HashMap<(Value, bool), Value>,
+    /// Shadows of mutable thread-locals, per (global, lane), in creation order.
+    mutable_shadows: Vec<((Value, usize), Value)>,
     /// Float-bit webs per function ([`bits`]): they depend on the function alone, and finding
     /// them asks the memory type analysis about integer loads and stores.
     float_bits: HashMap<Value, std::rc::Rc<bits::FloatBits>>,
@@ -164,6 +167,7 @@ impl Engine {
             pending: Vec::new(),
             in_request: Vec::new(),
             shadow_globals: HashMap::new(),
+            mutable_shadows: Vec::new(),
             requested: std::collections::HashSet::new(),
             float_bits: HashMap::new(),
             requirements: HashMap::new(),
@@ -175,8 +179,18 @@ impl Engine {
     }
 
     /// The float-bit webs of the primal function `f` (computed once).
+    ///
+    /// This is the engine's first look at `f`: branches its constants decide are folded first
+    /// ([`fold`]), so that no analysis sees the side never taken.
     pub(crate) fn float_bits(&mut self, f: Value) -> std::rc::Rc<bits::FloatBits> {
-        self.float_bits.entry(f).or_insert_with(|| std::rc::Rc::new(bits::analyze(f))).clone()
+        let m = self.module;
+        self.float_bits
+            .entry(f)
+            .or_insert_with(|| {
+                fold::fold_constant_branches(m, f);
+                std::rc::Rc::new(bits::analyze(f))
+            })
+            .clone()
     }
 
     /// Whether `Const` parameters of `function` may be their own shadows in the derivative
@@ -214,7 +228,8 @@ impl Engine {
         self.root = Some(key.function);
         let f = self.forward_function(key);
         self.requested.insert(f);
-        self.finish_request().map(|_| f)
+        self.finish_request()?;
+        Ok(self.entry_for(f))
     }
 
     /// The reverse (gradient) derivative for `key`, generating it and everything it calls on
@@ -227,7 +242,49 @@ impl Engine {
         self.root = Some(key.function);
         let f = self.reverse_functions(key, reverse::Shape::Combined)[0];
         self.requested.insert(f);
-        self.finish_request().map(|_| f)
+        self.finish_request()?;
+        Ok(self.entry_for(f))
+    }
+
+    /// The function a route calls for the requested derivative `f`: `f` itself, or, when
+    /// derivatives keep shadows of mutable thread-locals, `f` behind an entry that zeroes
+    /// them (see [`Engine::shadow_global`]); `f` may also be called from other derivatives,
+    /// where the shadows hold data of the call in progress and must not be zeroed.
+    fn entry_for(&mut self, f: Value) -> Value {
+        if self.mutable_shadows.is_empty() {
+            return f;
+        }
+        let name = format!("{}.entry{}", f.name(), self.mutable_shadows.len());
+        if let Some(e) = module::get_function(self.module, &name) {
+            return e;
+        }
+        let ctx = module::context_of(self.module);
+        let e = add_function(self.module, &name, f.function_type());
+        e.set_linkage(Linkage::LLVMInternalLinkage);
+        let b = oxidase_llvm::Builder::new(ctx);
+        b.position_at_end(oxidase_llvm::Block::append(ctx, e, "entry"));
+        let i64t = oxidase_llvm::Type::i64(ctx);
+        for &(_, s) in &self.mutable_shadows {
+            let size = module::abi_size(self.module, s.global_value_type());
+            let at = if s.is_thread_local() {
+                emit::intrinsic(self.module, &b, "threadlocal.address", s.ty(), &[s])
+            } else {
+                s
+            };
+            b.memset(
+                at,
+                oxidase_llvm::Type::i8(ctx).zero(),
+                i64t.const_int(size),
+                1,
+            );
+        }
+        let r = b.call(f.function_type(), f, &e.params());
+        if f.function_type().return_type().is_void() {
+            b.ret_void();
+        } else {
+            b.ret(r);
+        }
+        e
     }
 
     /// The message of a run-time check that stops the program where `function`'s derivative
@@ -420,7 +477,36 @@ impl Engine {
     /// (`sink == false`) a zero constant, whose tangents read as zero; for reverse mode a
     /// zero-initialized writable sink of the same type, into which the reversals of loads add
     /// adjoints that no derivative ever reads (a constant there would fault on the first add).
-    pub(crate) fn shadow_global(&mut self, g: Value, sink: bool) -> Value {
+    ///
+    /// A mutable thread-local written with derivative data (`lane` of a batch) gets a
+    /// writable thread-local shadow, shared by both modes: its contents belong to one
+    /// derivative call, so every requested derivative zeroes it first ([`Engine::entry_for`]):
+    /// what a previous call left there (tangents, or adjoints of data read before written)
+    /// never leaks into the next.
+    pub(crate) fn shadow_global(&mut self, g: Value, sink: bool, lane: usize) -> Value {
+        if !g.is_global_constant() {
+            let key = (g, lane);
+            if let Some(&s) = self
+                .mutable_shadows
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, s)| s)
+            {
+                return s;
+            }
+            let ty = g.global_value_type();
+            let s = add_global(
+                self.module,
+                ty,
+                &format!("{}.oxidase.shadow.{lane}", g.name()),
+            );
+            set_initializer(s, ty.zero());
+            module::set_thread_local_mode(s, g.thread_local_mode());
+            s.set_linkage(Linkage::LLVMInternalLinkage);
+            s.set_alignment(g.alignment());
+            self.mutable_shadows.push((key, s));
+            return s;
+        }
         if let Some(&s) = self.shadow_globals.get(&(g, sink)) {
             return s;
         }

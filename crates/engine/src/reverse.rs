@@ -101,7 +101,8 @@ pub fn combined_type(key: &ReverseKey) -> Type {
 /// Whether the split forward function returns shadows of its (pointer) result.
 fn returns_shadow(key: &ReverseKey) -> bool {
     let r = key.function.function_type().return_type();
-    key.ret == RevRet::Active && r.contains_pointer()
+    // An Active integer result is an address in disguise (`activity::carries_address`).
+    key.ret == RevRet::Active && (r.contains_pointer() || r.is_int())
 }
 
 /// Whether the split reverse function takes the result's adjoint.
@@ -258,7 +259,15 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
             )]);
         }
     }
-    let mut active_params: Vec<bool> = key.args.iter().map(|a| matches!(a, RevArg::Active | RevArg::Duplicated)).collect();
+    // A constant table specialized on has a shadow: the global's own.
+    let mut active_params: Vec<bool> = key
+        .args
+        .iter()
+        .map(|a| {
+            matches!(a, RevArg::Active | RevArg::Duplicated)
+                || matches!(a, RevArg::Constant(c) if crate::calls::constant_has_shadow(*c))
+        })
+        .collect();
     // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
     let mut self_shadowed = Vec::new();
     let bits = engine.float_bits(primal);
@@ -561,6 +570,15 @@ impl Gen<'_> {
             match a {
                 RevArg::Constant(c) => {
                     self.vmap.insert(p, *c);
+                    if c.is_global_variable() {
+                        // A constant table: its shadow is the global's (sink) shadow.
+                        let s: Vec<Value> = (0..self.width)
+                            .map(|k| self.engine.shadow_global(*c, true, k))
+                            .collect();
+                        self.smap.insert(p, s);
+                    } else if crate::calls::constant_has_shadow(*c) {
+                        self.smap.insert(p, vec![*c; self.width]);
+                    }
                 }
                 RevArg::Const | RevArg::Active => {
                     let np = new_params.next().unwrap();
@@ -702,9 +720,11 @@ impl Gen<'_> {
             return Some(s[k]);
         }
         if self.activity.shadow_globals.contains(&v) {
-            return Some(self.engine.shadow_global(v, true));
+            return Some(self.engine.shadow_global(v, true, k));
         }
-        if v.is_function() || (v.is_constant() && v.ty().is_pointer() && (v.is_null() || v.is_undef())) {
+        if v.is_function()
+            || (v.is_constant() && v.ty().is_pointer() && (v.is_null_constant() || v.is_undef()))
+        {
             return Some(v);
         }
         if activity::is_sentinel(v) && !self.activity.is_active(v) {
@@ -930,6 +950,10 @@ impl Gen<'_> {
                     }
                 }
             }
+        } else if let Some(live) = crate::forward::folded_branch(inst) {
+            let c = self.b.br(self.bmap[&live]);
+            self.vmap.insert(inst, c);
+            c
         } else {
             let c = self.emit_like(inst, &[]);
             self.vmap.insert(inst, c);
@@ -937,7 +961,7 @@ impl Gen<'_> {
         };
         self.save_point.insert(here, t);
         let from = self.b.insert_block();
-        for s in inst.successors() {
+        for s in crate::fold::live_targets(inst) {
             self.edge_from.insert((here, s), from);
         }
     }
@@ -1160,6 +1184,20 @@ impl Gen<'_> {
                     }
                 }
             }
+            CallKind::ThreadLocal => {
+                self.copy_primal(call);
+                if self.has_shadow(call) {
+                    let lanes = (0..self.width)
+                        .map(|k| {
+                            let g = self
+                                .shadow(args[0], k)
+                                .expect("an active thread-local has a shadow");
+                            self.emit_shadow_like(call, &[(0, g)])
+                        })
+                        .collect();
+                    self.smap.insert(call, lanes);
+                }
+            }
             CallKind::Allocation(alloc) => {
                 self.copy_primal(call);
                 if self.has_shadow(call) {
@@ -1301,19 +1339,25 @@ impl Gen<'_> {
             args: args
                 .iter()
                 .map(|&a| {
-                    let active = activity::differentiable_type(a.ty()) && self.activity.is_active(a);
-                    if active && a.ty().contains_pointer() {
+                    let active =
+                        activity::differentiable_type(a.ty()) && self.activity.is_active(a);
+                    // A constant table of functions (read-only: never a home for derivative
+                    // data) is specialized on even where it has a shadow.
+                    if crate::calls::specializes_on(self.val(a)) {
+                        RevArg::Constant(self.val(a))
+                    } else if active && a.ty().contains_pointer() {
                         RevArg::Duplicated
                     } else if active {
                         RevArg::Active
-                    } else if self.val(a).is_function() {
-                        RevArg::Constant(self.val(a))
                     } else {
                         RevArg::Const
                     }
                 })
                 .collect(),
-            ret: if self.activity.is_active(call) && activity::differentiable_type(call.ty()) {
+            ret: if self.activity.is_active(call)
+                && (activity::differentiable_type(call.ty())
+                    || self.activity.pointer_ints.contains(&call))
+            {
                 RevRet::Active
             } else {
                 RevRet::Const

@@ -107,14 +107,27 @@ pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
 /// may be a union that holds other types at other times (an enum payload copied into a
 /// `Result<f64, E>`). Only when that finds no typed access are both sides asked as a whole.
 pub fn memory_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) -> Contents {
+    // A variable declared as floats only where the bytes are (a `Matrix3<f64>` moved in a dev
+    // build) holds floats, whatever the walk over accesses through other pointers suggests.
+    let declared_floats = [b, a].into_iter().find_map(|p| {
+        let l = crate::declared::pointee_leaves(m, p, size)?;
+        let t = *l.first()?;
+        (t.is_float_or_float_vector() && l.iter().all(|&u| u == t)).then_some(t)
+    });
+    if let Some(t) = declared_floats {
+        return Contents::Floats(if t.is_vector() { t.element() } else { t });
+    }
     match accessed_contents(m, a, b, size) {
         // Dev builds: the declared type of the variables the pointers come from.
         Contents::Unknown => {
             let declared = [b, a]
                 .into_iter()
-                .find_map(|p| crate::declared::pointee_leaves(m, p, size))
-                // Bytes only: raw storage (`[u8; N]`, `MaybeUninit<u8>`) that may hold anything.
-                .filter(|l| !l.iter().all(|t| t.is_int() && t.int_width() == 8))
+                // Bytes only: raw storage (`[u8; N]`, `MaybeUninit<u8>`, a `*const u8` view of
+                // a typed value) that may hold anything; the other side may say more.
+                .find_map(|p| {
+                    crate::declared::pointee_leaves(m, p, size)
+                        .filter(|l| !l.iter().all(|t| t.is_int() && t.int_width() == 8))
+                })
                 .map_or(Contents::Unknown, |l| classify_leaves(&l, true));
             match (declared, size) {
                 (Contents::Unknown, Some(n)) if [b, a].into_iter().any(|p| mixed_layout(m, p, n).is_some()) => Contents::Mixed,
@@ -222,6 +235,14 @@ pub fn float_bits_in_memory(m: LLVMModuleRef, p: Value, ty: Type, moved: bool) -
     (abi_size(m, float) == size && leaves.iter().all(fits)).then_some(float)
 }
 
+/// Whether the `ty`-sized bytes at `p` hold a pointer where the function accesses them (an
+/// integer load of them reads an address).
+pub fn holds_pointer(m: LLVMModuleRef, p: Value, ty: Type) -> bool {
+    let size = abi_size(m, ty);
+    range_leaves(m, p, Some(size), false, false)
+        .is_some_and(|(l, _)| l.iter().any(|t| t.is_pointer()))
+}
+
 fn classify_leaves(leaves: &[Type], numeric: bool) -> Contents {
     let floats: Vec<Type> = leaves.iter().copied().filter(|t| t.is_float_or_float_vector()).collect();
     if floats.is_empty() {
@@ -287,6 +308,119 @@ fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool, dee
     let mut out = walk.collect.unwrap_or_default();
     out.retain(|t| !(t.is_int() && t.int_width() == 8));
     Some((out, walk.numeric_ints))
+}
+
+/// Whether the integer `v` is an address loaded as an integer from a stack slot where a
+/// pointer is stored (type punning of a dev build: a struct of one pointer moved as `i64`).
+/// So is the integer a function returns when that is such an address (the accessor returning
+/// the struct, and the accessors calling it).
+pub fn punned_address(m: LLVMModuleRef, v: Value) -> bool {
+    punned_address_rec(m, v, 0)
+}
+
+fn punned_address_rec(m: LLVMModuleRef, v: Value, depth: u32) -> bool {
+    if !(v.ty().is_int() && v.ty().int_width() == 64 && v.is_instruction()) || depth > 6 {
+        return false;
+    }
+    match v.opcode() {
+        Opcode::LLVMLoad => {
+            let (slot, off) = base_and_offset(m, v.operand(0));
+            if !(slot.is_instruction() && slot.opcode() == Opcode::LLVMAlloca && off.is_some()) {
+                return false;
+            }
+            // A variable declared with floats there holds float bits, not an address.
+            if declared_float_at(m, v.operand(0)) {
+                return false;
+            }
+            direct_pointer_store(m, slot, off)
+                // ... or where another such address was stored as an integer and copied.
+                || slot_int_stores(m, slot, off).into_iter().any(|x| x != v && punned_address_rec(m, x, depth + 1))
+        }
+        Opcode::LLVMCall | Opcode::LLVMInvoke => {
+            let Some(f) = v.called_function().filter(|f| !f.is_declaration()) else {
+                return false;
+            };
+            if crate::declared::returns_floats(m, f) {
+                return false;
+            }
+            f.blocks()
+                .into_iter()
+                .filter_map(|b| b.terminator())
+                .filter(|t| t.opcode() == Opcode::LLVMRet && t.num_operands() == 1)
+                .any(|t| punned_address_rec(m, t.operand(0), depth + 1))
+        }
+        _ => false,
+    }
+}
+
+/// Whether the 8 bytes at `p` belong to a variable declared with a float there.
+pub fn declared_float_at(m: LLVMModuleRef, p: Value) -> bool {
+    crate::declared::pointee_leaves(m, p, Some(8))
+        .is_some_and(|l| l.iter().any(|t| t.is_float_or_float_vector()))
+}
+
+/// Whether this function stores a pointer at byte `off` of the stack slot `slot` (directly or
+/// through constant GEPs; not in callees).
+fn direct_pointer_store(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> bool {
+    let mut work = vec![(slot, Some(0i64))];
+    let mut seen = HashSet::new();
+    while let Some((p, at)) = work.pop() {
+        if !seen.insert(p) || seen.len() > 64 {
+            continue;
+        }
+        for u in p.users() {
+            if !u.is_instruction() {
+                continue;
+            }
+            match u.opcode() {
+                Opcode::LLVMStore
+                    if u.operand(1) == p && u.operand(0).ty().is_pointer() && at == off =>
+                {
+                    return true
+                }
+                Opcode::LLVMGetElementPtr if u.operand(0) == p => {
+                    if let (Some(a), Some(g)) = (at, gep_offset(m, u)) {
+                        work.push((u, Some(a + g)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// The 64-bit integers stored at byte `off` of the stack slot `slot`, directly or into memory
+/// copied there.
+fn slot_int_stores(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut work = vec![(slot, off)];
+    let mut seen = HashSet::new();
+    while let Some((p, at)) = work.pop() {
+        if !seen.insert(p) || seen.len() > 32 {
+            continue;
+        }
+        for u in p.users() {
+            if !u.is_instruction() {
+                continue;
+            }
+            match u.opcode() {
+                Opcode::LLVMStore
+                    if u.operand(1) == p && at == Some(0) && u.operand(0).ty().is_int() =>
+                {
+                    out.push(u.operand(0))
+                }
+                Opcode::LLVMCall if crate::calls::is_memory_copy(u) && u.call_args()[0] == p => {
+                    let (src, soff) = base_and_offset(m, u.call_args()[1]);
+                    if let (Some(a), Some(b)) = (at, soff) {
+                        work.push((src, Some(a + b)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// The pointer loads from the stack slot `slot` at byte offset `off` (any offset when unknown).
@@ -486,7 +620,7 @@ pub fn base_and_offset(m: LLVMModuleRef, mut p: Value) -> (Value, Option<i64>) {
 }
 
 /// The byte offset a GEP with constant indices adds.
-fn gep_offset(m: LLVMModuleRef, gep: Value) -> Option<i64> {
+pub(crate) fn gep_offset(m: LLVMModuleRef, gep: Value) -> Option<i64> {
     let mut ty = gep.gep_source_type();
     let n = gep.num_operands();
     let first = gep.operand(1).const_int_value()?;
@@ -708,7 +842,14 @@ impl FloatWalk {
                 }
                 Opcode::LLVMStore if u.operand(1) == q => {
                     let v = u.operand(0);
-                    if self.access(v.ty(), rel) && v.ty().is_int() && numeric(v) {
+                    // An address read as an integer from where a pointer was stored (a dev
+                    // build moving a struct of one pointer as an `i64`) is a pointer here too.
+                    let ty = if punned_address(self.m, v) {
+                        Type::ptr(v.ty().context())
+                    } else {
+                        v.ty()
+                    };
+                    if self.access(ty, rel) && ty.is_int() && numeric(v) {
                         self.numeric_ints = true;
                     }
                 }

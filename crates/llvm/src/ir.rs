@@ -271,6 +271,10 @@ impl Value {
     pub fn is_null(self) -> bool {
         self.0.is_null()
     }
+    /// Whether this is a constant null value (`ptr null`, `zeroinitializer`, `0`).
+    pub fn is_null_constant(self) -> bool {
+        !self.0.is_null() && self.is_constant() && unsafe { LLVMIsNull(self.0) != 0 }
+    }
     pub fn ty(self) -> Type {
         Type(unsafe { LLVMTypeOf(self.0) })
     }
@@ -371,6 +375,12 @@ impl Value {
     pub fn is_int_to_ptr(self) -> bool {
         (self.is_instruction() && self.opcode() == Opcode::LLVMIntToPtr)
             || self.const_expr_opcode() == Some(Opcode::LLVMIntToPtr)
+    }
+    /// Element `i` of a constant aggregate (struct, array, vector, or constant data such as
+    /// `c"..."`), if it has one.
+    pub fn aggregate_element(self, i: u32) -> Option<Value> {
+        let v = unsafe { LLVMGetAggregateElement(self.0, i) };
+        (!v.is_null()).then_some(Value(v))
     }
     pub fn num_operands(self) -> u32 {
         unsafe { LLVMGetNumOperands(self.0) as u32 }
@@ -566,6 +576,28 @@ impl Value {
         }
         out
     }
+    /// The `DIGlobalVariable` a global's `!dbg` attachment describes (its name and Rust type).
+    pub fn global_debug_variable(self) -> Option<crate::debuginfo::DiNode> {
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let dbg = LLVMGetMDKindIDInContext(ctx, c"dbg".as_ptr(), 3);
+            let mut n = 0usize;
+            let entries = LLVMGlobalCopyAllMetadata(self.0, &mut n);
+            if entries.is_null() {
+                return None;
+            }
+            let mut found = None;
+            for i in 0..n as u32 {
+                if LLVMValueMetadataEntriesGetKind(entries, i) == dbg {
+                    found = Some(LLVMValueMetadataEntriesGetMetadata(entries, i));
+                    break;
+                }
+            }
+            LLVMDisposeValueMetadataEntries(entries);
+            // A `DIGlobalVariableExpression`: (variable, expression).
+            crate::debuginfo::DiNode::new(found?, ctx).operand(0)
+        }
+    }
     pub fn debug_loc(self) -> Option<(String, u32, u32)> {
         unsafe {
             let mut len = 0u32;
@@ -623,6 +655,14 @@ impl Value {
     }
     pub fn is_global_constant(self) -> bool {
         unsafe { LLVMIsGlobalConstant(self.0) != 0 }
+    }
+    /// Whether the global is `thread_local` (one copy per thread).
+    pub fn is_thread_local(self) -> bool {
+        unsafe { LLVMIsThreadLocal(self.0) != 0 }
+    }
+    /// The thread-local storage model of a `thread_local` global.
+    pub fn thread_local_mode(self) -> llvm_sys::LLVMThreadLocalMode {
+        unsafe { LLVMGetThreadLocalMode(self.0) }
     }
     pub fn initializer(self) -> Option<Value> {
         let v = unsafe { LLVMGetInitializer(self.0) };

@@ -146,6 +146,11 @@ pub fn set_thread_local(g: Value) {
     unsafe { LLVMSetThreadLocal(g.0, 1) }
 }
 
+/// Makes a global thread-local with the storage model `mode`.
+pub fn set_thread_local_mode(g: Value, mode: llvm_sys::LLVMThreadLocalMode) {
+    unsafe { LLVMSetThreadLocalMode(g.0, mode) }
+}
+
 pub fn set_initializer(g: Value, v: Value) {
     unsafe { LLVMSetInitializer(g.0, v.0) }
 }

@@ -34,6 +34,11 @@ mod stencil_table;
 mod trimmed_fit;
 mod containers;
 mod logistic_regression;
+mod fem_tet;
+mod robot_arm_3d;
+mod camera_pose;
+mod spring_network;
+mod thread_workspace;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -63,6 +68,11 @@ fn main() {
         ("trimmed_fit", trimmed_fit::run),
         ("containers", containers::run),
         ("logistic_regression", logistic_regression::run),
+        ("fem_tet", fem_tet::run),
+        ("robot_arm_3d", robot_arm_3d::run),
+        ("camera_pose", camera_pose::run),
+        ("spring_network", spring_network::run),
+        ("thread_workspace", thread_workspace::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
