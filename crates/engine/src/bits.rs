@@ -36,7 +36,7 @@ pub struct FloatBits {
 }
 
 /// Integer scalars and integer vectors (the values a web is made of).
-fn int_like(ty: Type) -> bool {
+pub(crate) fn int_like(ty: Type) -> bool {
     ty.is_int() || (ty.is_vector() && ty.element().is_int())
 }
 

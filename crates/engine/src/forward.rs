@@ -187,14 +187,8 @@ impl Gen<'_> {
             match a {
                 ArgActivity::Constant(c) => {
                     self.vmap.insert(p, *c);
-                    if c.is_global_variable() {
-                        // A constant table: its shadow is the global's (zero) shadow.
-                        let s: Vec<Value> = (0..self.width)
-                            .map(|k| self.engine.shadow_global(*c, false, k))
-                            .collect();
+                    if let Some(s) = self.engine.constant_shadows(*c, false, self.width) {
                         self.tmap.insert(p, s);
-                    } else if crate::calls::constant_has_shadow(*c) {
-                        self.tmap.insert(p, vec![*c; self.width]);
                     }
                 }
                 ArgActivity::Const => {
@@ -402,7 +396,7 @@ impl Gen<'_> {
                 // An integer without a tangent is data, its own shadow (see `store_into_shadow`).
                 let t = match self.tan(v, k) {
                     Some(t) => t,
-                    None if has_int_leaf_only(ty) && !self.activity.bits.may_be_float(v) => {
+                    None if crate::bits::int_like(ty) && !self.activity.bits.may_be_float(v) => {
                         self.val(v)
                     }
                     None => ty.zero(),
@@ -437,7 +431,7 @@ impl Gen<'_> {
             // a pointer, read back from the shadow, must be the length.
             let tv = match self.tan(v, k) {
                 Some(t) => t,
-                None if has_int_leaf_only(v.ty()) && !self.activity.bits.may_be_float(v) => {
+                None if crate::bits::int_like(v.ty()) && !self.activity.bits.may_be_float(v) => {
                     self.val(v)
                 }
                 None => v.ty().zero(),
@@ -1074,9 +1068,4 @@ impl Gen<'_> {
 
 fn is_dbg_intrinsic(call: Value) -> bool {
     call.called_function().is_some_and(|f| f.name().starts_with("llvm.dbg."))
-}
-
-/// Integer scalars and vectors of integers (no floats, no pointers).
-fn has_int_leaf_only(ty: Type) -> bool {
-    ty.is_int() || (ty.is_vector() && ty.element().is_int())
 }

@@ -520,6 +520,19 @@ impl Engine {
         s
     }
 
+    /// The shadows, one per lane, of a parameter a derivative is specialized on (see
+    /// [`calls::specializes_on`]): a constant table's global shadow (`sink`: reverse mode's), a
+    /// null pointer itself; `None` for a function (never dereferenced as data).
+    pub(crate) fn constant_shadows(&mut self, c: Value, sink: bool, width: usize) -> Option<Vec<Value>> {
+        if c.is_global_variable() {
+            Some((0..width).map(|k| self.shadow_global(c, sink, k)).collect())
+        } else if calls::constant_has_shadow(c) {
+            Some(vec![c; width])
+        } else {
+            None
+        }
+    }
+
     pub(crate) fn wants_report(&self, f: Value) -> bool {
         match &self.options.function_filter {
             None => true,

@@ -570,14 +570,8 @@ impl Gen<'_> {
             match a {
                 RevArg::Constant(c) => {
                     self.vmap.insert(p, *c);
-                    if c.is_global_variable() {
-                        // A constant table: its shadow is the global's (sink) shadow.
-                        let s: Vec<Value> = (0..self.width)
-                            .map(|k| self.engine.shadow_global(*c, true, k))
-                            .collect();
+                    if let Some(s) = self.engine.constant_shadows(*c, true, self.width) {
                         self.smap.insert(p, s);
-                    } else if crate::calls::constant_has_shadow(*c) {
-                        self.smap.insert(p, vec![*c; self.width]);
                     }
                 }
                 RevArg::Const | RevArg::Active => {

@@ -332,9 +332,12 @@ fn punned_address_rec(m: LLVMModuleRef, v: Value, depth: u32) -> bool {
             if declared_float_at(m, v.operand(0)) {
                 return false;
             }
-            direct_pointer_store(m, slot, off)
+            let off = off.expect("checked above");
+            stores_at(m, slot, off, false).iter().any(|x| x.ty().is_pointer())
                 // ... or where another such address was stored as an integer and copied.
-                || slot_int_stores(m, slot, off).into_iter().any(|x| x != v && punned_address_rec(m, x, depth + 1))
+                || stores_at(m, slot, off, true)
+                    .into_iter()
+                    .any(|x| x != v && x.ty().is_int() && punned_address_rec(m, x, depth + 1))
         }
         Opcode::LLVMCall | Opcode::LLVMInvoke => {
             let Some(f) = v.called_function().filter(|f| !f.is_declaration()) else {
@@ -359,45 +362,15 @@ pub fn declared_float_at(m: LLVMModuleRef, p: Value) -> bool {
         .is_some_and(|l| l.iter().any(|t| t.is_float_or_float_vector()))
 }
 
-/// Whether this function stores a pointer at byte `off` of the stack slot `slot` (directly or
-/// through constant GEPs; not in callees).
-fn direct_pointer_store(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> bool {
-    let mut work = vec![(slot, Some(0i64))];
-    let mut seen = HashSet::new();
-    while let Some((p, at)) = work.pop() {
-        if !seen.insert(p) || seen.len() > 64 {
-            continue;
-        }
-        for u in p.users() {
-            if !u.is_instruction() {
-                continue;
-            }
-            match u.opcode() {
-                Opcode::LLVMStore
-                    if u.operand(1) == p && u.operand(0).ty().is_pointer() && at == off =>
-                {
-                    return true
-                }
-                Opcode::LLVMGetElementPtr if u.operand(0) == p => {
-                    if let (Some(a), Some(g)) = (at, gep_offset(m, u)) {
-                        work.push((u, Some(a + g)));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    false
-}
-
-/// The 64-bit integers stored at byte `off` of the stack slot `slot`, directly or into memory
-/// copied there.
-fn slot_int_stores(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value> {
+/// The values this function stores at byte `off` of the stack slot `slot`: directly, through
+/// constant GEPs, and, with `through_copies`, into memory copied there (not in callees).
+fn stores_at(m: LLVMModuleRef, slot: Value, off: i64, through_copies: bool) -> Vec<Value> {
     let mut out = Vec::new();
+    // (object, the wanted byte's offset in it)
     let mut work = vec![(slot, off)];
     let mut seen = HashSet::new();
-    while let Some((p, at)) = work.pop() {
-        if !seen.insert(p) || seen.len() > 32 {
+    while let Some((p, want)) = work.pop() {
+        if !seen.insert((p, want)) || seen.len() > 64 {
             continue;
         }
         for u in p.users() {
@@ -405,15 +378,16 @@ fn slot_int_stores(m: LLVMModuleRef, slot: Value, off: Option<i64>) -> Vec<Value
                 continue;
             }
             match u.opcode() {
-                Opcode::LLVMStore
-                    if u.operand(1) == p && at == Some(0) && u.operand(0).ty().is_int() =>
-                {
-                    out.push(u.operand(0))
+                Opcode::LLVMStore if u.operand(1) == p && want == 0 => out.push(u.operand(0)),
+                Opcode::LLVMGetElementPtr if u.operand(0) == p => {
+                    if let Some(g) = gep_offset(m, u) {
+                        work.push((u, want - g));
+                    }
                 }
-                Opcode::LLVMCall if crate::calls::is_memory_copy(u) && u.call_args()[0] == p => {
-                    let (src, soff) = base_and_offset(m, u.call_args()[1]);
-                    if let (Some(a), Some(b)) = (at, soff) {
-                        work.push((src, Some(a + b)));
+                Opcode::LLVMCall if through_copies && crate::calls::is_memory_copy(u) && u.call_args()[0] == p => {
+                    let len = u.call_args()[2].const_int_value();
+                    if want >= 0 && len.is_some_and(|n| want < n) {
+                        work.push((u.call_args()[1], want));
                     }
                 }
                 _ => {}
