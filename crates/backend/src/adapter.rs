@@ -71,6 +71,15 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
         print_perf: flags.print_perf,
         function_filter: flags.function_to_analyze.clone(),
     };
+    // Debugging aids: the module as the engine receives it and as it leaves it (before the
+    // optimizer), as bitcode (`llvm-dis` reads it).
+    let dump = |var: &str| -> Result<(), Vec<String>> {
+        match std::env::var_os(var) {
+            Some(path) => oxidase_llvm::bitcode::write_bitcode(module, std::path::Path::new(&path)).map_err(|e| vec![e]),
+            None => Ok(()),
+        }
+    };
+    dump("OXIDASE_DUMP_INPUT")?;
     let started = std::time::Instant::now();
     let mut engine = Engine::new(module, options);
     let mut errors = Vec::new();
@@ -93,6 +102,7 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     }
     remove_markers(module, &markers);
     let differentiated = started.elapsed();
+    dump("OXIDASE_DUMP_OUTPUT")?;
     if errors.is_empty() {
         let level = opt_level();
         let t = std::time::Instant::now();

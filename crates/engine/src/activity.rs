@@ -269,6 +269,12 @@ fn declared_integer(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, p: Value)
         .is_some_and(|l| l.iter().all(|t| t.is_int() && t.int_width() == 64))
 }
 
+/// Whether `v` is an aggregate of pointers and floats: active for its floats, it may still
+/// lack the shadows of its pointers.
+fn is_mixed(v: Value) -> bool {
+    v.ty().contains_pointer() && v.ty().contains_float()
+}
+
 /// Whether a value of this type can carry a tangent across a call boundary.
 pub fn differentiable_type(ty: oxidase_llvm::Type) -> bool {
     ty.contains_float() || ty.contains_pointer()
@@ -303,6 +309,11 @@ impl Analyzer<'_> {
                 let ops = data_operands(inst);
                 if self.any_active(&ops) {
                     self.mark(inst);
+                    // A pointer taken out of an aggregate that is active for its floats (a
+                    // `{ ptr, double }` result): its shadow must exist where it comes from.
+                    if inst.opcode() == LLVMExtractValue && inst.ty().contains_pointer() && is_mixed(inst.operand(0)) {
+                        self.require(inst.operand(0), true, Need::Mirror, inst);
+                    }
                 }
             }
             LLVMGetElementPtr => {
@@ -361,7 +372,7 @@ impl Analyzer<'_> {
             LLVMCall | LLVMInvoke => self.visit_call(inst),
             LLVMRet if self.ret_shadow && inst.num_operands() == 1 && inst.operand(0).ty().contains_pointer() => {
                 let v = inst.operand(0);
-                if !self.active(v) {
+                if !self.active(v) || is_mixed(v) {
                     self.require(v, true, Need::Mirror, inst);
                 }
             }
@@ -520,7 +531,11 @@ impl Analyzer<'_> {
     }
 
     fn require_rec(&mut self, p: Value, strict: bool, need: Need, at: Value, seen: &mut HashSet<Value>) {
-        if self.active(p) || !seen.insert(p) {
+        // An aggregate of pointers and floats (`Option<(&mut f64, f64)>` returned as
+        // `{ ptr, double }`) may be active for its floats alone, and so may a pointer taken out
+        // of it: its pointers still need their shadows, from where they come.
+        let from_mixed = is_mixed(p) || p.is_instruction() && p.opcode() == Opcode::LLVMExtractValue && is_mixed(p.operand(0));
+        if self.active(p) && !from_mixed || !seen.insert(p) {
             return;
         }
         if p.is_instruction() {

@@ -8,10 +8,13 @@
 //! reverse mode must keep an *adjoint* for them, which needs the float type the bits stand for.
 //!
 //! The analysis groups integer-typed values into *webs* connected by data movement that keeps the
-//! bits (`phi`, `select`, `freeze`, `bitcast` between integer types of one shape) and records, per
+//! bits (`phi`, `select`, `freeze`, `bitcast` between integer types of one shape, `shufflevector` of
+//! vectors of one type) and records, per
 //! web, the float types its bits are converted from or to by `bitcast`. A web seen as exactly one
 //! float type has that *view*; one seen as several (an `i64` that is a `double` here and a
-//! `<2 x float>` there) is [`View::Conflict`].
+//! `<2 x float>` there) is [`View::Conflict`]. A view given by a `bitcast` also flows through a
+//! stack slot that is only stored and loaded whole (a dev build's temporaries), from the values
+//! stored to the values loaded.
 
 use oxidase_llvm::{Opcode, Type, Value};
 use std::collections::HashMap;
@@ -95,6 +98,16 @@ pub fn analyze(function: Value) -> FloatBits {
                         }
                     }
                 }
+                // Lanes moved, bits kept: one web when the operands are vectors of the same type.
+                LLVMShuffleVector if int_like(ty) => {
+                    let me = id(inst, &mut uf);
+                    for op in [inst.operand(0), inst.operand(1)] {
+                        if !op.is_constant() && op.ty() == ty {
+                            let o = id(op, &mut uf);
+                            uf.union(me, o);
+                        }
+                    }
+                }
                 LLVMBitCast => {
                     let src = inst.operand(0);
                     match (int_like(src.ty()), int_like(ty)) {
@@ -147,8 +160,27 @@ pub fn analyze(function: Value) -> FloatBits {
             }
         }
     }
+    // Stack slots only ever stored and loaded whole as one integer type (a dev build's
+    // temporaries): what is loaded is what was stored.
+    let mut slots = Vec::new();
+    for b in function.blocks() {
+        for slot in b.instructions() {
+            if slot.opcode() != Opcode::LLVMAlloca {
+                continue;
+            }
+            if let Some((loads, stored)) = whole_slot(m, slot) {
+                if !loads.is_empty() && !stored.is_empty() {
+                    let loads: Vec<usize> = loads.into_iter().map(|l| id(l, &mut uf)).collect();
+                    let stored: Vec<usize> = stored.into_iter().map(|v| id(v, &mut uf)).collect();
+                    slots.push((loads, stored));
+                }
+            }
+        }
+    }
     let n = uf.parent.len();
     let mut views = vec![View::Integer; n];
+    // Webs whose view a `bitcast` gives (not only the memory they move through).
+    let mut converted = vec![false; n];
     let address_webs: std::collections::HashSet<usize> =
         addresses.into_iter().map(|a| uf.find(a)).collect();
     for (a, t, strong) in seen_as {
@@ -161,17 +193,89 @@ pub fn analyze(function: Value) -> FloatBits {
             }
             continue;
         }
+        converted[r] |= strong;
         views[r] = match views[r] {
             View::Integer => View::Float(t),
             View::Float(u) if u == t => View::Float(u),
             _ => View::Conflict,
         };
     }
+    // The view flows from what a slot stores to what it loads, never back: a load whose
+    // memory only suggests floats must not make the values stored there float bits (a fold's
+    // accumulator, an integer returned by a closure). Only views a `bitcast` gives flow.
+    loop {
+        let mut changed = false;
+        for (loads, stored) in &slots {
+            let mut from = stored.iter().map(|&s| uf.find(s));
+            let first = from.next().expect("slots kept have stores");
+            let t = match views[first] {
+                View::Float(t) if converted[first] => t,
+                _ => continue,
+            };
+            if !from.all(|w| converted[w] && views[w] == View::Float(t)) {
+                continue;
+            }
+            for &l in loads {
+                let w = uf.find(l);
+                if address_webs.contains(&w) {
+                    continue;
+                }
+                let new = match views[w] {
+                    View::Integer => View::Float(t),
+                    View::Float(u) if u == t => View::Float(t),
+                    _ => View::Conflict,
+                };
+                if new != views[w] || !converted[w] {
+                    views[w] = new;
+                    converted[w] = true;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
     let mut web = HashMap::new();
     for (v, i) in ids {
         web.insert(v, uf.find(i));
     }
     FloatBits { web, views }
+}
+
+/// The loads of the stack slot `slot` and the values stored into it, when every use of it is
+/// a load or a store of the whole slot as one integer (or integer vector) type.
+fn whole_slot(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, slot: Value) -> Option<(Vec<Value>, Vec<Value>)> {
+    let (mut loads, mut stored) = (Vec::new(), Vec::new());
+    let mut ty = None;
+    for u in slot.users() {
+        if !u.is_instruction() {
+            return None;
+        }
+        let t = match u.opcode() {
+            Opcode::LLVMLoad if !u.is_volatile() => {
+                loads.push(u);
+                u.ty()
+            }
+            Opcode::LLVMStore if u.operand(1) == slot && u.operand(0) != slot && !u.is_volatile() => {
+                let v = u.operand(0);
+                if !v.is_constant() {
+                    stored.push(v);
+                }
+                v.ty()
+            }
+            _ => return None,
+        };
+        if !int_like(t) || ty.is_some_and(|x| x != t) {
+            return None;
+        }
+        ty = Some(t);
+    }
+    let single = slot.operand(0).const_int_value() == Some(1);
+    let whole = single && ty.is_some_and(|t| {
+        oxidase_llvm::module::abi_size(m, t) == oxidase_llvm::module::abi_size(m, slot.allocated_type())
+    });
+    whole.then_some((loads, stored))
 }
 
 impl FloatBits {

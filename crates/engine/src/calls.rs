@@ -217,9 +217,10 @@ fn resolve_callee(callee: Value, subst: &HashMap<Value, Value>) -> Value {
 /// Whether a derivative should be specialized on the constant `v` passed as an argument: a
 /// function, or a constant table of functions (a vtable, a `thread_local!`'s `LocalKey`), so
 /// that calls through it inside the callee go to known functions; or a null pointer (`None`
-/// of an `Option<&mut T>`), which is its own shadow.
+/// of an `Option<&mut T>`) or a constant dangling address (an empty `Vec`'s pointer, the
+/// alignment made a pointer), which is its own shadow.
 pub fn specializes_on(v: Value) -> bool {
-    if v.is_function() || (v.ty().is_pointer() && v.is_null_constant()) {
+    if v.is_function() || is_constant_address(v) {
         return true;
     }
     fn holds_function(c: Value, depth: u32) -> bool {
@@ -236,9 +237,15 @@ pub fn specializes_on(v: Value) -> bool {
 }
 
 /// Whether a constant argument a derivative is specialized on has a shadow there: a
-/// constant table (the global's shadow) or a null pointer (itself).
+/// constant table (the global's shadow) or a null or dangling pointer (itself).
 pub fn constant_has_shadow(c: Value) -> bool {
-    c.is_global_variable() || (c.ty().is_pointer() && c.is_null_constant())
+    c.is_global_variable() || is_constant_address(c)
+}
+
+/// A null pointer, or a pointer made from a constant integer (`inttoptr (i64 8 to ptr)`, the
+/// dangling pointer of an empty `Vec`): never dereferenced, so its own shadow.
+fn is_constant_address(v: Value) -> bool {
+    v.ty().is_pointer() && v.is_constant() && (v.is_null_constant() || (v.is_int_to_ptr() && v.operand(0).is_constant()))
 }
 
 /// Possible targets of an indirect call: functions with a body and the call's function type

@@ -42,7 +42,9 @@ pub fn returns_floats(m: LLVMModuleRef, f: Value) -> bool {
 /// buffer of numbers, such as `matrixmultiply`'s thread-local mask buffer).
 /// Without debug information (a release build), every access to it must be visible and hold
 /// no pointer: loads and stores of numbers through `llvm.threadlocal.address` of it, its
-/// GEPs, phis and selects, `memset`s, and no address passed anywhere else.
+/// GEPs, phis and selects, `memset`s, the functions its address is passed to (their accesses
+/// through that parameter, in turn), and the address aligned as an integer (`ptrtoint`,
+/// arithmetic, `inttoptr`), but never stored or handed to code without a body.
 pub fn global_holds_no_pointers(m: LLVMModuleRef, g: Value) -> bool {
     use crate::calls::{classify, CallKind};
     if let Some(ty) = g.global_debug_variable().and_then(|v| v.variable_type()) {
@@ -55,7 +57,11 @@ pub fn global_holds_no_pointers(m: LLVMModuleRef, g: Value) -> bool {
         if !(u.is_instruction() && u.opcode() == Opcode::LLVMCall && matches!(classify(u, &none), CallKind::ThreadLocal)) {
             return false;
         }
-        work.push(u);
+        // Derivatives generated earlier keep the address on their tape: their accesses are
+        // the primal's.
+        if !crate::types::is_generated(u.parent_block().parent()) {
+            work.push(u);
+        }
     }
     let mut seen = std::collections::HashSet::new();
     while let Some(p) = work.pop() {
@@ -65,18 +71,60 @@ pub fn global_holds_no_pointers(m: LLVMModuleRef, g: Value) -> bool {
         if seen.len() > 4096 {
             return false;
         }
+        let address_as_int = p.ty().is_int();
         for u in p.users() {
             if !u.is_instruction() {
                 return false;
             }
             let ok = match u.opcode() {
+                _ if address_as_int => match u.opcode() {
+                    // Alignment arithmetic on the address, and the aligned pointer.
+                    Opcode::LLVMAdd
+                    | Opcode::LLVMSub
+                    | Opcode::LLVMAnd
+                    | Opcode::LLVMOr
+                    | Opcode::LLVMSelect
+                    | Opcode::LLVMPHI
+                    | Opcode::LLVMIntToPtr => {
+                        work.push(u);
+                        true
+                    }
+                    // An offset (the padding up to the alignment) applied to the address,
+                    // whose GEP is followed from the address itself.
+                    Opcode::LLVMGetElementPtr => u.operand(0) != p,
+                    Opcode::LLVMICmp | Opcode::LLVMURem | Opcode::LLVMSRem | Opcode::LLVMTrunc => true,
+                    _ => false,
+                },
                 Opcode::LLVMLoad => !u.ty().contains_pointer(),
                 Opcode::LLVMStore => u.operand(1) == p && u.operand(0) != p && !u.operand(0).ty().contains_pointer(),
-                Opcode::LLVMGetElementPtr | Opcode::LLVMPHI | Opcode::LLVMSelect | Opcode::LLVMBitCast => {
+                Opcode::LLVMGetElementPtr | Opcode::LLVMPHI | Opcode::LLVMSelect | Opcode::LLVMBitCast | Opcode::LLVMPtrToInt => {
                     work.push(u);
                     true
                 }
-                Opcode::LLVMCall => matches!(classify(u, &none), CallKind::Ignored | CallKind::MemSet),
+                Opcode::LLVMICmp => true,
+                Opcode::LLVMCall | Opcode::LLVMInvoke => match classify(u, &none) {
+                    CallKind::Ignored | CallKind::MemSet => true,
+                    _ => {
+                        // Passed to a function with a body: its accesses through that parameter.
+                        let args = u.call_args();
+                        match u.called_function() {
+                            Some(f) if !f.is_declaration() && u.called_value() == f && !crate::types::is_generated(f) => {
+                                let params = f.params();
+                                let mut all = true;
+                                for (i, &a) in args.iter().enumerate() {
+                                    if a == p {
+                                        match params.get(i) {
+                                            Some(&q) => work.push(q),
+                                            None => all = false,
+                                        }
+                                    }
+                                }
+                                all
+                            }
+                            _ => false,
+                        }
+                    }
+                },
                 _ => false,
             };
             if !ok {

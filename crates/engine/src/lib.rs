@@ -20,6 +20,7 @@ pub mod error;
 pub mod fold;
 pub mod forward;
 pub mod heap;
+pub mod inline;
 pub mod requests;
 pub mod reverse;
 pub mod rules;
@@ -180,13 +181,15 @@ impl Engine {
 
     /// The float-bit webs of the primal function `f` (computed once).
     ///
-    /// This is the engine's first look at `f`: branches its constants decide are folded first
-    /// ([`fold`]), so that no analysis sees the side never taken.
+    /// This is the engine's first look at `f`: helpers that only move bytes are inlined
+    /// ([`inline`]) and branches its constants decide are folded ([`fold`]) first, so that no
+    /// analysis sees a helper's bits apart from their meaning, or the side never taken.
     pub(crate) fn float_bits(&mut self, f: Value) -> std::rc::Rc<bits::FloatBits> {
         let m = self.module;
         self.float_bits
             .entry(f)
             .or_insert_with(|| {
+                inline::inline_move_helpers(f);
                 fold::fold_constant_branches(m, f);
                 std::rc::Rc::new(bits::analyze(f))
             })

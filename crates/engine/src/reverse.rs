@@ -1063,6 +1063,16 @@ impl Gen<'_> {
                 Shape::Combined => self.emit_shadow_like(inst, &[]),
                 // The forward function returns before the reverse sweep: its shadow stack memory
                 // lives on the heap until the allocation's reversal frees it.
+                // `malloc` aligns to 16 bytes: a slot aligned more (an AVX vector's, which
+                // aligned vector loads rely on) comes from `aligned_alloc`, whose size must be
+                // a multiple of the alignment.
+                Shape::Split if inst.alignment() > 16 => {
+                    let a = u64::from(inst.alignment());
+                    let up = self.b.add(bytes, i64t.const_int(a - 1));
+                    let size = self.b.and(up, i64t.const_int(!(a - 1)));
+                    let alloc = tape::libc_function(m, "aligned_alloc");
+                    self.b.call(alloc.function_type(), alloc, &[i64t.const_int(a), size])
+                }
                 Shape::Split => {
                     let malloc = tape::libc_function(m, "malloc");
                     self.b.call(malloc.function_type(), malloc, &[bytes])
@@ -1373,11 +1383,6 @@ impl Gen<'_> {
                 self.error(call, format!("argument {i} of `{}` mixes pointers and differentiated floats in one value", describe(call)), "pass them as separate arguments");
                 return;
             }
-        }
-        let r = call.called_function_type().return_type();
-        if key.ret == RevRet::Active && r.contains_float() && r.contains_pointer() {
-            self.error(call, format!("`{}` returns pointers and differentiated floats in one value", describe(call)), "return them separately");
-            return;
         }
         let mut new_args = Vec::new();
         for (&a, act) in args.iter().zip(&key.args) {
@@ -2015,27 +2020,34 @@ impl Gen<'_> {
                     self.accumulate(vec, k, x);
                 }
             }
-            LLVMShuffleVector if self.adjoint_type(inst) == Some(inst.ty()) => {
+            LLVMShuffleVector if self.shuffle_lanes(inst).is_some() => {
                 // Output lane i is input lane mask[i] of the two operands joined: its adjoint
-                // goes back there (a splat sums every lane into one).
+                // goes back there (a splat sums every lane into one). Integer lanes carrying
+                // float bits move `r` float lanes of their adjoint each.
+                let r = self.shuffle_lanes(inst).expect("checked by the guard");
                 let ds = self.take_adjoint(inst);
                 let (a, b) = (inst.operand(0), inst.operand(1));
                 let n = a.ty().vector_len() as i32;
+                let elem = self.adjoint_type(inst).expect("checked by the guard").element();
+                let view = |v: Value| Type::vector_of(elem, v.ty().vector_len() * r);
+                let (ta, tb) = (view(a), view(b));
                 let i32t = Type::i32(context_of(self.module()));
                 let mask = inst.shuffle_mask();
                 for (k, d) in ds.into_iter().enumerate() {
-                    let mut da = a.ty().fadd_identity();
-                    let mut db = b.ty().fadd_identity();
+                    let mut da = ta.fadd_identity();
+                    let mut db = tb.fadd_identity();
                     for (i, &m) in mask.iter().enumerate() {
                         if m < 0 {
                             continue;
                         }
-                        let e = self.b.extract_element(d, i32t.const_int(i as u64));
                         let (acc, lane) = if m < n { (&mut da, m) } else { (&mut db, m - n) };
-                        let at = i32t.const_int(lane as u64);
-                        let old = self.b.extract_element(*acc, at);
-                        let sum = self.b.fadd(old, e);
-                        *acc = self.b.insert_element(*acc, sum, at);
+                        for j in 0..r {
+                            let e = self.b.extract_element(d, i32t.const_int((i as u32 * r + j) as u64));
+                            let at = i32t.const_int((lane as u32 * r + j) as u64);
+                            let old = self.b.extract_element(*acc, at);
+                            let sum = self.b.fadd(old, e);
+                            *acc = self.b.insert_element(*acc, sum, at);
+                        }
                     }
                     self.accumulate(a, k, da);
                     self.accumulate(b, k, db);
@@ -2069,6 +2081,28 @@ impl Gen<'_> {
                 }
             }
         }
+    }
+
+    /// For a `shufflevector` whose adjoint this mode can move, how many lanes of the adjoint
+    /// each lane of the primal stands for: 1 for floats; for integer lanes carrying float bits,
+    /// the float lanes in one integer lane (`<4 x i64>` viewed as `<8 x float>`: 2). `None`
+    /// when the adjoints of the result and of the operands do not split into whole lanes.
+    fn shuffle_lanes(&self, inst: Value) -> Option<u32> {
+        let t = self.adjoint_type(inst)?;
+        let lanes = |v: Value, t: Type| -> Option<u32> {
+            let n = v.ty().vector_len();
+            (t.is_vector() && t.is_float_or_float_vector() && n > 0 && t.vector_len().is_multiple_of(n)).then(|| t.vector_len() / n)
+        };
+        let r = lanes(inst, t)?;
+        for op in [inst.operand(0), inst.operand(1)] {
+            match self.adjoint_type(op) {
+                Some(to) if lanes(op, to) == Some(r) && to.element() == t.element() => {}
+                // An operand without an adjoint (a constant, an inactive value) takes none.
+                None if op.is_constant() || !self.activity.is_active(op) => {}
+                _ => return None,
+            }
+        }
+        Some(r)
     }
 
     fn extract_path(&mut self, agg: Value, idx: &[u32]) -> Value {

@@ -10,38 +10,67 @@ use oxidase_llvm::{Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Whether the integer `v`, stored through `p`, is integer data rather than float bits moved as
-/// an integer: it is used in integer arithmetic, either memory is declared as integers (dev
-/// builds, [`crate::declared`]), or neither memory holds floats.
+/// an integer: it is a number where it comes from ([`numeric_origin`]), either memory is
+/// declared as integers (dev builds, [`crate::declared`]), or neither memory holds floats.
 pub fn integer_data(m: LLVMModuleRef, v: Value, p: Value) -> bool {
-    use Opcode::*;
-    let numeric_use = v.users().into_iter().any(|u| {
-        u.is_instruction()
-            && match u.opcode() {
-                LLVMAdd | LLVMSub | LLVMMul | LLVMUDiv | LLVMSDiv | LLVMURem | LLVMSRem | LLVMShl | LLVMLShr
-                | LLVMAShr | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMZExt | LLVMSExt | LLVMTrunc | LLVMSwitch
-                | LLVMIntToPtr => true,
-                LLVMGetElementPtr => u.operand(0) != v,
-                _ => false,
-            }
-    });
-    if numeric_use {
+    if numeric_origin(v, 0) {
         return true;
     }
     let size = abi_size(m, v.ty());
     // Dev builds: the bytes belong to a variable (or come from one) declared as integers of
     // this width. Not bytes: a byte array is raw storage that may hold anything (a buffer
     // reinterpreted as floats).
-    let width = if v.ty().is_int() { v.ty().int_width() } else { 0 };
-    let declared_ints = |q: Value| {
-        crate::declared::pointee_leaves(m, q, Some(size)).is_some_and(|l| l.iter().all(|t| t.is_int() && t.int_width() == width))
-    };
-    if declared_ints(p) || (v.is_instruction() && v.opcode() == LLVMLoad && declared_ints(v.operand(0))) {
+    let declared = |q: Value| v.ty().is_int() && declared_ints(m, q, v.ty());
+    if declared(p) || (v.is_instruction() && v.opcode() == Opcode::LLVMLoad && declared(v.operand(0))) {
         return true;
     }
     if may_hold_floats(m, p, size) {
         return false;
     }
-    !(v.is_instruction() && v.opcode() == LLVMLoad && may_hold_floats(m, v.operand(0), size))
+    !(v.is_instruction() && v.opcode() == Opcode::LLVMLoad && may_hold_floats(m, v.operand(0), size))
+}
+
+/// Whether the integer `v` is a number by where it comes from: it takes part in integer
+/// arithmetic ([`numeric`]); or it merges (phi, select) values that are all numbers, constants
+/// beside them; or it is loaded from an address that the function also loads, at least as wide,
+/// as a number (release builds split a `[usize; 2]` copied inside a struct into a byte and the
+/// bytes after it, and load the first byte where the whole `usize` is compared elsewhere).
+fn numeric_origin(v: Value, depth: u32) -> bool {
+    use Opcode::*;
+    if !v.ty().is_int() || depth > 6 {
+        return false;
+    }
+    if numeric(v) {
+        return true;
+    }
+    if !v.is_instruction() {
+        return false;
+    }
+    match v.opcode() {
+        LLVMPHI | LLVMSelect => {
+            let ins: Vec<Value> = if v.opcode() == LLVMPHI {
+                v.incoming().into_iter().map(|(x, _)| x).collect()
+            } else {
+                vec![v.operand(1), v.operand(2)]
+            };
+            let vars: Vec<Value> = ins.into_iter().filter(|x| !x.is_constant() && *x != v).collect();
+            !vars.is_empty() && vars.iter().all(|&x| numeric_origin(x, depth + 1))
+        }
+        LLVMLoad => {
+            let q = v.operand(0);
+            let width = v.ty().int_width();
+            q.users().into_iter().any(|u| {
+                u != v
+                    && u.is_instruction()
+                    && u.opcode() == LLVMLoad
+                    && u.operand(0) == q
+                    && u.ty().is_int()
+                    && u.ty().int_width() >= width
+                    && numeric(u)
+            })
+        }
+        _ => false,
+    }
 }
 
 /// What a `memcpy`/`memset` moves, deduced from how the memory is accessed elsewhere in the
@@ -219,6 +248,11 @@ pub fn float_bits_in_memory(m: LLVMModuleRef, p: Value, ty: Type, moved: bool) -
     if !ty.is_int() || !matches!(ty.int_width(), 16 | 32 | 64) {
         return None;
     }
+    // A dev build declares what the bytes are: integers there (a struct's `usize` field read
+    // and passed on) are integers, whatever the walk finds at offsets it cannot tell apart.
+    if declared_ints(m, p, ty) {
+        return None;
+    }
     let size = abi_size(m, ty);
     let (leaves, numeric) = range_leaves(m, p, Some(size), false, false)?;
     let float = match leaves.iter().copied().find(|t| t.is_float_or_float_vector()) {
@@ -233,6 +267,14 @@ pub fn float_bits_in_memory(m: LLVMModuleRef, p: Value, ty: Type, moved: bool) -
     };
     let fits = |t: &Type| *t == float || (t.is_int() && abi_size(m, *t) == size);
     (abi_size(m, float) == size && leaves.iter().all(fits)).then_some(float)
+}
+
+/// Whether the bytes at `p` belong to a variable declared with integers of `ty`'s width
+/// exactly there (dev builds, [`crate::declared`]).
+fn declared_ints(m: LLVMModuleRef, p: Value, ty: Type) -> bool {
+    let width = ty.int_width();
+    crate::declared::pointee_leaves(m, p, Some(abi_size(m, ty)))
+        .is_some_and(|l| l.iter().all(|t| t.is_int() && t.int_width() == width))
 }
 
 /// Whether the `ty`-sized bytes at `p` hold a pointer where the function accesses them (an
@@ -679,10 +721,12 @@ struct FloatWalk {
     inflow_ups: u32,
     /// Pointers still to visit (the walk is iterative: dev builds make it long).
     work: Vec<(Value, Option<i64>, bool)>,
+    /// Parameters of callees the object is passed to (see `visit_one`).
+    passed_to: HashSet<Value>,
 }
 
 /// A function the engine generated (a derivative or a runtime helper).
-fn is_generated(f: Value) -> bool {
+pub(crate) fn is_generated(f: Value) -> bool {
     let n = f.name();
     n.contains(".oxidase.") || n.starts_with("oxidase.")
 }
@@ -713,6 +757,7 @@ impl FloatWalk {
             inflow: false,
             inflow_ups: 0,
             work: Vec::new(),
+            passed_to: HashSet::new(),
         }
     }
 
@@ -760,6 +805,9 @@ impl FloatWalk {
 
     /// Looks at the users of one pointer; pointers found on the way go to `work`.
     fn visit_one(&mut self, q: Value, rel: Option<i64>, up: bool) {
+        // Every offset queried: where a pointer lies in the object does not matter (and
+        // following offsets through copies that shift them would not end).
+        let rel = if self.lo <= i64::MIN / 8 && self.hi >= i64::MAX / 8 { None } else { rel };
         if self.found || !self.seen.insert((q, rel, up)) {
             return;
         }
@@ -769,11 +817,26 @@ impl FloatWalk {
         }
         self.budget -= 1;
         if q.is_instruction() && q.opcode() == Opcode::LLVMAlloca {
+            // A stack slot that lies wholly outside the queried bytes (reached through copies
+            // at an offset: a value copied into an enum after its tag, then back) holds none
+            // of them. Without this, copies between slots that shift the bytes each round
+            // would be followed forever at ever new offsets.
+            let size = abi_size(self.m, q.allocated_type()) as i64;
+            if rel.is_some_and(|r| r >= self.hi || r + size <= self.lo) {
+                return;
+            }
             self.access(q.allocated_type(), rel);
         }
         // Following the data into the memory leads up to the callers that filled it (Rust
         // functions are monomorphic: their callers pass memory of the same type).
-        let inflow_up = q.is_argument() && self.inflow && !up && Some(q.parent_function()) != self.home && self.inflow_ups > 0;
+        // Not a callee's parameter the object is passed to: the callee's other callers pass
+        // other objects, whose data never flows into this one.
+        let inflow_up = q.is_argument()
+            && self.inflow
+            && !up
+            && Some(q.parent_function()) != self.home
+            && self.inflow_ups > 0
+            && !self.passed_to.contains(&q);
         if inflow_up {
             self.inflow_ups -= 1;
         }
@@ -875,6 +938,7 @@ impl FloatWalk {
                         }
                         CallKind::Ignored | CallKind::IntegerOnly | CallKind::MemSet | CallKind::Deallocation => {}
                         _ if !callee.is_declaration() && i < callee.params().len() && !is_generated(callee) => {
+                            self.passed_to.insert(callee.param(i as u32));
                             self.work.push((callee.param(i as u32), rel, false));
                             // A pointer into the object handed back (`as_mut_ptr`,
                             // `as_uninit_slice_mut`): its uses are the object's too.

@@ -1404,3 +1404,148 @@ define double @f(ptr %x) {
     assert_eq!(f64::from_bits(out[0]), 2.25 - 4.0 - 3.0);
     assert_eq!(dx, [2.0 * 1.5 - 2.0, 2.0 + 1.5]);
 }
+
+/// A dev build's `_mm256_permute2f128_pd`: `f64` vectors cast to `__m256i` and back through
+/// helpers that pass vectors by pointer (`as_i64x4`), lanes of 64-bit integers shuffled in
+/// between. The helpers are inlined, and the integers carry the floats' adjoints.
+const PERMUTE_THROUGH_INTEGERS: &str = r#"
+define internal void @as_i64x4(ptr sret([32 x i8]) %out, ptr %in) {
+  %v = load <4 x i64>, ptr %in
+  store <4 x i64> %v, ptr %out
+  ret void
+}
+define internal void @permute(ptr sret([32 x i8]) %out, ptr %a, ptr %b, <4 x i32> %unused) {
+  %t1 = alloca [32 x i8], align 32
+  %t2 = alloca [32 x i8], align 32
+  %r1 = alloca [32 x i8], align 32
+  %r2 = alloca [32 x i8], align 32
+  %s = alloca [32 x i8], align 32
+  %x = load FVEC, ptr %a, align 4
+  %xi = bitcast FVEC %x to <4 x i64>
+  store <4 x i64> %xi, ptr %t1
+  %y = load FVEC, ptr %b, align 4
+  %yi = bitcast FVEC %y to <4 x i64>
+  store <4 x i64> %yi, ptr %t2
+  call void @as_i64x4(ptr %r1, ptr %t1)
+  %l1 = load <4 x i64>, ptr %r1
+  call void @as_i64x4(ptr %r2, ptr %t2)
+  %l2 = load <4 x i64>, ptr %r2
+  %sh = shufflevector <4 x i64> %l1, <4 x i64> %l2, <4 x i32> <i32 0, i32 1, i32 6, i32 7>
+  store <4 x i64> %sh, ptr %s
+  %l3 = load <4 x i64>, ptr %s
+  %z = shufflevector <4 x i64> %l3, <4 x i64> zeroinitializer, <4 x i32> <i32 0, i32 1, i32 2, i32 3>
+  store <4 x i64> %z, ptr %out
+  ret void
+}
+define double @f(ptr %a, ptr %b) {
+  %o = alloca [32 x i8], align 32
+  call void @permute(ptr %o, ptr %a, ptr %b, <4 x i32> zeroinitializer)
+  %v = load FVEC, ptr %o
+  %w = fmul FVEC %v, WEIGHTS
+  %wd = WIDEN
+  %e0 = extractelement <4 x double> %wd, i32 0
+  %e1 = extractelement <4 x double> %wd, i32 1
+  %e2 = extractelement <4 x double> %wd, i32 2
+  %e3 = extractelement <4 x double> %wd, i32 3
+  %s01 = fadd double %e0, %e1
+  %s23 = fadd double %e2, %e3
+  %r = fadd double %s01, %s23
+  ret double %r
+}"#;
+
+#[test]
+fn float_vectors_shuffled_as_integer_vectors_through_cast_helpers() {
+    // f64 lanes: the result is [a0, a1, b2, b3], weighted 1, 2, 3, 4.
+    let ir = PERMUTE_THROUGH_INTEGERS
+        .replace("FVEC", "<4 x double>")
+        .replace("WEIGHTS", "<double 1.0, double 2.0, double 3.0, double 4.0>")
+        .replace("WIDEN", "fadd <4 x double> %w, zeroinitializer");
+    let c = compile(&ir, "f", vec![RevArg::Duplicated, RevArg::Duplicated], RevRet::Active, 1).unwrap();
+    let (mut a, mut b) = ([0.5f64, -1.0, 2.0, 3.0], [4.0f64, 5.0, -6.0, 7.0]);
+    let (mut da, mut db) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut a), p(&mut da), p(&mut b), p(&mut db), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(f64::from_bits(out[0]), 0.5 - 2.0 - 18.0 + 28.0);
+    assert_eq!(da, [1.0, 2.0, 0.0, 0.0]);
+    assert_eq!(db, [0.0, 0.0, 3.0, 4.0]);
+}
+
+#[test]
+fn f32_pairs_shuffled_as_64_bit_integer_lanes_through_cast_helpers() {
+    // f32 lanes, two per 64-bit integer lane: the result is [a0..a3, b4..b7]; the sum of the
+    // products with weights 1..8, paired up into doubles.
+    let ir = PERMUTE_THROUGH_INTEGERS
+        .replace("FVEC", "<8 x float>")
+        .replace("WEIGHTS", "<float 1.0, float 2.0, float 3.0, float 4.0, float 5.0, float 6.0, float 7.0, float 8.0>")
+        .replace(
+            "WIDEN",
+            "fpext <4 x float> %wl to <4 x double>\n  %wl0 = shufflevector <8 x float> %w, <8 x float> poison, <4 x i32> <i32 0, i32 2, i32 4, i32 6>\n  %wl1 = shufflevector <8 x float> %w, <8 x float> poison, <4 x i32> <i32 1, i32 3, i32 5, i32 7>\n  %wl = fadd <4 x float> %wl0, %wl1",
+        );
+    // `%wl` must be defined before its use: move the widening after the two shuffles.
+    let ir = ir.replace(
+        "  %wd = fpext <4 x float> %wl to <4 x double>\n  %wl0 = shufflevector <8 x float> %w, <8 x float> poison, <4 x i32> <i32 0, i32 2, i32 4, i32 6>\n  %wl1 = shufflevector <8 x float> %w, <8 x float> poison, <4 x i32> <i32 1, i32 3, i32 5, i32 7>\n  %wl = fadd <4 x float> %wl0, %wl1",
+        "  %wl0 = shufflevector <8 x float> %w, <8 x float> poison, <4 x i32> <i32 0, i32 2, i32 4, i32 6>\n  %wl1 = shufflevector <8 x float> %w, <8 x float> poison, <4 x i32> <i32 1, i32 3, i32 5, i32 7>\n  %wl = fadd <4 x float> %wl0, %wl1\n  %wd = fpext <4 x float> %wl to <4 x double>",
+    );
+    let c = compile(&ir, "f", vec![RevArg::Duplicated, RevArg::Duplicated], RevRet::Active, 1).unwrap();
+    let mut a: [f32; 8] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    let mut b: [f32; 8] = [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0];
+    let (mut da, mut db) = ([0.0f32; 8], [0.0f32; 8]);
+    let mut out = [0u64; 1];
+    let pf = |x: &mut [f32]| x.as_mut_ptr() as u64;
+    (c.grad)([pf(&mut a), pf(&mut da), pf(&mut b), pf(&mut db), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(f64::from_bits(out[0]), (1.0 + 4.0 + 9.0 + 16.0) - (25.0 + 36.0 + 49.0 + 64.0));
+    assert_eq!(da, [1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(db, [0.0, 0.0, 0.0, 0.0, 5.0, 6.0, 7.0, 8.0]);
+}
+
+/// A helper returning a pointer into local memory beside a differentiated float, as one
+/// `{ ptr, double }` (`Option<(&mut f64, f64)>`): the float's adjoint goes back into the
+/// helper, and the local memory written through the pointer gets a shadow in both modes.
+const POINTER_BESIDE_FLOAT: &str = r#"
+define internal { ptr, double } @pick(ptr %cells, ptr %xs, i64 %i) {
+  %px = getelementptr double, ptr %xs, i64 %i
+  %x = load double, ptr %px
+  %d = fmul double %x, %x
+  %pc = getelementptr double, ptr %cells, i64 %i
+  %a = insertvalue { ptr, double } poison, ptr %pc, 0
+  %b = insertvalue { ptr, double } %a, double %d, 1
+  ret { ptr, double } %b
+}
+define double @f(ptr %xs, double %w) {
+  %cells = alloca [2 x double]
+  store double 0.5, ptr %cells
+  %c1 = getelementptr double, ptr %cells, i64 1
+  store double 0.25, ptr %c1
+  %r = call { ptr, double } @pick(ptr %cells, ptr %xs, i64 1)
+  %pc = extractvalue { ptr, double } %r, 0
+  %d = extractvalue { ptr, double } %r, 1
+  %old = load double, ptr %pc
+  %wd = fmul double %w, %d
+  %new = fadd double %old, %wd
+  store double %new, ptr %pc
+  %v = load double, ptr %c1
+  %res = fmul double %v, %v
+  ret double %res
+}"#;
+
+#[test]
+fn pointer_returned_beside_a_float_in_both_modes() {
+    let (x1, w) = (1.5f64, 0.75f64);
+    let inner = 0.25 + w * x1 * x1;
+    let (dx1, dw) = (2.0 * inner * 2.0 * w * x1, 2.0 * inner * x1 * x1);
+    let c = compile(POINTER_BESIDE_FLOAT, "f", vec![RevArg::Duplicated, RevArg::Active], RevRet::Active, 1).unwrap();
+    let mut xs = [0.3, x1];
+    let mut dxs = [0.0; 2];
+    let mut out = [0u64; 2];
+    (c.grad)([p(&mut xs), p(&mut dxs), f(w), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[0]), inner * inner, 1e-15));
+    assert!(close(dxs[1], dx1, 1e-14) && dxs[0] == 0.0, "{dxs:?} vs {dx1}");
+    assert!(close(f64::from_bits(out[1]), dw, 1e-14), "{} vs {dw}", f64::from_bits(out[1]));
+
+    use oxidase_engine::ArgActivity::Dual;
+    let c = compile_forward(POINTER_BESIDE_FLOAT, "f", vec![Dual, Dual], 1).unwrap();
+    let mut txs = [0.0, 1.0];
+    let mut out = [0u64; 2];
+    (c.grad)([p(&mut xs), p(&mut txs), f(w), f(2.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[1]), dx1 + 2.0 * dw, 1e-14), "{} vs {}", f64::from_bits(out[1]), dx1 + 2.0 * dw);
+}

@@ -113,11 +113,25 @@ impl Builder {
     pub fn array_alloca(&self, ty: Type, n: Value) -> Value {
         Value(unsafe { LLVMBuildArrayAlloca(self.raw, ty.0, n.0, NONAME) })
     }
+    /// A load of `ty` from `ptr`. A vector is loaded with the alignment of its elements, not its
+    /// own: code built here addresses memory laid out like the program's (shadows), which
+    /// vector code reads unaligned (`_mm256_loadu_pd`); assuming the vector's own alignment
+    /// would fault there.
     pub fn load(&self, ty: Type, ptr: Value) -> Value {
-        Value(unsafe { LLVMBuildLoad2(self.raw, ty.0, ptr.0, NONAME) })
+        let l = Value(unsafe { LLVMBuildLoad2(self.raw, ty.0, ptr.0, NONAME) });
+        if let Some(a) = element_alignment(ty) {
+            l.set_alignment(a);
+        }
+        l
     }
+    /// A store of `v` through `ptr`; a vector with the alignment of its elements (see
+    /// [`Builder::load`]).
     pub fn store(&self, v: Value, ptr: Value) -> Value {
-        Value(unsafe { LLVMBuildStore(self.raw, v.0, ptr.0) })
+        let s = Value(unsafe { LLVMBuildStore(self.raw, v.0, ptr.0) });
+        if let Some(a) = element_alignment(v.ty()) {
+            s.set_alignment(a);
+        }
+        s
     }
     pub fn gep(&self, elem_ty: Type, ptr: Value, indices: &[Value]) -> Value {
         let mut idx: Vec<_> = indices.iter().map(|v| v.0).collect();
@@ -185,4 +199,21 @@ impl Builder {
             )
         })
     }
+}
+
+/// The natural alignment of a vector type's elements (`None` for other types, which keep their
+/// ABI alignment).
+fn element_alignment(ty: Type) -> Option<u32> {
+    use llvm_sys::LLVMTypeKind::*;
+    if !ty.is_vector() {
+        return None;
+    }
+    let e = ty.element();
+    Some(match e.kind() {
+        LLVMHalfTypeKind | LLVMBFloatTypeKind => 2,
+        LLVMFloatTypeKind => 4,
+        LLVMDoubleTypeKind | LLVMPointerTypeKind => 8,
+        LLVMIntegerTypeKind => (e.int_width() / 8).clamp(1, 16).next_power_of_two(),
+        _ => 16,
+    })
 }

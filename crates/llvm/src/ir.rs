@@ -187,6 +187,10 @@ impl Type {
     pub fn array_of(elem: Type, n: u64) -> Type {
         Type(unsafe { LLVMArrayType2(elem.0, n) })
     }
+    /// The fixed-length vector `<n x elem>`.
+    pub fn vector_of(elem: Type, n: u32) -> Type {
+        Type(unsafe { LLVMVectorType(elem.0, n) })
+    }
     pub fn function(ret: Type, params: &[Type], variadic: bool) -> Type {
         let mut raw: Vec<_> = params.iter().map(|t| t.0).collect();
         Type(unsafe { LLVMFunctionType(ret.0, raw.as_mut_ptr(), raw.len() as u32, variadic as i32) })

@@ -39,6 +39,13 @@ mod robot_arm_3d;
 mod camera_pose;
 mod spring_network;
 mod thread_workspace;
+mod softmax_regression_ndarray;
+mod ndarray_regression_net;
+mod covariance_rayleigh;
+mod heat2d_ndarray;
+mod orbit_leapfrog;
+mod ridge_dmatrix;
+mod nearest_cell;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -73,6 +80,13 @@ fn main() {
         ("camera_pose", camera_pose::run),
         ("spring_network", spring_network::run),
         ("thread_workspace", thread_workspace::run),
+        ("softmax_regression_ndarray", softmax_regression_ndarray::run),
+        ("ndarray_regression_net", ndarray_regression_net::run),
+        ("covariance_rayleigh", covariance_rayleigh::run),
+        ("heat2d_ndarray", heat2d_ndarray::run),
+        ("orbit_leapfrog", orbit_leapfrog::run),
+        ("ridge_dmatrix", ridge_dmatrix::run),
+        ("nearest_cell", nearest_cell::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {

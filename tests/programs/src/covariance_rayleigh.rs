@@ -43,5 +43,8 @@ pub fn run() {
     let centred = &x - &x.mean_axis(Axis(0)).unwrap();
     let proj = centred.dot(&va).insert_axis(Axis(1));
     let want = proj.dot(&va.view().insert_axis(Axis(0))) * (2.0 / ((n - 1) as f64 * vv));
-    assert_close("covariance_rayleigh d/ddata closed form", &dd, want.as_slice().unwrap(), 1e-10);
+    // Logical (row-major) order: the product of an n×1 and a 1×dim matrix may come back in
+    // column-major layout.
+    let want: Vec<f64> = want.iter().copied().collect();
+    assert_close("covariance_rayleigh d/ddata closed form", &dd, &want, 1e-10);
 }
