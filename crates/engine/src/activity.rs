@@ -463,7 +463,11 @@ impl Analyzer<'_> {
                     _ => false,
                 }
         };
-        if live && (self.result.bits.may_be_float(call) || declared_float_bits()) {
+        // Float bits of one type returned as an integer (a dev build's `Matrix1<f64>` as an
+        // `i64`) carry their tangent as bits, and their adjoint as that float
+        // (`RevRet::FloatBits`); bits of several types, or bits this function never reads as a
+        // float, have no adjoint to carry.
+        if live && self.result.bits.float_view(call).is_none() && (self.result.bits.may_be_float(call) || declared_float_bits()) {
             self.float_bits_error(call, "are returned from a function as an integer");
             return;
         }
@@ -497,6 +501,7 @@ impl Analyzer<'_> {
             }
             if differentiable_type(call.ty())
                 || carries_address(self.function.global_parent(), call, self.ret_shadow, 0)
+                || self.result.bits.float_view(call).is_some()
             {
                 self.mark(call);
             }

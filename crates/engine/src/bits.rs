@@ -153,6 +153,23 @@ pub fn analyze(function: Value) -> FloatBits {
                         seen_as.push((me, t, false));
                     }
                 }
+                // A call declared to return one float, as an integer of its size (a dev build's
+                // `Matrix1<f64>` as an `i64`): the integer is that float's bits.
+                LLVMCall | LLVMInvoke if int_like(ty) => {
+                    let me = id(inst, &mut uf);
+                    let size = oxidase_llvm::module::abi_size(m, ty);
+                    if let Some(t) = inst.called_function().and_then(|f| crate::declared::returned_float(m, f, size)) {
+                        seen_as.push((me, t, true));
+                    }
+                }
+                // ... and so is what such a function returns.
+                LLVMRet if inst.num_operands() == 1 && int_like(inst.operand(0).ty()) && !inst.operand(0).is_constant() => {
+                    let v = inst.operand(0);
+                    let me = id(v, &mut uf);
+                    if let Some(t) = crate::declared::returned_float(m, function, oxidase_llvm::module::abi_size(m, v.ty())) {
+                        seen_as.push((me, t, true));
+                    }
+                }
                 _ if int_like(ty) => {
                     id(inst, &mut uf);
                 }

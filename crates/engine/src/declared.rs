@@ -38,6 +38,16 @@ pub fn returns_floats(m: LLVMModuleRef, f: Value) -> bool {
         .is_some_and(|l| l.iter().any(|t| t.is_float_or_float_vector()))
 }
 
+/// The float type `f` is declared to return when its result is exactly one float (or float
+/// vector) of `size` bytes: a `Matrix1<f64>` that a dev build returns as an `i64` returns `f64`.
+pub fn returned_float(m: LLVMModuleRef, f: Value, size: u64) -> Option<Type> {
+    let l = f.subprogram()?.return_type().and_then(|t| type_leaves(m, t))?;
+    match l.as_slice() {
+        [t] if t.is_float_or_float_vector() && oxidase_llvm::module::abi_size(m, *t) == size => Some(*t),
+        _ => None,
+    }
+}
+
 /// Whether the global `g`'s declared Rust type is known and holds no pointers (a scratch
 /// buffer of numbers, such as `matrixmultiply`'s thread-local mask buffer).
 /// Without debug information (a release build), every access to it must be visible and hold

@@ -82,6 +82,10 @@ pub enum RevRet {
     Const,
     /// Differentiated: the derivative takes a seed `dret` of the return type, applied to every lane.
     Active,
+    /// Differentiated, an integer result that carries the bits of this float type (a dev build
+    /// returns `Matrix1<f64>` as an `i64`; [`crate::bits`]): the split reverse function takes the
+    /// adjoint as this float type. Only for callees (a caller's view of the call decides it).
+    FloatBits(oxidase_llvm::Type),
 }
 
 /// Identifies a reverse derivative completely (the memoization key).

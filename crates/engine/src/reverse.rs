@@ -108,7 +108,15 @@ fn returns_shadow(key: &ReverseKey) -> bool {
 /// Whether the split reverse function takes the result's adjoint.
 fn takes_seed(key: &ReverseKey) -> bool {
     let r = key.function.function_type().return_type();
-    key.ret == RevRet::Active && r.contains_float()
+    key.ret == RevRet::Active && r.contains_float() || matches!(key.ret, RevRet::FloatBits(_))
+}
+
+/// The type of the result's adjoint a split reverse function takes (see [`takes_seed`]).
+fn seed_type(key: &ReverseKey) -> Type {
+    match key.ret {
+        RevRet::FloatBits(t) => t,
+        _ => key.function.function_type().return_type(),
+    }
 }
 
 pub fn augmented_type(key: &ReverseKey) -> Type {
@@ -133,7 +141,7 @@ pub fn split_reverse_type(key: &ReverseKey) -> Type {
     let w = key.width as usize;
     let mut params = vec![Type::ptr(ctx)];
     if takes_seed(key) {
-        params.extend(std::iter::repeat_n(fty.return_type(), w));
+        params.extend(std::iter::repeat_n(seed_type(key), w));
     }
     let fields: Vec<Type> = active_param_types(key).into_iter().flat_map(|t| std::iter::repeat_n(t, w)).collect();
     let r = if fields.is_empty() { Type::void(ctx) } else { Type::struct_of(ctx, &fields) };
@@ -1358,11 +1366,13 @@ impl Gen<'_> {
                     }
                 })
                 .collect(),
-            ret: if self.activity.is_active(call)
-                && (activity::differentiable_type(call.ty())
-                    || self.activity.pointer_ints.contains(&call))
-            {
+            ret: if !self.activity.is_active(call) {
+                RevRet::Const
+            } else if activity::differentiable_type(call.ty()) || self.activity.pointer_ints.contains(&call) {
                 RevRet::Active
+            } else if let Some(t) = self.activity.bits.float_view(call) {
+                // Float bits returned as an integer: their adjoint goes back as that float.
+                RevRet::FloatBits(t)
             } else {
                 RevRet::Const
             },
@@ -1847,7 +1857,7 @@ impl Gen<'_> {
         let w = self.width;
         match inst.opcode() {
             LLVMRet => {
-                if inst.num_operands() == 1 && self.key.ret == RevRet::Active {
+                if inst.num_operands() == 1 && self.key.ret != RevRet::Const {
                     let v = inst.operand(0);
                     for k in 0..w {
                         if let Some(&s) = self.seeds.get(k) {

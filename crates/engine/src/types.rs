@@ -254,6 +254,14 @@ pub fn float_bits_in_memory(m: LLVMModuleRef, p: Value, ty: Type, moved: bool) -
         return None;
     }
     let size = abi_size(m, ty);
+    // ... and floats there (a `Matrix1<f64>` that a call returned as an `i64`) are floats.
+    if let Some(l) = crate::declared::pointee_leaves(m, p, Some(size)) {
+        if let [t] = l.as_slice() {
+            if t.is_float_or_float_vector() && abi_size(m, *t) == size {
+                return Some(*t);
+            }
+        }
+    }
     let (leaves, numeric) = range_leaves(m, p, Some(size), false, false)?;
     let float = match leaves.iter().copied().find(|t| t.is_float_or_float_vector()) {
         Some(f) => f,

@@ -1549,3 +1549,32 @@ fn pointer_returned_beside_a_float_in_both_modes() {
     (c.grad)([p(&mut xs), p(&mut txs), f(w), f(2.0)].as_ptr(), out.as_mut_ptr());
     assert!(close(f64::from_bits(out[1]), dx1 + 2.0 * dw, 1e-14), "{} vs {}", f64::from_bits(out[1]), dx1 + 2.0 * dw);
 }
+
+/// A callee returning float bits as an integer (a dev build returns `Matrix1<f64>` as an `i64`):
+/// the tangent travels as bits, the adjoint as the float the caller reads them as.
+#[test]
+fn float_bits_returned_from_a_call_as_an_integer() {
+    let ir = r#"
+define internal i64 @sq_bits(double %x) {
+  %y = fmul double %x, %x
+  %b = bitcast double %y to i64
+  ret i64 %b
+}
+define double @f(double %x) {
+  %r = call i64 @sq_bits(double %x)
+  %g = bitcast i64 %r to double
+  %t = fmul double %g, %x
+  ret double %t
+}"#;
+    let x = 1.5f64;
+    let c = compile(ir, "f", vec![RevArg::Active], RevRet::Active, 1).unwrap();
+    let mut out = [0u64; 2];
+    (c.grad)([f(x), f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[0]), x * x * x, 1e-15));
+    assert!(close(f64::from_bits(out[1]), 3.0 * x * x, 1e-15), "got {}", f64::from_bits(out[1]));
+
+    let c = compile_forward(ir, "f", vec![oxidase_engine::ArgActivity::Dual], 1).unwrap();
+    let mut out = [0u64; 2];
+    (c.grad)([f(x), f(2.0)].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[1]), 6.0 * x * x, 1e-15), "got {}", f64::from_bits(out[1]));
+}

@@ -46,6 +46,7 @@ mod heat2d_ndarray;
 mod orbit_leapfrog;
 mod ridge_dmatrix;
 mod nearest_cell;
+mod quadratic_forms;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -87,6 +88,7 @@ fn main() {
         ("orbit_leapfrog", orbit_leapfrog::run),
         ("ridge_dmatrix", ridge_dmatrix::run),
         ("nearest_cell", nearest_cell::run),
+        ("quadratic_forms", quadratic_forms::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
