@@ -393,9 +393,16 @@ impl Engine {
             // Never hand out IR the verifier rejects: that would surface as a crash in codegen.
             let bad = self.in_request[from..].iter().find(|j| j.functions().iter().any(|f| !module::function_is_valid(*f)));
             if let Some(j) = bad {
+                // The verifier's first complaint, for the report.
+                let why = module::verify_module(self.module).err().and_then(|t| t.lines().next().map(str::to_string)).unwrap_or_default();
+                // Debugging aid: the rejected functions' text.
+                if let Some(path) = std::env::var_os("OXIDASE_DUMP_INVALID") {
+                    let text: String = j.functions().iter().map(|f| f.print()).collect();
+                    let _ = std::fs::write(path, text);
+                }
                 errors.push(AdError::new(
                     j.function(),
-                    "oxidase generated an invalid derivative (internal error)",
+                    format!("oxidase generated an invalid derivative (internal error: {why})"),
                     "please report this program; as a workaround mark the function #[inline] or simplify it",
                 ));
             }

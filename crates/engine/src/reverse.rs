@@ -209,7 +209,9 @@ struct Gen<'e> {
     /// the induction variable on them, the reversal restores it when it enters the loop.
     /// The value is `None` when the saved values go through the tape, or the stack slots holding
     /// them (iv, start) on an edge that runs at most once (combined derivatives).
-    loop_exits: HashMap<(Block, Block), (usize, Option<(Value, Option<Value>)>)>,
+    /// Per exit edge, the counted loops it leaves (an edge out of nested loops leaves several),
+    /// in the order their induction variables are saved there.
+    loop_exits: HashMap<(Block, Block), Vec<(usize, Option<(Value, Option<Value>)>)>>,
     /// Combined: slot of the primal result.
     ret_slot: Option<Value>,
     /// Returning primal blocks, in order (their index is pushed when there are several, split).
@@ -646,6 +648,8 @@ impl Gen<'_> {
     fn save_loop_exits(&mut self) {
         let ctx = context_of(self.module());
         let m = self.module();
+        // An edge that leaves several loops at once is split once; each loop saves there.
+        let mut split: HashMap<(Block, Block), Block> = HashMap::new();
         for (li, l) in self.loops.clone().into_iter().enumerate() {
             let riv = self.slots_b.alloca(l.iv.ty());
             let rstart = (!l.start.is_constant()).then(|| self.slots_b.alloca(l.iv.ty()));
@@ -654,15 +658,24 @@ impl Gen<'_> {
                 if !self.activity.returning.contains(&o) {
                     continue;
                 }
-                let t = self.save_point[&x];
                 let target = self.bmap[&o];
-                let e = Block::append(ctx, self.fwd_fn, "loop.exit");
-                for i in 0..t.successors().len() as u32 {
-                    if t.successors()[i as usize] == target {
-                        t.set_successor(i, e);
+                let e = match split.get(&(x, o)) {
+                    Some(&e) => {
+                        self.b.position_before(e.terminator().expect("a split edge ends in its branch"));
+                        e
                     }
-                }
-                self.b.position_at_end(e);
+                    None => {
+                        let t = self.save_point[&x];
+                        let e = Block::append(ctx, self.fwd_fn, "loop.exit");
+                        for i in 0..t.successors().len() as u32 {
+                            if t.successors()[i as usize] == target {
+                                t.set_successor(i, e);
+                            }
+                        }
+                        self.b.position_at_end(e);
+                        e
+                    }
+                };
                 let mut vals = vec![self.val(l.iv)];
                 if rstart.is_some() {
                     vals.push(self.val(l.start));
@@ -678,9 +691,11 @@ impl Gen<'_> {
                     tape::push(m, &self.b, self.fwd_local, &vals);
                     None
                 };
-                self.b.br(target);
+                if split.insert((x, o), e).is_none() {
+                    self.b.br(target);
+                }
                 self.edge_from.insert((x, o), e);
-                self.loop_exits.insert((x, o), (li, slots));
+                self.loop_exits.entry((x, o)).or_default().push((li, slots));
             }
         }
     }
@@ -1711,8 +1726,10 @@ impl Gen<'_> {
     }
 
     fn phi_edge(&mut self, b: Block, pred: Block, phi_adj: &[(Value, Vec<Value>)]) {
-        if let Some(&(li, slots)) = self.loop_exits.get(&(pred, b)) {
-            // Entering a counted loop's reversal: its induction variable as the loop left it.
+        // Entering counted loops' reversals: their induction variables as the loops left them,
+        // popped in the reverse of the order they were saved in.
+        let exits = self.loop_exits.get(&(pred, b)).cloned().unwrap_or_default();
+        for &(li, slots) in exits.iter().rev() {
             let m = self.module();
             let (riv, rstart) = self.loop_slots[li];
             let ty = self.loops[li].iv.ty();

@@ -1578,3 +1578,54 @@ define double @f(double %x) {
     (c.grad)([f(x), f(2.0)].as_ptr(), out.as_mut_ptr());
     assert!(close(f64::from_bits(out[1]), 6.0 * x * x, 1e-15), "got {}", f64::from_bits(out[1]));
 }
+
+/// An early exit from an inner counted loop that leaves the outer one too (a search returning
+/// from inside nested loops): the edge leaves two loops, and both save their induction variable
+/// on it.
+#[test]
+fn early_exit_leaving_two_counted_loops() {
+    let ir = r#"
+define double @f(ptr %x, i64 %n) {
+entry:
+  br label %outer
+outer:
+  %i = phi i64 [ 0, %entry ], [ %i1, %olatch ]
+  %acc = phi double [ 0.0, %entry ], [ %acc2, %olatch ]
+  br label %inner
+inner:
+  %j = phi i64 [ 0, %outer ], [ %j1, %ilatch ]
+  %acc1 = phi double [ %acc, %outer ], [ %acc2, %ilatch ]
+  %k = add i64 %i, %j
+  %p = getelementptr double, ptr %x, i64 %k
+  %v = load double, ptr %p
+  %sq = fmul double %v, %v
+  %acc2 = fadd double %acc1, %sq
+  %big = fcmp ogt double %acc2, 100.0
+  br i1 %big, label %done, label %ilatch
+ilatch:
+  %j1 = add i64 %j, 1
+  %jc = icmp eq i64 %j1, 2
+  br i1 %jc, label %olatch, label %inner
+olatch:
+  %i1 = add i64 %i, 1
+  %ic = icmp eq i64 %i1, %n
+  br i1 %ic, label %done, label %outer
+done:
+  %r = phi double [ %acc2, %inner ], [ %acc2, %olatch ]
+  ret double %r
+}"#;
+    let c = compile(ir, "f", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    // No early exit: x[k]² counted once per (i, j) with i + j = k.
+    let mut x = [0.5, -1.0, 1.5, 2.0];
+    let mut dx = [0.0; 4];
+    let mut out = [0u64; 1];
+    (c.grad)([p(&mut x), p(&mut dx), 3, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(f64::from_bits(out[0]), 0.25 + 2.0 * 1.0 + 2.0 * 2.25 + 4.0);
+    assert_eq!(dx, [1.0, -4.0, 6.0, 4.0]);
+    // The early exit at (i, j) = (1, 1), from the inner loop out of both.
+    let mut x = [1.0, 2.0, 10.0, 3.0];
+    let mut dx = [0.0; 4];
+    (c.grad)([p(&mut x), p(&mut dx), 3, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(f64::from_bits(out[0]), 109.0);
+    assert_eq!(dx, [2.0, 8.0, 20.0, 0.0]);
+}

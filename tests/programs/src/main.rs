@@ -47,6 +47,7 @@ mod orbit_leapfrog;
 mod ridge_dmatrix;
 mod nearest_cell;
 mod quadratic_forms;
+mod species_table;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -89,6 +90,7 @@ fn main() {
         ("ridge_dmatrix", ridge_dmatrix::run),
         ("nearest_cell", nearest_cell::run),
         ("quadratic_forms", quadratic_forms::run),
+        ("species_table", species_table::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
