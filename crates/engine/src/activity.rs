@@ -269,10 +269,12 @@ fn declared_integer(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, p: Value)
         .is_some_and(|l| l.iter().all(|t| t.is_int() && t.int_width() == 64))
 }
 
-/// Whether `v` is an aggregate of pointers and floats: active for its floats, it may still
-/// lack the shadows of its pointers.
+/// Whether `v` is an aggregate holding pointers (beside floats, or beside other pointers):
+/// active for one field, it may still lack the shadows of its other pointers (a `{ ptr, ptr }`
+/// of constant `println!` pieces and differentiated arguments; `Option<(&mut f64, f64)>` as
+/// `{ ptr, double }`).
 fn is_mixed(v: Value) -> bool {
-    v.ty().contains_pointer() && v.ty().contains_float()
+    v.ty().is_aggregate() && v.ty().contains_pointer()
 }
 
 /// Whether a value of this type can carry a tangent across a call boundary.
@@ -309,7 +311,7 @@ impl Analyzer<'_> {
                 let ops = data_operands(inst);
                 if self.any_active(&ops) {
                     self.mark(inst);
-                    // A pointer taken out of an aggregate that is active for its floats (a
+                    // A pointer taken out of an aggregate that is active for another field (a
                     // `{ ptr, double }` result): its shadow must exist where it comes from.
                     if inst.opcode() == LLVMExtractValue && inst.ty().contains_pointer() && is_mixed(inst.operand(0)) {
                         self.require(inst.operand(0), true, Need::Mirror, inst);
@@ -536,9 +538,9 @@ impl Analyzer<'_> {
     }
 
     fn require_rec(&mut self, p: Value, strict: bool, need: Need, at: Value, seen: &mut HashSet<Value>) {
-        // An aggregate of pointers and floats (`Option<(&mut f64, f64)>` returned as
-        // `{ ptr, double }`) may be active for its floats alone, and so may a pointer taken out
-        // of it: its pointers still need their shadows, from where they come.
+        // An aggregate holding pointers (`Option<(&mut f64, f64)>` returned as `{ ptr, double }`)
+        // may be active for one field alone, and so may a pointer taken out of it: its pointers
+        // still need their shadows, from where they come.
         let from_mixed = is_mixed(p) || p.is_instruction() && p.opcode() == Opcode::LLVMExtractValue && is_mixed(p.operand(0));
         if self.active(p) && !from_mixed || !seen.insert(p) {
             return;

@@ -883,7 +883,11 @@ impl Gen<'_> {
                     // shadow (see reverse mode's `callee_key`).
                     if crate::calls::specializes_on(self.val(a)) {
                         ArgActivity::Constant(self.val(a))
-                    } else if differentiable_type(a.ty()) && self.activity.is_active(a) {
+                    } else if differentiable_type(a.ty())
+                        && (self.activity.is_active(a) || self.activity.shadow_globals.contains(&a))
+                    {
+                        // A global with a shadow (a constant's zero shadow, which a callee
+                        // returning a pointer into it needs) is passed with that shadow.
                         ArgActivity::Dual
                     } else {
                         ArgActivity::Const

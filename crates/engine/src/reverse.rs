@@ -1366,8 +1366,11 @@ impl Gen<'_> {
             args: args
                 .iter()
                 .map(|&a| {
-                    let active =
-                        activity::differentiable_type(a.ty()) && self.activity.is_active(a);
+                    // A global with a shadow (a constant's zero shadow, which a callee
+                    // returning a pointer into it needs: `fmt::Arguments::new` over the
+                    // constant pieces of a `println!`) is passed with that shadow.
+                    let active = activity::differentiable_type(a.ty())
+                        && (self.activity.is_active(a) || self.activity.shadow_globals.contains(&a));
                     // A constant table of functions (read-only: never a home for derivative
                     // data) is specialized on even where it has a shadow.
                     if crate::calls::specializes_on(self.val(a)) {

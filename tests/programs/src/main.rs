@@ -48,6 +48,8 @@ mod ridge_dmatrix;
 mod nearest_cell;
 mod quadratic_forms;
 mod species_table;
+mod csr_least_squares;
+mod material_models;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -91,6 +93,8 @@ fn main() {
         ("nearest_cell", nearest_cell::run),
         ("quadratic_forms", quadratic_forms::run),
         ("species_table", species_table::run),
+        ("csr_least_squares", csr_least_squares::run),
+        ("material_models", material_models::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
