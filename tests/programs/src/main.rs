@@ -50,6 +50,10 @@ mod quadratic_forms;
 mod species_table;
 mod csr_least_squares;
 mod material_models;
+mod expression_tree;
+mod gauss_pivot;
+mod mixed_precision;
+mod holt_forecast;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -95,6 +99,10 @@ fn main() {
         ("species_table", species_table::run),
         ("csr_least_squares", csr_least_squares::run),
         ("material_models", material_models::run),
+        ("expression_tree", expression_tree::run),
+        ("gauss_pivot", gauss_pivot::run),
+        ("mixed_precision", mixed_precision::run),
+        ("holt_forecast", holt_forecast::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
