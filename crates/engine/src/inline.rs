@@ -11,7 +11,8 @@
 //! edges of their web say what they are ([`crate::bits`]).
 //!
 //! Only straight-line helpers of a few integer loads and stores, `bitcast`s and constant-offset
-//! GEPs are inlined, at direct `call`s: the program means exactly what it meant (the primal
+//! GEPs (and debug spills of their arguments) are inlined, at direct `call`s and at `invoke`s
+//! (they cannot unwind): the program means exactly what it meant (the primal
 //! function changes, as [`crate::fold`] changes it, in form only).
 use oxidase_llvm::{Builder, Opcode, Value};
 use std::collections::HashMap;
@@ -35,13 +36,31 @@ pub fn is_move_helper(f: Value) -> bool {
         return false;
     }
     let int_like = crate::bits::int_like;
+    // It moves integers (a helper returning a pointer it was given, `NonNull::as_ptr`, stays a
+    // call: its derivative carries the pointer's shadow).
+    let moves = insts.iter().any(|&i| i.opcode() == LLVMLoad);
+    let returns = f.function_type().return_type();
+    if !moves || !(returns.is_void() || int_like(returns)) {
+        return false;
+    }
     insts.iter().all(|&i| match i.opcode() {
         LLVMLoad => !i.is_volatile() && int_like(i.ty()),
+        // A debug spill of an argument (dev builds): written, never read.
+        LLVMStore if is_spill_slot(i.operand(1)) => true,
         LLVMStore => !i.is_volatile() && int_like(i.operand(0).ty()) && !i.operand(0).is_constant(),
+        LLVMAlloca => is_spill_slot(i),
         LLVMBitCast | LLVMRet => true,
         LLVMGetElementPtr => (1..i.num_operands()).all(|k| i.operand(k).is_constant()),
         _ => false,
     })
+}
+
+/// Whether `v` is a stack slot that is only written (a dev build's debug spill of an argument,
+/// read by the debugger alone): inlining leaves it and its stores out.
+fn is_spill_slot(v: Value) -> bool {
+    v.is_instruction()
+        && v.opcode() == Opcode::LLVMAlloca
+        && v.users().into_iter().all(|u| u.is_instruction() && u.opcode() == Opcode::LLVMStore && u.operand(1) == v && u.operand(0) != v)
 }
 
 /// Inlines every direct `call` in `f` of a helper that only moves bytes ([`is_move_helper`]);
@@ -50,7 +69,12 @@ pub fn inline_move_helpers(f: Value) -> usize {
     let mut sites = Vec::new();
     for b in f.blocks() {
         for i in b.instructions() {
-            if i.opcode() != Opcode::LLVMCall {
+            // An `invoke` of a helper that cannot unwind becomes a branch to its normal
+            // destination; not where the unwind destination has phis, which would lose an
+            // incoming edge.
+            let invoke_ok = i.opcode() == Opcode::LLVMInvoke
+                && i.unwind_dest().instructions().first().is_some_and(|f| f.opcode() != Opcode::LLVMPHI);
+            if i.opcode() != Opcode::LLVMCall && !invoke_ok {
                 continue;
             }
             let Some(callee) = i.called_function() else { continue };
@@ -72,11 +96,17 @@ pub fn inline_move_helpers(f: Value) -> usize {
                 result = (inst.num_operands() == 1).then(|| inst.operand(0));
                 break;
             }
+            if is_spill_slot(inst) || inst.opcode() == Opcode::LLVMStore && is_spill_slot(inst.operand(1)) {
+                continue;
+            }
             let c = crate::emit::clone_at(&b, inst, |v| map.get(&v).copied().unwrap_or(v), &[]);
             map.insert(inst, c);
         }
         if let Some(r) = result {
             call.replace_all_uses_with(map.get(&r).copied().unwrap_or(r));
+        }
+        if call.opcode() == Opcode::LLVMInvoke {
+            b.br(call.normal_dest());
         }
         call.erase();
     }

@@ -744,6 +744,15 @@ impl Gen<'_> {
         {
             return Some(v);
         }
+        // A field taken out of a constant aggregate (a dev build's `extractvalue { ptr, i64 }
+        // { ptr inttoptr (i64 8 to ptr), i64 0 }, 0`): a null or dangling address is its own
+        // shadow.
+        if v.is_instruction() && v.opcode() == Opcode::LLVMExtractValue && v.operand(0).is_constant_aggregate() {
+            let field = v.indices().iter().try_fold(v.operand(0), |c, &i| c.is_constant_aggregate().then(|| c.operand(i)));
+            if field.is_some_and(|f| f.is_null_constant() || f.is_undef() || f.is_int_to_ptr()) {
+                return Some(self.val(v));
+            }
+        }
         if activity::is_sentinel(v) && !self.activity.is_active(v) {
             // A sentinel address made from an integer is its own shadow (activity.rs).
             return Some(self.val(v));

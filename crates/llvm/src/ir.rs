@@ -374,6 +374,11 @@ impl Value {
             }
         }
     }
+    /// Whether this is a constant struct or array given field by field (its fields are its
+    /// operands), as opposed to zero, undef or packed data.
+    pub fn is_constant_aggregate(self) -> bool {
+        unsafe { !LLVMIsAConstantStruct(self.0).is_null() || !LLVMIsAConstantArray(self.0).is_null() }
+    }
     /// Whether this is a pointer made from an integer (`inttoptr` instruction or constant
     /// expression): a sentinel such as Rust's dangling pointer of an empty `Vec`.
     pub fn is_int_to_ptr(self) -> bool {

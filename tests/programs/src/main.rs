@@ -47,7 +47,6 @@ mod orbit_leapfrog;
 mod ridge_dmatrix;
 mod nearest_cell;
 mod quadratic_forms;
-mod species_table;
 mod csr_least_squares;
 mod material_models;
 mod expression_tree;
@@ -96,7 +95,6 @@ fn main() {
         ("ridge_dmatrix", ridge_dmatrix::run),
         ("nearest_cell", nearest_cell::run),
         ("quadratic_forms", quadratic_forms::run),
-        ("species_table", species_table::run),
         ("csr_least_squares", csr_least_squares::run),
         ("material_models", material_models::run),
         ("expression_tree", expression_tree::run),
