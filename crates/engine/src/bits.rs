@@ -31,6 +31,17 @@ pub enum View {
     Conflict,
 }
 
+impl View {
+    /// This view once the bits are also seen as the float type `t`.
+    fn seen_as(self, t: Type) -> View {
+        match self {
+            View::Integer => View::Float(t),
+            View::Float(u) if u == t => View::Float(u),
+            _ => View::Conflict,
+        }
+    }
+}
+
 /// The webs of one function (see the module docs).
 #[derive(Debug, Default)]
 pub struct FloatBits {
@@ -211,11 +222,7 @@ pub fn analyze(function: Value) -> FloatBits {
             continue;
         }
         converted[r] |= strong;
-        views[r] = match views[r] {
-            View::Integer => View::Float(t),
-            View::Float(u) if u == t => View::Float(u),
-            _ => View::Conflict,
-        };
+        views[r] = views[r].seen_as(t);
     }
     // The view flows from what a slot stores to what it loads, never back: a load whose
     // memory only suggests floats must not make the values stored there float bits (a fold's
@@ -237,11 +244,7 @@ pub fn analyze(function: Value) -> FloatBits {
                 if address_webs.contains(&w) {
                     continue;
                 }
-                let new = match views[w] {
-                    View::Integer => View::Float(t),
-                    View::Float(u) if u == t => View::Float(t),
-                    _ => View::Conflict,
-                };
+                let new = views[w].seen_as(t);
                 if new != views[w] || !converted[w] {
                     views[w] = new;
                     converted[w] = true;
