@@ -1,0 +1,291 @@
+//! Control-flow reversal: `choice` phis, counted loops run backwards by their induction variable, reverse blocks and the exits of both sweeps.
+
+use super::*;
+
+pub(super) fn is_return(b: Block) -> bool {
+    b.terminator().is_some_and(|t| t.opcode() == Opcode::LLVMRet)
+}
+
+impl Gen<'_> {
+    /// Unique reachable predecessors of `b` that need a reversal, in a fixed order.
+    pub(super) fn unique_preds(&self, b: Block) -> Vec<Block> {
+        let mut out: Vec<Block> = Vec::new();
+        for &p in self.preds.get(&b).into_iter().flatten() {
+            if self.activity.returning.contains(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    pub(super) fn add_choice(&mut self, b: Block) {
+        if !self.activity.returning.contains(&b) || self.unique_preds(b).len() < 2 || self.counted_header(b).is_some() {
+            return;
+        }
+        let ctx = context_of(self.module());
+        let phi = self.b.phi(Type::i32(ctx));
+        self.choice.insert(b, phi);
+    }
+
+    /// The counted loop `b` heads, if any.
+    pub(super) fn counted_header(&self, b: Block) -> Option<usize> {
+        self.loops.iter().position(|l| l.header == b)
+    }
+
+    /// The counted loop whose induction variable is the forward value `fv` and whose body holds
+    /// the block being reversed: the reversal has that variable's current value.
+    pub(super) fn live_induction_variable(&self, fv: Value) -> Option<usize> {
+        let b = self.current?;
+        self.loops.iter().position(|l| self.vmap.get(&l.iv) == Some(&fv) && l.body.contains(&b))
+    }
+
+    /// Splits each exit edge of the counted loops in the forward function and saves the
+    /// induction variable (and a non-constant start) there.
+    pub(super) fn save_loop_exits(&mut self) {
+        let ctx = context_of(self.module());
+        let m = self.module();
+        // An edge that leaves several loops at once is split once; each loop saves there.
+        let mut split: HashMap<(Block, Block), Block> = HashMap::new();
+        for (li, l) in self.loops.clone().into_iter().enumerate() {
+            let riv = self.slots_b.alloca(l.iv.ty());
+            let rstart = (!l.start.is_constant()).then(|| self.slots_b.alloca(l.iv.ty()));
+            self.loop_slots.push((riv, rstart));
+            for &(x, o) in &l.exits {
+                if !self.activity.returning.contains(&o) {
+                    continue;
+                }
+                let target = self.bmap[&o];
+                let e = match split.get(&(x, o)) {
+                    Some(&e) => {
+                        self.b.position_before(e.terminator().expect("a split edge ends in its branch"));
+                        e
+                    }
+                    None => {
+                        let t = self.save_point[&x];
+                        let e = Block::append(ctx, self.fwd_fn, "loop.exit");
+                        for i in 0..t.successors().len() as u32 {
+                            if t.successors()[i as usize] == target {
+                                t.set_successor(i, e);
+                            }
+                        }
+                        self.b.position_at_end(e);
+                        e
+                    }
+                };
+                let mut vals = vec![self.val(l.iv)];
+                if rstart.is_some() {
+                    vals.push(self.val(l.start));
+                }
+                // An edge into a block on no cycle runs at most once: a stack slot suffices.
+                let slots = if self.shape == Shape::Combined && !self.cyclic.contains(&o) {
+                    let s: Vec<Value> = vals.iter().map(|v| self.fwd_slots_b.alloca(v.ty())).collect();
+                    for (v, slot) in vals.iter().zip(&s) {
+                        self.b.store(*v, *slot);
+                    }
+                    Some((s[0], s.get(1).copied()))
+                } else {
+                    tape::push(m, &self.b, self.fwd_local, &vals);
+                    None
+                };
+                if split.insert((x, o), e).is_none() {
+                    self.b.br(target);
+                }
+                self.edge_from.insert((x, o), e);
+                self.loop_exits.entry((x, o)).or_default().push((li, slots));
+            }
+        }
+    }
+
+    pub(super) fn fill_phis(&mut self) {
+        let ctx = context_of(self.module());
+        for (old, new, shadows) in std::mem::take(&mut self.phis) {
+            for (v, pred) in old.incoming() {
+                let Some(&from) = self.edge_from.get(&(pred, old.parent_block())) else { continue };
+                new.add_incoming(self.val(v), from);
+                for (k, &s) in shadows.iter().enumerate() {
+                    let sv = self.shadow_or_null(v, k);
+                    s.add_incoming(sv, from);
+                }
+            }
+        }
+        let choices: Vec<(Block, Value)> = self.choice.iter().map(|(&b, &p)| (b, p)).collect();
+        for (b, phi) in choices {
+            let uniq = self.unique_preds(b);
+            for &p in self.preds.get(&b).into_iter().flatten() {
+                let Some(&from) = self.edge_from.get(&(p, b)) else { continue };
+                let idx = uniq.iter().position(|&u| u == p).map(|i| i as u64).unwrap_or(0);
+                phi.add_incoming(Type::i32(ctx).const_int(idx), from);
+            }
+        }
+    }
+
+    // ---- value lookup ----
+
+    pub(super) fn reverse_block(&mut self, b: Block, exit: Block) {
+        self.current = Some(b);
+        let (head, body) = (self.rhead[&b], self.rbody[&b]);
+        self.hb.position_at_end(head);
+        self.b.position_at_end(body);
+        let insts = b.instructions();
+        for &inst in insts.iter().rev() {
+            if inst.opcode() == Opcode::LLVMPHI {
+                continue;
+            }
+            self.reverse_inst(inst);
+            if !self.errors.is_empty() {
+                return;
+            }
+        }
+        // Phis: read their adjoints, then hand them to the incoming values on the way out.
+        let phis: Vec<Value> = insts.iter().copied().filter(|i| i.opcode() == Opcode::LLVMPHI && self.has_adjoint(*i)).collect();
+        let phi_adj: Vec<(Value, Vec<Value>)> = phis.iter().map(|&p| (p, self.take_adjoint(p))).collect();
+        let ctx = context_of(self.module());
+        let preds = self.unique_preds(b);
+        if let (Some(li), 2) = (self.counted_header(b), preds.len()) {
+            // Back to the latch unless this was the first iteration (the variable is at its
+            // start); the previous iteration's variable is one step back.
+            let l = self.loops[li].clone();
+            let (riv, rstart) = self.loop_slots[li];
+            let iv = self.b.load(l.iv.ty(), riv);
+            let start = match rstart {
+                Some(rs) => self.b.load(l.iv.ty(), rs),
+                None => l.start,
+            };
+            let again = self.b.icmp(IntPredicate::LLVMIntNE, iv, start);
+            let (to_latch, to_pre) = (Block::append(ctx, self.rev_fn, "rev.loop.back"), Block::append(ctx, self.rev_fn, "rev.loop.enter"));
+            self.b.cond_br(again, to_latch, to_pre);
+            self.b.position_at_end(to_latch);
+            self.phi_edge(b, l.latch, &phi_adj);
+            let prev = if l.iv.ty().is_pointer() {
+                let i64t = Type::i64(ctx);
+                self.b.gep(Type::i8(ctx), iv, &[i64t.const_int(l.step.wrapping_neg() as u64)])
+            } else {
+                self.b.sub(iv, l.iv.ty().const_int(l.step as u64))
+            };
+            self.b.store(prev, riv);
+            self.b.br(self.rhead[&l.latch]);
+            self.b.position_at_end(to_pre);
+            self.phi_edge(b, l.preheader, &phi_adj);
+            self.b.br(self.rhead[&l.preheader]);
+        } else if preds.is_empty() {
+            self.b.br(exit);
+        } else if preds.len() == 1 {
+            self.phi_edge(b, preds[0], &phi_adj);
+            self.b.br(self.rhead[&preds[0]]);
+        } else {
+            let ch = self.fetch(self.choice[&b]);
+            let from = self.b.insert_block();
+            let mut cases = Vec::new();
+            for (i, &p) in preds.iter().enumerate() {
+                let e = Block::append(ctx, self.rev_fn, "rev.edge");
+                self.b.position_at_end(e);
+                self.phi_edge(b, p, &phi_adj);
+                self.b.br(self.rhead[&p]);
+                cases.push((Type::i32(ctx).const_int(i as u64), e));
+            }
+            self.b.position_at_end(from);
+            let default = cases[0].1;
+            self.b.switch(ch, default, &cases[1..]);
+        }
+        self.hb.position_at_end(head);
+        self.hb.br(body);
+        self.current = None;
+    }
+
+    pub(super) fn phi_edge(&mut self, b: Block, pred: Block, phi_adj: &[(Value, Vec<Value>)]) {
+        // Entering counted loops' reversals: their induction variables as the loops left them,
+        // popped in the reverse of the order they were saved in.
+        let exits = self.loop_exits.get(&(pred, b)).cloned().unwrap_or_default();
+        for &(li, slots) in exits.iter().rev() {
+            let m = self.module();
+            let (riv, rstart) = self.loop_slots[li];
+            let ty = self.loops[li].iv.ty();
+            let (iv, start) = match slots {
+                Some((siv, sstart)) => (self.b.load(ty, siv), sstart.map(|s| self.b.load(ty, s))),
+                None => {
+                    let start = rstart.map(|_| tape::pop(m, &self.b, self.rev_local, ty));
+                    (tape::pop(m, &self.b, self.rev_local, ty), start)
+                }
+            };
+            if let (Some(rs), Some(st)) = (rstart, start) {
+                self.b.store(st, rs);
+            }
+            self.b.store(iv, riv);
+        }
+        for (phi, ds) in phi_adj {
+            let Some((v, _)) = phi.incoming().into_iter().find(|(_, p)| *p == pred) else { continue };
+            for (k, &d) in ds.iter().enumerate() {
+                self.accumulate(v, k, d);
+            }
+        }
+    }
+
+    pub(super) fn finish_exit(&mut self, exit: Block) {
+        self.b.position_at_end(exit);
+        let active: Vec<Value> = self
+            .primal
+            .params()
+            .into_iter()
+            .zip(self.key.args.clone())
+            .filter(|(_, a)| *a == RevArg::Active)
+            .map(|(p, _)| p)
+            .collect();
+        match self.shape {
+            Shape::Combined => {
+                let ty = self.fwd_fn.function_type().return_type();
+                let mut fields = Vec::new();
+                if let Some(slot) = self.ret_slot {
+                    let r = self.b.load(self.primal.function_type().return_type(), slot);
+                    fields.push(r);
+                }
+                for p in active {
+                    let s = self.adjoint_slots(p)[0];
+                    let d = self.b.load(p.ty(), s);
+                    // Adjoint slots start at -0.0 (see `fadd_identity`); users expect +0.0.
+                    let d = add_adjoints(&self.b, d, p.ty().zero());
+                    fields.push(d);
+                }
+                tape::sync(self.module(), &self.b, self.rev_local, self.tape);
+                tape::release(self.module(), &self.b, self.tape);
+                if ty.is_void() {
+                    self.b.ret_void();
+                } else {
+                    let mut agg = ty.undef();
+                    for (i, f) in fields.into_iter().enumerate() {
+                        agg = self.b.insert_value(agg, f, i as u32);
+                    }
+                    self.b.ret(agg);
+                }
+                // Forward returns jump into the reversal of their block.
+                for r in self.returns.clone() {
+                    if !self.activity.returning.contains(&r) {
+                        continue;
+                    }
+                    let t = self.save_point[&r];
+                    self.b.position_before(t);
+                    let br = self.b.br(self.rhead[&r]);
+                    t.erase();
+                    self.save_point.insert(r, br);
+                }
+            }
+            Shape::Split => {
+                tape::sync(self.module(), &self.b, self.rev_local, self.rev_tape);
+                let ty = self.rev_fn.function_type().return_type();
+                if ty.is_void() {
+                    self.b.ret_void();
+                } else {
+                    let mut agg = ty.undef();
+                    let mut i = 0;
+                    for p in active {
+                        for s in self.adjoint_slots(p) {
+                            let d = self.b.load(p.ty(), s);
+                            agg = self.b.insert_value(agg, d, i);
+                            i += 1;
+                        }
+                    }
+                    self.b.ret(agg);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Reverse mode: a forward sweep that runs the primal and records what the reverse sweep needs,
+//! then a reverse sweep that propagates adjoints from the outputs back to the inputs.
+//!
+//! # Shape of the generated code
+//!
+//! The forward sweep is a copy of the primal (like forward mode, but without tangents): pointers
+//! into differentiated memory get shadow pointers, stack slots and heap blocks get zeroed shadow
+//! memory, and pointers stored into shadowed memory are mirrored into the shadow.
+//!
+//! Every primal block `B` that can reach a return gets a reverse block `B'` which processes `B`'s
+//! instructions backwards and then jumps to the reversal of the predecessor `B` was entered from.
+//! The forward sweep records that predecessor in a `choice` phi whenever `B` has more than one, so
+//! any CFG rustc emits (loops with unknown trip counts, early exits, `switch`) is reversed
+//! without loop analysis.
+//!
+//! Values the reverse sweep needs (operands of nonlinear operations, shadow pointers, choices)
+//! travel from the end of `B` to the start of `B'`:
+//! * a block that runs at most once (not on a cycle) stores them into stack slots (combined
+//!   derivatives only; the optimizer turns those into SSA values);
+//! * everything else goes through the [`tape`](crate::tape): a LIFO stack, which is exactly right
+//!   because `B'` runs in the reverse order of `B`.
+//!
+//! Adjoints of SSA values live in zero-initialized stack slots (one per lane); the reversal of a
+//! definition reads its adjoint and resets it to zero, so a loop's iterations do not mix.
+//!
+//! # Two shapes
+//!
+//! * **Combined** (`f.oxidase.revN`): both sweeps in one function; the user-facing derivative.
+//!   Calling convention: [`crate::ReverseKey`].
+//! * **Split** (`f.oxidase.augN` + `f.oxidase.rrevN`): for calls from other derivatives. The
+//!   augmented forward function takes the primal arguments (Duplicated ones followed by their
+//!   shadows) and the caller's tape, runs the forward sweep and pushes everything onto that tape;
+//!   it returns `{ result, shadow of a pointer result × width }` (or `void`). The reverse
+//!   function takes the tape and the result's adjoint (one per lane, if the result carries
+//!   floats), pops what the forward sweep pushed, and returns the adjoints of the Active
+//!   parameters, `width` per parameter, as a literal struct (or `void`).
+
+use crate::activity::{self, Activity};
+use crate::calls::{classify, indirect_candidates, Alloc, CallKind};
+use crate::error::{describe, AdError};
+use crate::cfg::{Cfg, CountedLoop};
+use crate::forward::reverse_post_order;
+use crate::emit;
+use crate::rules::{Partial, E};
+use crate::runtime_activity;
+use crate::types::{copy_contents, memory_contents, strip_pointer, Contents};
+use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};
+use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
+use oxidase_llvm::module::{abi_size, context_of};
+use oxidase_llvm::{Block, Builder, IntPredicate, Opcode, Type, Value};
+use std::collections::{HashMap, HashSet};
+
+mod adjoints;
+mod cache;
+mod call_adjoints;
+mod control;
+mod signature;
+mod sweep;
+mod sweep_calls;
+mod values;
+
+pub(crate) use adjoints::{add_adjoints, zero_floats};
+pub use signature::{augmented_type, combined_type, split_reverse_type};
+use adjoints::has_int_leaf;
+use control::is_return;
+use signature::*;
+
+/// Which of the two shapes is generated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shape {
+    Combined,
+    Split,
+}
+
+/// Where a forward value needed by the reverse sweep is kept.
+#[derive(Clone, Copy)]
+enum Carrier {
+    /// A stack slot written at the end of the forward block (blocks that run at most once).
+    Slot(Value),
+    /// Pushed at the end of the forward block, popped at the start of its reversal.
+    Tape,
+}
+
+struct Gen<'e> {
+    engine: &'e mut Engine,
+    /// Shadows may be primal pointers (see [`crate::runtime_activity`]): accesses check.
+    runtime: bool,
+    /// `Const` parameters that are their own shadows.
+    self_shadowed: Vec<usize>,
+    key: ReverseKey,
+    shape: Shape,
+    primal: Value,
+    width: usize,
+    activity: Activity,
+    subst: HashMap<Value, Value>,
+    /// The function holding the forward sweep (and, when combined, the reverse sweep).
+    fwd_fn: Value,
+    /// The function holding the reverse sweep.
+    rev_fn: Value,
+    b: Builder,
+    /// Builder for the head of the reverse block being generated (loads and pops).
+    hb: Builder,
+    /// Builder at the top of the reverse function (adjoint slots).
+    slots_b: Builder,
+    /// Builder at the top of the forward function (value slots).
+    fwd_slots_b: Builder,
+    /// The shared tape header (see [`tape`]) in the forward function.
+    tape: Value,
+    /// The shared tape header inside the reverse function.
+    rev_tape: Value,
+    /// Private working copies of the header's stack state (pushes and pops go through them).
+    fwd_local: Value,
+    rev_local: Value,
+    // forward sweep
+    vmap: HashMap<Value, Value>,
+    /// Primal pointer value → its shadows (one per lane).
+    smap: HashMap<Value, Vec<Value>>,
+    bmap: HashMap<Block, Block>,
+    edge_from: HashMap<(Block, Block), Block>,
+    phis: Vec<(Value, Value, Vec<Value>)>,
+    /// Primal block → the instruction before which its values are saved for the reverse sweep.
+    save_point: HashMap<Block, Value>,
+    /// Primal block → `choice` phi (index of the predecessor it was entered from).
+    choice: HashMap<Block, Value>,
+    preds: HashMap<Block, Vec<Block>>,
+    cyclic: HashSet<Block>,
+    /// Loops run backwards by their induction variable: no choice is recorded at their header,
+    /// and the variable is recomputed in the reversal (see [`CountedLoop`]).
+    loops: Vec<CountedLoop>,
+    /// Per loop: the reversal's copy of the induction variable, and of its start value.
+    loop_slots: Vec<(Value, Option<Value>)>,
+    /// Loop exit edges (block in the loop, block outside) → loop index; the forward sweep saves
+    /// the induction variable on them, the reversal restores it when it enters the loop.
+    /// The value is `None` when the saved values go through the tape, or the stack slots holding
+    /// them (iv, start) on an edge that runs at most once (combined derivatives).
+    /// Per exit edge, the counted loops it leaves (an edge out of nested loops leaves several),
+    /// in the order their induction variables are saved there.
+    loop_exits: HashMap<(Block, Block), Vec<(usize, Option<(Value, Option<Value>)>)>>,
+    /// Combined: slot of the primal result.
+    ret_slot: Option<Value>,
+    /// Returning primal blocks, in order (their index is pushed when there are several, split).
+    returns: Vec<Block>,
+    // reverse sweep
+    rhead: HashMap<Block, Block>,
+    rbody: HashMap<Block, Block>,
+    /// Primal value → adjoint slots (one per lane).
+    adj: HashMap<Value, Vec<Value>>,
+    /// Per primal block: forward values it saves, in the order its reversal fetched them.
+    saves: HashMap<Block, Vec<(Value, Carrier)>>,
+    /// (primal block, forward value) → the value inside the reversal.
+    fetched: HashMap<(Block, Value), Value>,
+    /// The primal block whose reversal is being generated.
+    current: Option<Block>,
+    seeds: Vec<Value>,
+    /// Arguments of the forward function whose memory nothing writes while the derivative runs
+    /// (`noalias readonly` in the primal): loads from it can be repeated in the reversal.
+    readonly_args: HashSet<Value>,
+    stats: CacheStats,
+    errors: Vec<AdError>,
+}
+
+/// How the values the reverse sweep needs were carried (`-Z autodiff=PrintPerf`).
+#[derive(Default, Debug)]
+struct CacheStats {
+    slots: usize,
+    taped: usize,
+    /// Bytes pushed per execution of every cyclic block once (a loop iteration's cost).
+    tape_bytes: u64,
+    recomputed: usize,
+}
+
+/// Generates the derivative(s) for `key`: `fns` is `[combined]` or `[augmented, reverse]`,
+/// already declared with the types above.
+pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Value]) -> Result<(), Vec<AdError>> {
+    let primal = key.function;
+    let mut subst = HashMap::new();
+    for (p, a) in primal.params().iter().zip(&key.args) {
+        if let RevArg::Constant(c) = a {
+            subst.insert(*p, *c);
+        }
+    }
+    for (i, (p, a)) in primal.params().into_iter().zip(&key.args).enumerate() {
+        let ok = match a {
+            RevArg::Active => p.ty().contains_float() && !p.ty().contains_pointer(),
+            RevArg::Duplicated => p.ty().is_pointer(),
+            _ => true,
+        };
+        if !ok {
+            return Err(vec![AdError::new(
+                primal,
+                format!("parameter {i} (`{}`) can not be {:?}", describe(p), a),
+                "Active is for floats passed by value, Duplicated for references and pointers",
+            )]);
+        }
+    }
+    // A constant table specialized on has a shadow: the global's own.
+    let mut active_params: Vec<bool> = key
+        .args
+        .iter()
+        .map(|a| {
+            matches!(a, RevArg::Active | RevArg::Duplicated)
+                || matches!(a, RevArg::Constant(c) if crate::calls::constant_has_shadow(*c))
+        })
+        .collect();
+    // `Const` parameters kept beside shadowed memory are their own shadows (run-time activity).
+    let mut self_shadowed = Vec::new();
+    let bits = engine.float_bits(primal);
+    let activity = loop {
+        let activity = {
+            let mut callees = |c: Value, a: &[bool], r: bool| engine.param_requirements(c, a, r);
+            activity::analyze(primal, &active_params, returns_shadow(key), bits.clone(), &subst, &mut callees)?
+        };
+        let own = activity.self_shadowed(primal, &active_params, "Duplicated")?;
+        if own.is_empty() {
+            break activity;
+        }
+        engine.check_self_shadowing(key.function, fns[0], key.runtime_activity, returns_shadow(key))?;
+        for k in own {
+            active_params[k] = true;
+            self_shadowed.push(k);
+        }
+    };
+    if engine.options.print_activity && engine.wants_report(primal) {
+        engine.report.push(activity.report(primal));
+    }
+    let ctx = context_of(engine.module);
+    let (fwd_fn, rev_fn) = match shape {
+        Shape::Combined => (fns[0], fns[0]),
+        Shape::Split => (fns[0], fns[1]),
+    };
+    let mut g = Gen {
+        engine,
+        runtime: key.runtime_activity || !self_shadowed.is_empty(),
+        self_shadowed,
+        key: key.clone(),
+        shape,
+        primal,
+        width: key.width as usize,
+        activity,
+        subst,
+        fwd_fn,
+        rev_fn,
+        b: Builder::new(ctx),
+        hb: Builder::new(ctx),
+        slots_b: Builder::new(ctx),
+        fwd_slots_b: Builder::new(ctx),
+        tape: Type::ptr(ctx).zero(),
+        rev_tape: Type::ptr(ctx).zero(),
+        fwd_local: Type::ptr(ctx).zero(),
+        rev_local: Type::ptr(ctx).zero(),
+        vmap: HashMap::new(),
+        smap: HashMap::new(),
+        bmap: HashMap::new(),
+        edge_from: HashMap::new(),
+        phis: Vec::new(),
+        save_point: HashMap::new(),
+        choice: HashMap::new(),
+        preds: HashMap::new(),
+        loops: Vec::new(),
+        loop_slots: Vec::new(),
+        loop_exits: HashMap::new(),
+        cyclic: HashSet::new(),
+        ret_slot: None,
+        returns: Vec::new(),
+        rhead: HashMap::new(),
+        rbody: HashMap::new(),
+        adj: HashMap::new(),
+        saves: HashMap::new(),
+        fetched: HashMap::new(),
+        current: None,
+        seeds: Vec::new(),
+        readonly_args: HashSet::new(),
+        stats: CacheStats::default(),
+        errors: Vec::new(),
+    };
+    g.run();
+    if g.engine.options.print_perf && g.engine.wants_report(primal) {
+        let st = &g.stats;
+        let line = format!(
+            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} on the tape ({} bytes per pass through the loops), {} recomputed",
+            crate::error::demangle(&primal.name()),
+            st.slots,
+            st.taped,
+            st.tape_bytes,
+            st.recomputed
+        );
+        g.engine.report.push(line);
+    }
+    if g.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(g.errors)
+    }
+}
+
+
+impl Gen<'_> {
+    fn module(&self) -> LLVMModuleRef {
+        self.engine.module
+    }
+
+    fn error(&mut self, at: Value, construct: String, hint: &str) {
+        self.errors.push(AdError::new(self.primal, construct, hint).at(at));
+    }
+
+    fn run(&mut self) {
+        let ctx = context_of(self.module());
+        let order = reverse_post_order(self.primal);
+        let cfg = Cfg::new(order.clone());
+        self.preds = cfg.preds.clone();
+        self.cyclic = cfg.cyclic_blocks();
+        self.loops = cfg.counted_loops();
+        self.returns = order.iter().copied().filter(|&b| is_return(b)).collect();
+        self.fwd_fn.copy_personality_from(self.primal);
+        if self.shape == Shape::Split {
+            self.rev_fn.copy_personality_from(self.primal);
+        }
+
+        // Entry of the forward function: slots, tape, parameters.
+        let fwd_entry = Block::append(ctx, self.fwd_fn, "entry");
+        self.fwd_slots_b.position_at_end(fwd_entry);
+        self.b.position_at_end(fwd_entry);
+        self.map_params();
+        let (rev_entry, seed_params) = match self.shape {
+            Shape::Combined => {
+                let m = self.module();
+                let t = self.b.alloca(tape::header_type(m));
+                tape::init(m, &self.b, t);
+                let local = self.b.alloca(tape::header_type(m));
+                tape::init(m, &self.b, local);
+                self.tape = t;
+                self.rev_tape = t;
+                self.fwd_local = local;
+                self.rev_local = local;
+                let ret = self.primal.function_type().return_type();
+                if !ret.is_void() {
+                    self.ret_slot = Some(self.b.alloca(ret));
+                }
+                (fwd_entry, Vec::new())
+            }
+            Shape::Split => {
+                let m = self.module();
+                let ps = self.fwd_fn.params();
+                self.tape = *ps.last().unwrap();
+                self.fwd_local = self.b.alloca(tape::header_type(m));
+                tape::sync(m, &self.b, self.tape, self.fwd_local);
+                let e = Block::append(ctx, self.rev_fn, "entry");
+                let rps = self.rev_fn.params();
+                self.rev_tape = rps[0];
+                let rb = Builder::new(ctx);
+                rb.position_at_end(e);
+                self.rev_local = rb.alloca(tape::header_type(m));
+                (e, rps[1..].to_vec())
+            }
+        };
+        self.seeds = match self.shape {
+            Shape::Combined if self.key.ret == RevRet::Active && !self.primal.function_type().return_type().is_void() => {
+                let p = *self.fwd_fn.params().last().unwrap();
+                vec![p; self.width]
+            }
+            Shape::Combined => Vec::new(),
+            Shape::Split => seed_params,
+        };
+        self.slots_b.position_at_end(rev_entry);
+
+        // Forward sweep.
+        for &b in &order {
+            let nb = Block::append(ctx, self.fwd_fn, &b.name());
+            self.bmap.insert(b, nb);
+        }
+        self.b.position_at_end(fwd_entry);
+        let entry_br = self.b.br(self.bmap[&order[0]]);
+        self.fwd_slots_b.position_before(entry_br);
+        if self.shape == Shape::Combined {
+            self.slots_b.position_before(entry_br);
+        }
+        for &b in &order {
+            self.b.position_at_end(self.bmap[&b]);
+            self.add_choice(b);
+            let returns = self.activity.returning.contains(&b);
+            for inst in b.instructions() {
+                if !returns {
+                    // Never returns from here (a panic path): the primal only.
+                    self.visit_primal_only(inst);
+                    continue;
+                }
+                self.visit(inst);
+                if !self.errors.is_empty() {
+                    return;
+                }
+            }
+        }
+        self.save_loop_exits();
+        self.fill_phis();
+
+        // Reverse sweep.
+        let rev_order: Vec<Block> = order.iter().copied().filter(|b| self.activity.returning.contains(b)).collect();
+        for &b in &rev_order {
+            let h = Block::append(ctx, self.rev_fn, &format!("{}.rev", b.name()));
+            let body = Block::append(ctx, self.rev_fn, &format!("{}.revbody", b.name()));
+            self.rhead.insert(b, h);
+            self.rbody.insert(b, body);
+        }
+        let exit = Block::append(ctx, self.rev_fn, "rev.exit");
+        for &b in &rev_order {
+            self.reverse_block(b, exit);
+            if !self.errors.is_empty() {
+                return;
+            }
+        }
+        self.finish_exit(exit);
+        self.emit_saves();
+        // The reverse entry of a split derivative: where the forward sweep returned.
+        if self.shape == Shape::Split {
+            let m = self.module();
+            self.b.position_at_end(rev_entry);
+            tape::sync(m, &self.b, self.rev_tape, self.rev_local);
+            self.enter_reverse_split();
+            // The forward function hands its tape state back to the caller when it returns.
+            for b in self.fwd_fn.blocks() {
+                if let Some(t) = b.terminator().filter(|t| t.opcode() == Opcode::LLVMRet) {
+                    self.b.position_before(t);
+                    tape::sync(m, &self.b, self.fwd_local, self.tape);
+                }
+            }
+        }
+    }
+
+}
+

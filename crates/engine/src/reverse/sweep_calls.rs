@@ -1,0 +1,407 @@
+//! Calls in the forward sweep: allocations and their shadows, deferred frees, `realloc`, copies of mixed layouts, and calls of augmented forward functions.
+
+use super::*;
+
+impl Gen<'_> {
+    pub(super) fn visit_call(&mut self, call: Value) {
+        let kind = classify(call, &self.subst);
+        let args = call.call_args();
+        let is_invoke = call.opcode() == Opcode::LLVMInvoke;
+        let touches = self.call_touches_shadow(call, kind, &args);
+        match kind {
+            CallKind::Defined(f) if touches => self.call_augmented(call, &[f], false, &args),
+            CallKind::Indirect if touches && !indirect_candidates(call).is_empty() => {
+                self.call_augmented(call, &indirect_candidates(call), true, &args)
+            }
+            _ if is_invoke => {
+                if touches {
+                    self.error(call, format!("an `invoke` of `{}` on differentiated data", describe(call)), "please report this shape");
+                    return;
+                }
+                self.visit_terminator(call);
+            }
+            CallKind::Ignored | CallKind::IntegerOnly | CallKind::Rule(_) | CallKind::ReduceFAdd => {
+                self.copy_primal(call);
+            }
+            CallKind::MemTransfer => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    match copy_contents(self.module(), call) {
+                        Contents::Floats(_) | Contents::FloatsAndIntegers(_) | Contents::Integers(_) => {}
+                        Contents::NoFloats => {
+                            for k in 0..self.width {
+                                let d = self.shadow_or_null(args[0], k);
+                                let s = self.shadow(args[1], k);
+                                match s {
+                                    Some(s) if self.guarded(args[0]) => {
+                                        // Constant memory that is its own shadow keeps its
+                                        // bytes; pointers with shadows of their own copied
+                                        // there would lose them.
+                                        let (pd, ps) = (self.val(args[0]), self.val(args[1]));
+                                        let eq = runtime_activity::same(&self.b, d, pd);
+                                        let lost = self.b.and(eq, runtime_activity::differs(&self.b, s, ps));
+                                        let lost = runtime_activity::when_copying(&self.b, lost, self.val(args[2]));
+                                        runtime_activity::check(self.module(), &self.b, lost, &self.engine.lost_derivative_text(self.primal));
+                                        let len = self.len_unless_same(d, pd, self.val(args[2]));
+                                        self.emit_shadow_like(call, &[(0, d), (1, s), (2, len)]);
+                                    }
+                                    Some(s) => {
+                                        self.emit_shadow_like(call, &[(0, d), (1, s)]);
+                                    }
+                                    None => {
+                                        // Copied from memory without a shadow (constant data):
+                                        // its pointers have no shadows, never the primal's own.
+                                        let mut len = self.val(args[2]);
+                                        if self.guarded(args[0]) {
+                                            len = self.len_unless_same(d, self.val(args[0]), len);
+                                        }
+                                        self.b.memset(d, Type::i8(context_of(self.module())).zero(), len, 1);
+                                    }
+                                }
+                            }
+                        }
+                        Contents::Mixed => self.mixed_copy_forward(call, &args),
+                        Contents::Unknown => self.error(
+                            call,
+                            format!("`{}` copies memory whose type oxidase cannot deduce (floats, integers or pointers)", describe(call)),
+                            "copy typed values (e.g. element by element) or keep this copy out of the differentiated data",
+                        ),
+                    }
+                }
+            }
+            CallKind::MemSet => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    match copy_contents(self.module(), call).float_type() {
+                        Some(_) => {}
+                        None => {
+                            for k in 0..self.width {
+                                let d = self.shadow_or_null(args[0], k);
+                                if self.guarded(args[0]) {
+                                    let len = self.len_unless_same(d, self.val(args[0]), self.val(args[2]));
+                                    self.emit_shadow_like(call, &[(0, d), (2, len)]);
+                                } else {
+                                    self.emit_shadow_like(call, &[(0, d)]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            CallKind::Allocation(Alloc::Realloc) if touches => self.shadow_realloc(call, &args),
+            CallKind::Allocation(Alloc::Out) => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    // posix_memalign(out, align, size): a zeroed shadow block, its address
+                    // written to the shadow of `out` (freed with the primal's `free`).
+                    let m = self.module();
+                    let (out, align, size) = (args[0], self.val(args[1]), self.val(args[2]));
+                    for k in 0..self.width {
+                        let s = crate::heap::aligned_shadow(m, &self.b, align, size);
+                        let so = self.shadow_or_null(out, k);
+                        if self.guarded(out) {
+                            runtime_activity::store(m, &self.b, s, so, self.val(out));
+                        } else {
+                            self.b.store(s, so);
+                        }
+                    }
+                }
+            }
+            CallKind::ThreadLocal => {
+                self.copy_primal(call);
+                if self.has_shadow(call) {
+                    let lanes = (0..self.width)
+                        .map(|k| {
+                            let g = self
+                                .shadow(args[0], k)
+                                .expect("an active thread-local has a shadow");
+                            self.emit_shadow_like(call, &[(0, g)])
+                        })
+                        .collect();
+                    self.smap.insert(call, lanes);
+                }
+            }
+            CallKind::Allocation(alloc) => {
+                self.copy_primal(call);
+                if self.has_shadow(call) {
+                    self.shadow_allocation(call, alloc, &args);
+                }
+            }
+            CallKind::Deallocation => {
+                self.copy_primal(call);
+                if self.activity.is_active(args[0]) {
+                    self.defer_shadow_free(call, &args);
+                }
+            }
+            _ => {
+                if touches {
+                    self.error(call, format!("the call `{}` on differentiated data", describe(call)), "this call has no derivative in reverse mode yet");
+                    return;
+                }
+                self.copy_primal(call);
+            }
+        }
+    }
+
+    /// Shadow memory for a fresh heap block, from the same allocator, zeroed.
+    pub(super) fn shadow_allocation(&mut self, call: Value, alloc: Alloc, args: &[Value]) {
+        let ctx = context_of(self.module());
+        let mut lanes = Vec::new();
+        for _ in 0..self.width {
+            let s = self.emit_shadow_like(call, &[]);
+            if crate::heap::is_c_allocation(call) {
+                crate::heap::zero_c_block(self.module(), &self.b, s);
+            } else if alloc == Alloc::Uninit {
+                let size = self.val(args[0]);
+                self.b.memset(s, Type::i8(ctx).zero(), size, 1);
+            }
+            lanes.push(s);
+        }
+        self.smap.insert(call, lanes);
+    }
+
+    /// `__rust_realloc(old, old_size, align, new_size)` of differentiated memory: the shadow moves
+    /// to a fresh zeroed block holding a copy of the old shadow; the old shadow stays alive for
+    /// the reverse sweep (its free is deferred). The reversal copies the adjoints back.
+    pub(super) fn shadow_realloc(&mut self, call: Value, args: &[Value]) {
+        let m = self.module();
+        let callee = call.called_value();
+        if crate::heap::is_c_allocation(call) {
+            // realloc(old, n): the same with C's allocator, whose old size is the old shadow's
+            // usable size (see `heap`).
+            self.copy_primal(call);
+            let n = self.val(args[1]);
+            let i64t = Type::i64(context_of(m));
+            let free = tape::libc_function(m, "free");
+            let mut lanes = Vec::new();
+            for k in 0..self.width {
+                let s_old = self.shadow_or_null(args[0], k);
+                let s_old = if self.guarded(args[0]) {
+                    let eq = runtime_activity::same(&self.b, s_old, self.val(args[0]));
+                    self.b.select(eq, s_old.ty().zero(), s_old)
+                } else {
+                    s_old
+                };
+                let s_new = crate::heap::fresh_c_block(m, &self.b, n);
+                let kept = crate::heap::kept_bytes(m, &self.b, s_old, n);
+                self.b.memcpy(s_new, 1, s_old, 1, kept);
+                tape::defer_free(m, &self.b, self.tape, free, s_old, i64t.zero(), i64t.zero());
+                lanes.push(s_new);
+            }
+            self.smap.insert(call, lanes);
+            return;
+        }
+        let (Some(alloc), Some(dealloc), 4) = (
+            crate::calls::allocator_sibling(m, callee, "alloc_zeroed"),
+            crate::calls::allocator_sibling(m, callee, "dealloc"),
+            args.len(),
+        ) else {
+            self.error(
+                call,
+                format!("`{}` on differentiated memory (its old size is unknown)", describe(call)),
+                "use Rust's allocator (Vec, Box)",
+            );
+            return;
+        };
+        self.copy_primal(call);
+        let (old, align, new) = (self.val(args[1]), self.val(args[2]), self.val(args[3]));
+        let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
+        let kept = self.b.select(grows, old, new);
+        let mut lanes = Vec::new();
+        let guarded = self.guarded(args[0]);
+        for k in 0..self.width {
+            let mut s_old = self.shadow_or_null(args[0], k);
+            let mut kept = kept;
+            if guarded {
+                // The old shadow may be the primal block (constant data): nothing to copy, and
+                // the primal's realloc frees it.
+                let eq = runtime_activity::same(&self.b, s_old, self.val(args[0]));
+                kept = self.b.select(eq, kept.ty().zero(), kept);
+                s_old = self.b.select(eq, s_old.ty().zero(), s_old);
+            }
+            let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
+            self.b.memcpy(s_new, 1, s_old, 1, kept);
+            tape::defer_free(m, &self.b, self.tape, dealloc, s_old, old, align);
+            lanes.push(s_new);
+        }
+        self.smap.insert(call, lanes);
+    }
+
+    /// The primal frees a block whose shadow the reverse sweep still needs: the shadow's free
+    /// runs when the tape is released.
+    pub(super) fn defer_shadow_free(&mut self, call: Value, args: &[Value]) {
+        let m = self.module();
+        let i64t = Type::i64(context_of(m));
+        let callee = call.called_value();
+        let dealloc = self.val(callee);
+        let (size, align) = if args.len() == 3 { (self.val(args[1]), self.val(args[2])) } else { (i64t.zero(), i64t.zero()) };
+        for k in 0..self.width {
+            let mut s = self.shadow_or_null(args[0], k);
+            if self.guarded(args[0]) {
+                // A shadow that is the primal block is freed by the primal.
+                let eq = runtime_activity::same(&self.b, s, self.val(args[0]));
+                s = self.b.select(eq, s.ty().zero(), s);
+            }
+            tape::defer_free(m, &self.b, self.tape, dealloc, s, size, align);
+        }
+    }
+
+    pub(super) fn call_touches_shadow(&self, call: Value, kind: CallKind, args: &[Value]) -> bool {
+        match kind {
+            CallKind::Ignored | CallKind::IntegerOnly => false,
+            _ => {
+                self.activity.is_active(call)
+                    || args.iter().any(|&a| activity::differentiable_type(a.ty()) && self.activity.is_active(a))
+            }
+        }
+    }
+
+    pub(super) fn callee_key(&self, f: Value, call: Value, args: &[Value]) -> ReverseKey {
+        ReverseKey {
+            function: f,
+            args: args
+                .iter()
+                .map(|&a| {
+                    // A global with a shadow (a constant's zero shadow, which a callee
+                    // returning a pointer into it needs: `fmt::Arguments::new` over the
+                    // constant pieces of a `println!`) is passed with that shadow.
+                    let active = activity::differentiable_type(a.ty())
+                        && (self.activity.is_active(a) || self.activity.shadow_globals.contains(&a));
+                    // A constant table of functions (read-only: never a home for derivative
+                    // data) is specialized on even where it has a shadow.
+                    if crate::calls::specializes_on(self.val(a)) {
+                        RevArg::Constant(self.val(a))
+                    } else if active && a.ty().contains_pointer() {
+                        RevArg::Duplicated
+                    } else if active {
+                        RevArg::Active
+                    } else {
+                        RevArg::Const
+                    }
+                })
+                .collect(),
+            ret: if !self.activity.is_active(call) {
+                RevRet::Const
+            } else if activity::differentiable_type(call.ty()) || self.activity.pointer_ints.contains(&call) {
+                RevRet::Active
+            } else if let Some(t) = self.activity.bits.float_view(call) {
+                // Float bits returned as an integer: their adjoint goes back as that float.
+                RevRet::FloatBits(t)
+            } else {
+                RevRet::Const
+            },
+            width: self.width as u32,
+            runtime_activity: self.runtime,
+        }
+    }
+
+    /// A call of a defined function on differentiated data: its augmented forward function now,
+    /// its reverse function in the reversal. `indirect`: a call through a function pointer whose
+    /// possible targets are `targets`; the one called is chosen by the pointer
+    /// ([`emit::choose_derivative`]).
+    pub(super) fn call_augmented(&mut self, call: Value, targets: &[Value], indirect: bool, args: &[Value]) {
+        let key = self.callee_key(targets[0], call, args);
+        for (i, a) in key.args.iter().enumerate() {
+            let ty = args[i].ty();
+            if *a == RevArg::Duplicated && !ty.is_pointer() || *a == RevArg::Active && ty.contains_pointer() {
+                self.error(call, format!("argument {i} of `{}` mixes pointers and differentiated floats in one value", describe(call)), "pass them as separate arguments");
+                return;
+            }
+        }
+        let mut new_args = Vec::new();
+        for (&a, act) in args.iter().zip(&key.args) {
+            match act {
+                RevArg::Constant(_) => {}
+                RevArg::Const | RevArg::Active => new_args.push(self.val(a)),
+                RevArg::Duplicated => {
+                    new_args.push(self.val(a));
+                    for k in 0..self.width {
+                        let s = self.shadow_or_null(a, k);
+                        new_args.push(s);
+                    }
+                }
+            }
+        }
+        new_args.push(self.tape);
+        let fty = augmented_type(&key);
+        let aug = if indirect {
+            let callee = self.val(call.called_value());
+            self.choose_split(callee, call, targets, args, 0)
+        } else {
+            self.engine.split_functions(&key).0
+        };
+        tape::sync(self.module(), &self.b, self.fwd_local, self.tape);
+        let result = if call.opcode() == Opcode::LLVMInvoke {
+            let ctx = context_of(self.module());
+            let here = call.parent_block();
+            let normal = call.normal_dest();
+            let cont = Block::append(ctx, self.fwd_fn, "invoke.cont");
+            let unwind = self.bmap[&call.unwind_dest()];
+            let r = self.b.invoke(fty, aug, &new_args, cont, unwind);
+            self.edge_from.insert((here, call.unwind_dest()), self.b.insert_block());
+            self.b.position_at_end(cont);
+            tape::sync(self.module(), &self.b, self.tape, self.fwd_local);
+            self.finish_call_result(call, r, &key);
+            let br = self.b.br(self.bmap[&normal]);
+            self.edge_from.insert((here, normal), cont);
+            self.save_point.insert(here, br);
+            return;
+        } else {
+            let r = self.b.call(fty, aug, &new_args);
+            tape::sync(self.module(), &self.b, self.tape, self.fwd_local);
+            r
+        };
+        self.finish_call_result(call, result, &key);
+    }
+
+    pub(super) fn finish_call_result(&mut self, call: Value, r: Value, key: &ReverseKey) {
+        if call.ty().is_void() {
+            self.vmap.insert(call, r);
+            return;
+        }
+        let p = self.b.extract_value(r, 0);
+        self.vmap.insert(call, p);
+        if returns_shadow(key) {
+            let lanes = (0..self.width).map(|k| self.b.extract_value(r, 1 + k as u32)).collect();
+            self.smap.insert(call, lanes);
+        }
+    }
+
+    // ---- reverse sweep ----
+
+    /// The forward sweep of a copy of floats beside pointers ([`Contents::Mixed`]): the shadow of
+    /// each part that is not a float is copied (pointers' shadows, integers), or zeroed when
+    /// the source has no shadow; the floats' shadows hold adjoints, moved by the reversal.
+    pub(super) fn mixed_copy_forward(&mut self, call: Value, args: &[Value]) {
+        let layout = crate::types::copy_layout(self.module(), call);
+        let memcpy = call.called_function().is_some_and(|f| f.name().starts_with("llvm.memcpy"));
+        let (Some(layout), true, false) = (layout, memcpy, self.guarded(args[0])) else {
+            self.error(
+                call,
+                format!("`{}` copies floats beside pointers where their layout is not known", describe(call)),
+                "copy the fields one by one, or keep this copy out of the differentiated data",
+            );
+            return;
+        };
+        for k in 0..self.width {
+            let d = self.shadow_or_null(args[0], k);
+            // A source that may be constant memory, its own shadow: its pointers and integers
+            // are their own shadows too (copied as they are); its floats give no adjoint back
+            // (the reversal checks).
+            let s = if self.activity.is_active(args[1]) { self.shadow(args[1], k) } else { None };
+            self.mixed_parts(d, &layout, false, |g, off, at, n| {
+                let ctx = context_of(g.module());
+                match s {
+                    Some(s) => {
+                        let from = g.b.gep(Type::i8(ctx), s, &[Type::i64(ctx).const_int(off)]);
+                        let c = g.b.memcpy(at, 1, from, 1, n);
+                        emit::strip_primal_facts(c);
+                    }
+                    None => {
+                        g.b.memset(at, Type::i8(ctx).zero(), n, 1);
+                    }
+                }
+            });
+        }
+    }
+}
