@@ -411,7 +411,7 @@ impl Analyzer<'_> {
                     self.require(args[1], true, Need::Mirror, call);
                 }
             }
-            CallKind::Rule(_) | CallKind::ReduceFAdd => {
+            CallKind::Rule(_) => {
                 if args.iter().any(|&a| a.ty().is_float_or_float_vector() && self.active(a)) {
                     self.mark(call);
                 }

@@ -31,8 +31,6 @@ pub enum CallKind {
     MemSet,
     /// A primitive with a derivative rule.
     Rule(&'static Rule),
-    /// `llvm.vector.reduce.fadd(start, vec)`: a sum.
-    ReduceFAdd,
     /// Allocation of fresh memory.
     Allocation(Alloc),
     /// Freeing memory: `__rust_dealloc(ptr, size, align)`, `free(ptr)`.
@@ -138,9 +136,6 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
         }
         if base == "llvm.threadlocal.address" {
             return CallKind::ThreadLocal;
-        }
-        if base == "llvm.vector.reduce.fadd" {
-            return CallKind::ReduceFAdd;
         }
         if let Some(rule) = rules::lookup(&base) {
             return CallKind::Rule(rule);

@@ -15,7 +15,7 @@ use crate::activity::{self, differentiable_type, Activity};
 use crate::calls::{classify, Alloc, CallKind};
 use crate::error::{describe, AdError};
 use crate::emit;
-use crate::rules::Partial;
+use crate::rules::{self, Partial, Rule};
 use crate::runtime_activity;
 use crate::types::Contents;
 use crate::{ArgActivity, Engine, ForwardKey};
@@ -313,18 +313,6 @@ impl Gen<'_> {
         c
     }
 
-    fn fadd(&self, a: Option<Value>, b: Option<Value>) -> Option<Value> {
-        match (a, b) {
-            (Some(a), Some(b)) => Some(self.b.fadd(a, b)),
-            (a, None) => a,
-            (None, b) => b,
-        }
-    }
-
-    fn intrinsic(&mut self, name: &str, ty: Type, args: &[Value]) -> Value {
-        emit::intrinsic(self.module(), &self.b, name, ty, args)
-    }
-
     // ---- the visitor ----
 
     /// An instruction of a block that cannot reach a return: copied without tangents.
@@ -484,56 +472,12 @@ impl Gen<'_> {
         use Opcode::*;
         let w = self.width;
         let lanes: Lanes = match inst.opcode() {
-            LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem => {
-                let (a, b) = (inst.operand(0), inst.operand(1));
-                let (ta, tb) = (self.lanes(a), self.lanes(b));
-                let (pa, pb) = (self.val(a), self.val(b));
-                (0..w)
-                    .map(|k| match inst.opcode() {
-                        LLVMFAdd => self.fadd(ta[k], tb[k]),
-                        LLVMFSub => match (ta[k], tb[k]) {
-                            (Some(x), Some(y)) => Some(self.b.fsub(x, y)),
-                            (x, None) => x,
-                            (None, Some(y)) => Some(self.b.fneg(y)),
-                        },
-                        LLVMFMul => {
-                            let l = ta[k].map(|t| self.b.fmul(t, pb));
-                            let r = tb[k].map(|t| self.b.fmul(pa, t));
-                            self.fadd(l, r)
-                        }
-                        LLVMFDiv => {
-                            // d(a/b) = (da - (a/b)·db) / b
-                            let num = match tb[k] {
-                                Some(t) => {
-                                    let yt = self.b.fmul(c, t);
-                                    Some(match ta[k] {
-                                        Some(x) => self.b.fsub(x, yt),
-                                        None => self.b.fneg(yt),
-                                    })
-                                }
-                                None => ta[k],
-                            };
-                            num.map(|n| self.b.fdiv(n, pb))
-                        }
-                        _ => {
-                            // frem: a - trunc(a/b)·b  ⇒  da - trunc(a/b)·db
-                            let q = self.b.fdiv(pa, pb);
-                            let ty = q.ty();
-                            let tq = self.intrinsic("trunc", ty, &[q]);
-                            let r = tb[k].map(|t| {
-                                let m = self.b.fmul(tq, t);
-                                self.b.fneg(m)
-                            });
-                            self.fadd(ta[k], r)
-                        }
-                    })
-                    .collect()
+            op if rules::instruction(op).is_some() && !(op == LLVMSelect && self.carries_pointers(inst)) => {
+                let rule = rules::instruction(op).unwrap();
+                self.apply_rule(inst, rule, &inst.operands(), c);
+                return;
             }
-            LLVMFNeg => {
-                let t = self.lanes(inst.operand(0));
-                t.into_iter().map(|t| t.map(|t| self.b.fneg(t))).collect()
-            }
-            LLVMFPExt | LLVMFPTrunc | LLVMBitCast | LLVMAddrSpaceCast | LLVMIntToPtr | LLVMPtrToInt | LLVMFreeze => {
+            LLVMBitCast | LLVMAddrSpaceCast | LLVMIntToPtr | LLVMPtrToInt | LLVMFreeze => {
                 let t = self.lanes(inst.operand(0));
                 t.into_iter().map(|t| t.map(|t| self.emit_shadow_like(inst, &[(0, t)]))).collect()
             }
@@ -621,6 +565,40 @@ impl Gen<'_> {
         self.set_tangents(inst, lanes);
     }
 
+    /// Whether a `select` chooses between pointers (or integers carrying them, or float bits):
+    /// its tangent is the shadow chosen the same way, not a rule's.
+    fn carries_pointers(&self, inst: Value) -> bool {
+        let ty = inst.ty();
+        ty.contains_pointer() || !ty.contains_float() || self.activity.pointer_ints.contains(&inst)
+    }
+
+    /// The tangents of `inst` (an instruction or a call of a primitive, copied as `c`) from its
+    /// row of the rules table: `Σ ∂y/∂xᵢ·ẋᵢ` over its active float operands.
+    fn apply_rule(&mut self, inst: Value, rule: &Rule, args: &[Value], c: Value) {
+        let mut active = Vec::new();
+        for (i, p) in rule.partials.iter().enumerate() {
+            let a = args[i];
+            // Integers carry no derivative into a rule (an exponent read from shadowed
+            // memory is "active" only as memory contents).
+            if !self.activity.is_active(a) || !a.ty().contains_float() {
+                continue;
+            }
+            if let Partial::Inactive = p {
+                self.error(inst, format!("a differentiated value flows into operand {i} of `{}`, which is not differentiable", describe(inst)), "make that operand independent of the differentiated inputs");
+                return;
+            }
+            active.push((a, p));
+        }
+        let xs: Vec<Option<Value>> = args.iter().map(|&a| Some(self.val(a))).collect();
+        let lanes = (0..self.width)
+            .map(|k| {
+                let terms: Vec<(&Partial, Value)> = active.iter().filter_map(|&(a, p)| self.tan(a, k).map(|t| (p, t))).collect();
+                emit::Apply { m: self.module(), b: &self.b, xs: &xs, y: Some(c), ty: c.ty() }.tangent(&terms)
+            })
+            .collect();
+        self.set_tangents(inst, lanes);
+    }
+
     fn visit_call(&mut self, call: Value) {
         let kind = classify(call, &self.subst);
         let args = call.call_args();
@@ -649,41 +627,9 @@ impl Gen<'_> {
             }
             CallKind::Rule(rule) => {
                 let c = self.copy_primal(call);
-                if !self.activity.is_active(call) {
-                    return;
+                if self.activity.is_active(call) {
+                    self.apply_rule(call, rule, &args, c);
                 }
-                let xs: Vec<Option<Value>> = args.iter().map(|&a| Some(self.val(a))).collect();
-                let mut partials = Vec::new();
-                for (i, p) in rule.partials.iter().enumerate() {
-                    let a = args[i];
-                    // Integers carry no derivative into a rule (an exponent read from shadowed
-                    // memory is "active" only as memory contents).
-                    if !self.activity.is_active(a) || !a.ty().contains_float() {
-                        continue;
-                    }
-                    match p {
-                        Partial::Zero => {}
-                        Partial::Inactive => {
-                            self.error(call, format!("a differentiated value flows into operand {i} of `{}`, which is not differentiable", describe(call)), "make that operand independent of the differentiated inputs");
-                            return;
-                        }
-                        Partial::D(e) => {
-                            let d = emit::eval(self.module(), &self.b, e, &xs, Some(c), c.ty());
-                            partials.push((a, d));
-                        }
-                    }
-                }
-                let lanes = (0..self.width)
-                    .map(|k| {
-                        let mut acc = None;
-                        for &(a, d) in &partials {
-                            let t = self.tan(a, k).map(|t| self.b.fmul(d, t));
-                            acc = self.fadd(acc, t);
-                        }
-                        acc
-                    })
-                    .collect();
-                self.set_tangents(call, lanes);
             }
             CallKind::ThreadLocal => {
                 self.copy_primal(call);
@@ -694,19 +640,6 @@ impl Gen<'_> {
                                 .tan(args[0], k)
                                 .expect("an active thread-local has a shadow");
                             Some(self.emit_shadow_like(call, &[(0, g)]))
-                        })
-                        .collect();
-                    self.set_tangents(call, lanes);
-                }
-            }
-            CallKind::ReduceFAdd => {
-                self.copy_primal(call);
-                if self.activity.is_active(call) {
-                    let lanes = (0..self.width)
-                        .map(|k| {
-                            let s = self.tan_or_zero(args[0], k);
-                            let v = self.tan_or_zero(args[1], k);
-                            Some(self.emit_shadow_like(call, &[(0, s), (1, v)]))
                         })
                         .collect();
                     self.set_tangents(call, lanes);

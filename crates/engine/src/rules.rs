@@ -1,10 +1,13 @@
 //! The derivative rules: one declarative table shared by every mode.
 //!
-//! Each row names a primitive (LLVM intrinsic base names and libm names) and gives, per operand,
-//! the partial derivative ∂result/∂operand as a small expression over the operands (`X(i)`) and
-//! the primal result (`Y`). Forward mode computes `ṫ = Σ ∂y/∂xᵢ · ẋᵢ`; reverse mode will compute
-//! `x̄ᵢ += ∂y/∂xᵢ · ȳ` from the very same rows. Operands that carry no derivative (an integer
-//! exponent, a rounding mode) are `Inactive`. Piecewise-constant functions have `Zero` partials.
+//! Each row names a primitive (LLVM float instructions, intrinsic base names and libm names) and
+//! gives, per operand, the partial derivative ∂result/∂operand as a small expression over the
+//! operands (`X(i)`) and the primal result (`Y`). Forward mode computes `ṫ = Σ ∂y/∂xᵢ · ẋᵢ`;
+//! reverse mode computes `x̄ᵢ += ∂y/∂xᵢ · ȳ` from the very same rows (both through
+//! [`crate::emit::Apply`], which also simplifies: a partial of `1` or `-1` multiplies nothing,
+//! partials that are quotients over one denominator divide once). Operands that carry no
+//! derivative (an integer exponent, a rounding mode) are `Inactive`. Piecewise-constant
+//! functions (and a `select`'s condition) have `Zero` partials.
 
 /// A comparison used inside rule expressions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +20,7 @@ pub enum Cmp {
 }
 
 /// An expression for a partial derivative. Every value has the float type of the rule's result.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum E {
     /// Operand `i` of the primitive.
     X(u8),
@@ -40,6 +43,8 @@ pub enum E {
     PowiMinus1(&'static E, u8),
     /// `if a <cmp> b { t } else { f }`.
     Select(Cmp, &'static E, &'static E, &'static E, &'static E),
+    /// `if xᵢ { t } else { f }` for the flag operand `i` (an `i1` or a vector of them: `select`).
+    If(u8, &'static E, &'static E),
 }
 
 /// The partial derivative with respect to one operand.
@@ -50,6 +55,10 @@ pub enum Partial {
     /// Always zero (rounding functions).
     Zero,
     D(E),
+    /// The result is the sum of the lanes of this (vector) operand, added in order: its tangent
+    /// is the sum of the operand tangent's lanes, the operand's adjoint is the result's in every
+    /// lane (`llvm.vector.reduce.fadd`).
+    LaneSum,
 }
 
 /// One primitive.
@@ -60,16 +69,33 @@ pub struct Rule {
     pub partials: &'static [Partial],
 }
 
+use oxidase_llvm::Opcode;
 use E::*;
-use Partial::{Inactive, Zero, D};
+use Partial::{Inactive, LaneSum, Zero, D};
 
 const ONE: E = C(1.0);
 const LN2: f64 = std::f64::consts::LN_2;
 const LN10: f64 = std::f64::consts::LN_10;
 const TWO_OVER_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
 
-/// The table. Keep rows sorted by topic; the lookup is by name.
+const ZERO: E = C(0.0);
+
+/// The table. Keep rows sorted by topic; the lookup is by name ([`lookup`] for calls,
+/// [`instruction`] for instructions).
 pub static RULES: &[Rule] = &[
+    // ---- float instructions (named by their LLVM mnemonic, see `INSTRUCTIONS`) ----
+    Rule { names: &["fadd"], partials: &[D(ONE), D(ONE)] },
+    Rule { names: &["fsub"], partials: &[D(ONE), D(C(-1.0))] },
+    Rule { names: &["fmul"], partials: &[D(X(1)), D(X(0))] },
+    Rule { names: &["fdiv"], partials: &[D(Div(&ONE, &X(1))), D(Neg(&Div(&Y, &X(1))))] },
+    // a - trunc(a/b)·b
+    Rule { names: &["frem"], partials: &[D(ONE), D(Neg(&Un("trunc", &Div(&X(0), &X(1)))))] },
+    Rule { names: &["fneg"], partials: &[D(C(-1.0))] },
+    // The seed is converted to the other precision.
+    Rule { names: &["fpext", "fptrunc"], partials: &[D(ONE)] },
+    Rule { names: &["select"], partials: &[Zero, D(If(0, &ONE, &ZERO)), D(If(0, &ZERO, &ONE))] },
+    // ---- reductions ----
+    Rule { names: &["llvm.vector.reduce.fadd"], partials: &[D(ONE), LaneSum] },
     // ---- roots and powers ----
     Rule { names: &["llvm.sqrt", "sqrt", "sqrtf"], partials: &[D(Div(&C(0.5), &Y))] },
     Rule { names: &["cbrt", "cbrtf"], partials: &[D(Div(&Y, &Mul(&C(3.0), &X(0))))] },
@@ -193,8 +219,35 @@ pub static RULES: &[Rule] = &[
     },
 ];
 
-/// Finds the rule for an intrinsic base name or a C library function name.
+/// The instructions that have rows, by their LLVM mnemonic.
+const INSTRUCTIONS: &[(Opcode, &str)] = &[
+    (Opcode::LLVMFAdd, "fadd"),
+    (Opcode::LLVMFSub, "fsub"),
+    (Opcode::LLVMFMul, "fmul"),
+    (Opcode::LLVMFDiv, "fdiv"),
+    (Opcode::LLVMFRem, "frem"),
+    (Opcode::LLVMFNeg, "fneg"),
+    (Opcode::LLVMFPExt, "fpext"),
+    (Opcode::LLVMFPTrunc, "fptrunc"),
+    (Opcode::LLVMSelect, "select"),
+];
+
+/// Finds the rule for an intrinsic base name or a C library function name (never an
+/// instruction's row: a C function may be called `fadd`).
 pub fn lookup(name: &str) -> Option<&'static Rule> {
+    if INSTRUCTIONS.iter().any(|(_, n)| *n == name) {
+        return None;
+    }
+    find(name)
+}
+
+/// The rule of a float instruction (`fadd` … `frem`, `fneg`, `fpext`, `fptrunc`, `select`).
+pub fn instruction(op: Opcode) -> Option<&'static Rule> {
+    let name = INSTRUCTIONS.iter().find(|(o, _)| *o == op)?.1;
+    find(name)
+}
+
+fn find(name: &str) -> Option<&'static Rule> {
     #[cfg(feature = "fault-injection")]
     if let Some(r) = fault::lookup(name) {
         return Some(r);
@@ -234,6 +287,10 @@ mod fault {
         Rule { names: &["llvm.atan", "atan", "atanf"], partials: &[D(Div(&ONE, &Add(&ONE, &X(0))))] },
         // fma: operands' partials swapped with the addend's
         Rule { names: &["llvm.fma", "llvm.fmuladd", "fma", "fmaf"], partials: &[D(X(1)), D(ONE), D(X(0))] },
+        // fdiv: the divisor's partial lost its sign
+        Rule { names: &["fdiv"], partials: &[D(Div(&ONE, &X(1))), D(Div(&Y, &X(1)))] },
+        // fmul: partials swapped
+        Rule { names: &["fmul"], partials: &[D(X(0)), D(X(1))] },
     ];
 
     pub fn lookup(name: &str) -> Option<&'static Rule> {
@@ -267,5 +324,9 @@ mod tests {
         assert!(lookup("llvm.sin").is_some());
         assert!(lookup("tanh").is_some());
         assert!(lookup("llvm.memcpy").is_none());
+        assert!(lookup("fadd").is_none(), "a C function called `fadd` is not the instruction");
+        for (op, name) in INSTRUCTIONS {
+            assert!(instruction(*op).is_some_and(|r| r.names.contains(name)), "{name}");
+        }
     }
 }

@@ -32,7 +32,7 @@
 //! `OXIDASE_DIFFTEST_BATCH` (functions per JIT module, default 50), `OXIDASE_DIFFTEST_SIZE`
 //! (size factor of the generated functions, default 1), `OXIDASE_DIFFTEST_DUMP=1`.
 //! `OXIDASE_FAULT_RULE=<primitive>` (with `--features fault-injection`) swaps in a wrong rule
-//! for `sin`, `cos`, `exp`, `log`, `sqrt`, `pow`, `tanh`, `atan` or `fma`; the fault test sets
+//! for `sin`, `cos`, `exp`, `log`, `sqrt`, `pow`, `tanh`, `atan`, `fma` or the instructions `fdiv`, `fmul`; the fault test sets
 //! `sin` when the variable is unset. A wrong *rule* is caught by the finite-difference check
 //! only: forward and reverse use the same row of the rules table, so they agree with each other.
 //!

@@ -166,77 +166,9 @@ impl Gen<'_> {
                     "keep differentiated values floats (no `to_bits`/`from_bits` or transmutes of them); if the code has none, please report the program",
                 );
             }
-            LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFDiv | LLVMFRem | LLVMFNeg => {
-                let ds = self.take_adjoint(inst);
-                let op = inst.opcode();
-                let a = inst.operand(0);
-                let bb = if op == LLVMFNeg { a } else { inst.operand(1) };
-                for (k, d) in ds.into_iter().enumerate() {
-                    match op {
-                        LLVMFNeg => {
-                            let n = self.b.fneg(d);
-                            self.accumulate(a, k, n);
-                        }
-                        LLVMFAdd => {
-                            self.accumulate(a, k, d);
-                            self.accumulate(bb, k, d);
-                        }
-                        LLVMFSub => {
-                            self.accumulate(a, k, d);
-                            if self.has_adjoint(bb) {
-                                let n = self.b.fneg(d);
-                                self.accumulate(bb, k, n);
-                            }
-                        }
-                        LLVMFMul => {
-                            if self.has_adjoint(a) {
-                                let y = self.primal_at(bb);
-                                let t = self.b.fmul(d, y);
-                                self.accumulate(a, k, t);
-                            }
-                            if self.has_adjoint(bb) {
-                                let x = self.primal_at(a);
-                                let t = self.b.fmul(d, x);
-                                self.accumulate(bb, k, t);
-                            }
-                        }
-                        LLVMFDiv => {
-                            if self.has_adjoint(a) || self.has_adjoint(bb) {
-                                let y = self.primal_at(bb);
-                                let q = self.b.fdiv(d, y);
-                                self.accumulate(a, k, q);
-                                if self.has_adjoint(bb) {
-                                    // ∂(a/b)/∂b = -(a/b)/b
-                                    let r = self.primal_at(inst);
-                                    let t = self.b.fmul(q, r);
-                                    let n = self.b.fneg(t);
-                                    self.accumulate(bb, k, n);
-                                }
-                            }
-                        }
-                        _ => {
-                            // frem: a - trunc(a/b)·b
-                            self.accumulate(a, k, d);
-                            if self.has_adjoint(bb) {
-                                let (x, y) = (self.primal_at(a), self.primal_at(bb));
-                                let q = self.b.fdiv(x, y);
-                                let tq = self.intrinsic("trunc", q.ty(), &[q]);
-                                let t = self.b.fmul(tq, d);
-                                let n = self.b.fneg(t);
-                                self.accumulate(bb, k, n);
-                            }
-                        }
-                    }
-                }
-            }
-            LLVMFPExt | LLVMFPTrunc => {
-                let ds = self.take_adjoint(inst);
-                let a = inst.operand(0);
-                let back = if inst.opcode() == LLVMFPExt { LLVMFPTrunc } else { LLVMFPExt };
-                for (k, d) in ds.into_iter().enumerate() {
-                    let c = self.b.cast(back, d, a.ty());
-                    self.accumulate(a, k, c);
-                }
+            op if rules::instruction(op).is_some() => {
+                let rule = rules::instruction(op).unwrap();
+                self.apply_rule(inst, rule, &inst.operands());
             }
             LLVMBitCast | LLVMFreeze => {
                 let ds = self.take_adjoint(inst);
@@ -244,22 +176,6 @@ impl Gen<'_> {
                 for (k, d) in ds.into_iter().enumerate() {
                     // `accumulate` reinterprets `d` as the operand's adjoint type (same size).
                     self.accumulate(a, k, d);
-                }
-            }
-            LLVMSelect => {
-                let ds = self.take_adjoint(inst);
-                let (t, f) = (inst.operand(1), inst.operand(2));
-                let c = self.primal_at(inst.operand(0));
-                let zero = self.adjoint_type(inst).unwrap_or(inst.ty()).fadd_identity();
-                for (k, d) in ds.into_iter().enumerate() {
-                    if self.has_adjoint(t) {
-                        let x = self.b.select(c, d, zero);
-                        self.accumulate(t, k, x);
-                    }
-                    if self.has_adjoint(f) {
-                        let x = self.b.select(c, zero, d);
-                        self.accumulate(f, k, x);
-                    }
                 }
             }
             LLVMExtractValue => {
@@ -460,14 +376,31 @@ impl Gen<'_> {
         d
     }
 
-    pub(super) fn intrinsic(&mut self, name: &str, ty: Type, args: &[Value]) -> Value {
-        emit::intrinsic(self.module(), &self.b, name, ty, args)
-    }
-
     /// A rule's partial derivative in the reversal: carries only the operands it reads.
-    pub(super) fn eval_partial(&mut self, e: &E, args: &[Value], call: Value) -> Value {
+    /// The adjoints of `inst`'s operands (an instruction or a call of a primitive) from its
+    /// row of the rules table: `x̄ᵢ += ∂y/∂xᵢ·ȳ` for each operand with an adjoint.
+    pub(super) fn apply_rule(&mut self, inst: Value, rule: &Rule, args: &[Value]) {
+        if !self.has_adjoint(inst) {
+            return;
+        }
+        let mut partials = vec![None; args.len()];
+        for (i, p) in rule.partials.iter().enumerate() {
+            if !self.has_adjoint(args[i]) {
+                continue;
+            }
+            if let Partial::Inactive = p {
+                self.error(inst, format!("a differentiated value flows into operand {i} of `{}`, which is not differentiable", describe(inst)), "make that operand independent of the differentiated inputs");
+                return;
+            }
+            partials[i] = Some(p);
+        }
+        let ds = self.take_adjoint(inst);
         let (mut used, mut uses_y) = (Vec::new(), false);
-        emit::uses(e, &mut used, &mut uses_y);
+        for p in partials.iter().flatten() {
+            if let Partial::D(e) = p {
+                emit::uses(e, &mut used, &mut uses_y);
+            }
+        }
         let mut xs = vec![None; args.len()];
         for i in used {
             let i = i as usize;
@@ -475,7 +408,17 @@ impl Gen<'_> {
                 xs[i] = Some(self.primal_at(args[i]));
             }
         }
-        let y = if uses_y { Some(self.primal_at(call)) } else { None };
-        emit::eval(self.module(), &self.b, e, &xs, y, call.ty())
+        let y = if uses_y { Some(self.primal_at(inst)) } else { None };
+        let types: Vec<Type> = args.iter().map(|&a| self.adjoint_type(a).unwrap_or(a.ty())).collect();
+        let ty = self.adjoint_type(inst).unwrap_or(inst.ty());
+        for (k, d) in ds.into_iter().enumerate() {
+            let apply = emit::Apply { m: self.module(), b: &self.b, xs: &xs, y, ty };
+            let adjoints = apply.adjoints(&partials, d, &types);
+            for (&a, adj) in args.iter().zip(adjoints) {
+                if let Some(adj) = adj {
+                    self.accumulate(a, k, adj);
+                }
+            }
+        }
     }
 }

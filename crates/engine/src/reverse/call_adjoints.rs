@@ -55,51 +55,7 @@ impl Gen<'_> {
             {
                 self.reverse_defined_call(call, &indirect_candidates(call), true, &args)
             }
-            CallKind::Rule(rule) => {
-                if !self.has_adjoint(call) {
-                    return;
-                }
-                let ds = self.take_adjoint(call);
-                for (i, p) in rule.partials.iter().enumerate() {
-                    let a = args[i];
-                    if !self.has_adjoint(a) {
-                        continue;
-                    }
-                    match p {
-                        Partial::Zero => {}
-                        Partial::Inactive => {
-                            self.error(call, format!("a differentiated value flows into operand {i} of `{}`, which is not differentiable", describe(call)), "make that operand independent of the differentiated inputs");
-                            return;
-                        }
-                        Partial::D(e) => {
-                            let pd = self.eval_partial(e, &args, call);
-                            for (k, &d) in ds.iter().enumerate() {
-                                let t = self.b.fmul(d, pd);
-                                self.accumulate(a, k, t);
-                            }
-                        }
-                    }
-                }
-            }
-            CallKind::ReduceFAdd => {
-                if !self.has_adjoint(call) {
-                    return;
-                }
-                let ds = self.take_adjoint(call);
-                let (start, vec) = (args[0], args[1]);
-                let ctx = context_of(self.module());
-                for (k, d) in ds.into_iter().enumerate() {
-                    self.accumulate(start, k, d);
-                    if self.has_adjoint(vec) {
-                        let vty = vec.ty();
-                        let mut splat = vty.undef();
-                        for j in 0..vty.vector_len() {
-                            splat = self.b.insert_element(splat, d, Type::i32(ctx).const_int(j as u64));
-                        }
-                        self.accumulate(vec, k, splat);
-                    }
-                }
-            }
+            CallKind::Rule(rule) => self.apply_rule(call, rule, &args),
             CallKind::MemTransfer => {
                 if !self.activity.is_active(args[0]) {
                     return;

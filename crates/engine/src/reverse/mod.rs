@@ -41,7 +41,7 @@ use crate::error::{describe, AdError};
 use crate::cfg::{Cfg, CountedLoop};
 use crate::forward::reverse_post_order;
 use crate::emit;
-use crate::rules::{Partial, E};
+use crate::rules::{self, Partial, Rule};
 use crate::runtime_activity;
 use crate::types::{copy_contents, memory_contents, strip_pointer, Contents};
 use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};

@@ -20,7 +20,7 @@ impl Gen<'_> {
                 }
                 self.visit_terminator(call);
             }
-            CallKind::Ignored | CallKind::IntegerOnly | CallKind::Rule(_) | CallKind::ReduceFAdd => {
+            CallKind::Ignored | CallKind::IntegerOnly | CallKind::Rule(_) => {
                 self.copy_primal(call);
             }
             CallKind::MemTransfer => {
