@@ -4,7 +4,7 @@
 //! gives, per operand, the partial derivative ∂result/∂operand as a small expression over the
 //! operands (`X(i)`) and the primal result (`Y`). Forward mode computes `ṫ = Σ ∂y/∂xᵢ · ẋᵢ`;
 //! reverse mode computes `x̄ᵢ += ∂y/∂xᵢ · ȳ` from the very same rows (both through
-//! [`crate::emit::Apply`], which also simplifies: a partial of `1` or `-1` multiplies nothing,
+//! `emit::Apply`, which also simplifies: a partial of `1` or `-1` multiplies nothing,
 //! partials that are quotients over one denominator divide once). Operands that carry no
 //! derivative (an integer exponent, a rounding mode) are `Inactive`. Piecewise-constant
 //! functions (and a `select`'s condition) have `Zero` partials.
