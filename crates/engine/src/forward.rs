@@ -6,7 +6,7 @@
 //! of a pointer is a pointer into shadow memory), one per lane. Known-zero tangents are `None`
 //! and fold away instead of being emitted.
 //!
-//! Calling convention of a generated derivative (see [`crate::ForwardRequest`]): each primal
+//! Calling convention of a generated derivative (see [`crate::ForwardKey`]): each primal
 //! parameter, followed by `width` shadows of the same type when it is `Dual`; a parameter the
 //! derivative is specialized on (`ArgActivity::Constant`) is dropped. The result is `void` for a
 //! `void` primal and otherwise the literal struct `{ R, R × width }` (primal first).

@@ -60,7 +60,7 @@ pub fn when_copying(b: &Builder, bad: Value, len: Value) -> Value {
     b.and(bad, some)
 }
 
-/// Stops the program with `text` (see [`crate::Engine::lost_derivative_text`]) when `bad` (an
+/// Stops the program with `text` (see `Engine::lost_derivative_text`) when `bad` (an
 /// `i1`) is true: a derivative would otherwise be lost.
 pub fn check(m: LLVMModuleRef, b: &Builder, bad: Value, text: &str) {
     use std::hash::{Hash, Hasher};

@@ -10,7 +10,7 @@ use oxidase_llvm::{Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Whether the integer `v`, stored through `p`, is integer data rather than float bits moved as
-/// an integer: it is a number where it comes from ([`numeric_origin`]), either memory is
+/// an integer: it is a number where it comes from (`numeric_origin`), either memory is
 /// declared as integers (dev builds, [`crate::declared`]), or neither memory holds floats.
 pub fn integer_data(m: LLVMModuleRef, v: Value, p: Value) -> bool {
     if numeric_origin(v, 0) {
@@ -129,7 +129,7 @@ pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
 }
 
 /// What the `size` bytes at `a` and `b` hold (`None`: the whole objects), from the accesses
-/// to those bytes ([`range_leaves`]).
+/// to those bytes (`range_leaves`).
 ///
 /// For a copy from `b` to `a`, what `b`'s bytes are is asked first, following only the data
 /// that flows *into* `b` (its stores and the copies into it): memory the bytes are copied to

@@ -17,7 +17,7 @@
 //! travel from the end of `B` to the start of `B'`:
 //! * a block that runs at most once (not on a cycle) stores them into stack slots (combined
 //!   derivatives only; the optimizer turns those into SSA values);
-//! * everything else goes through the [`tape`](crate::tape): a LIFO stack, which is exactly right
+//! * everything else goes through the [`crate::tape`]: a LIFO stack, which is exactly right
 //!   because `B'` runs in the reverse order of `B`.
 //!
 //! Adjoints of SSA values live in zero-initialized stack slots (one per lane); the reversal of a
