@@ -295,3 +295,85 @@ fn intersect(idom: &[usize], mut a: usize, mut b: usize) -> usize {
     }
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::reverse_post_order;
+    use oxidase_llvm::module::{self, Context};
+
+    /// A nest: an integer-counted outer loop around a pointer-stepped inner loop, an early
+    /// exit from the inner loop, and a `while` whose latch branches on a load (not counted:
+    /// two latches).
+    const NEST: &str = r#"
+define i64 @nest(ptr %p, i64 %n, ptr %end) {
+entry:
+  br label %outer
+outer:
+  %i = phi i64 [ 0, %entry ], [ %i1, %outer.latch ]
+  br label %inner
+inner:
+  %q = phi ptr [ %p, %outer ], [ %q1, %inner.latch ]
+  %v = load i64, ptr %q
+  %hit = icmp eq i64 %v, 0
+  br i1 %hit, label %found, label %inner.latch
+inner.latch:
+  %q1 = getelementptr i8, ptr %q, i64 8
+  %more = icmp ne ptr %q1, %end
+  br i1 %more, label %inner, label %outer.latch
+outer.latch:
+  %i1 = add i64 %i, 2
+  %go = icmp slt i64 %i1, %n
+  br i1 %go, label %outer, label %spin
+spin:
+  %w = load i64, ptr %p
+  %z = icmp eq i64 %w, 7
+  br i1 %z, label %spin, label %spin2
+spin2:
+  %w2 = load i64, ptr %end
+  %z2 = icmp eq i64 %w2, 1
+  br i1 %z2, label %spin, label %done
+found:
+  ret i64 %i
+done:
+  ret i64 -1
+}
+"#;
+
+    #[test]
+    fn counted_loops_dominators_and_cycles() {
+        let ctx = Context::new();
+        let owned = ctx.parse_ir(NEST, "t").unwrap();
+        let f = module::get_function(owned.raw(), "nest").unwrap();
+        let cfg = Cfg::new(reverse_post_order(f));
+        let block = |name: &str| cfg.order.iter().copied().find(|b| b.name() == name).unwrap();
+        let name = |b: Block| b.name();
+        assert!(cfg.dominates(block("outer"), block("inner.latch")));
+        assert!(!cfg.dominates(block("inner.latch"), block("found")));
+        let cyclic = cfg.cyclic_blocks();
+        for b in ["outer", "inner", "inner.latch", "outer.latch", "spin", "spin2"] {
+            assert!(cyclic.contains(&block(b)), "{b} is on a cycle");
+        }
+        assert!(!cyclic.contains(&block("entry")) && !cyclic.contains(&block("found")));
+        let returning = cfg.returning_blocks();
+        assert!(returning.contains(&block("spin")) && returning.contains(&block("entry")));
+
+        let mut loops = cfg.counted_loops();
+        loops.sort_by_key(|l| name(l.header));
+        let headers: Vec<String> = loops.iter().map(|l| name(l.header)).collect();
+        assert_eq!(headers, ["inner", "outer"], "`spin` has two latches: not counted");
+        let (inner, outer) = (&loops[0], &loops[1]);
+        assert_eq!((inner.step, name(inner.latch), name(inner.preheader)), (8, "inner.latch".into(), "outer".into()));
+        assert_eq!(inner.iv.name(), "q");
+        assert_eq!(inner.start.name(), "p");
+        let mut exits: Vec<(String, String)> = inner.exits.iter().map(|&(a, b)| (name(a), name(b))).collect();
+        exits.sort();
+        assert_eq!(exits, [("inner".into(), "found".into()), ("inner.latch".into(), "outer.latch".into())]);
+        assert_eq!((outer.step, outer.iv.name()), (2, "i".into()));
+        assert_eq!(outer.start.const_int_value(), Some(0));
+        assert_eq!(outer.body.len(), 4);
+        let mut exits: Vec<(String, String)> = outer.exits.iter().map(|&(a, b)| (name(a), name(b))).collect();
+        exits.sort();
+        assert_eq!(exits, [("inner".into(), "found".into()), ("outer.latch".into(), "spin".into())]);
+    }
+}
