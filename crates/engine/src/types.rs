@@ -963,3 +963,65 @@ impl FloatWalk {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxidase_llvm::module::{self, Context};
+
+    /// Copies whose contents only the accesses elsewhere tell: floats stored into the source,
+    /// integers that may be float bits, integers that are numbers, pointers beside integers,
+    /// and bytes nothing types.
+    const COPIES: &str = r#"
+target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+define void @copies(double %x, i64 %n, ptr %p, ptr %out) {
+  %f = alloca [16 x i8], align 8
+  store double %x, ptr %f
+  %f1 = getelementptr i8, ptr %f, i64 8
+  store double %x, ptr %f1
+  %fd = alloca [16 x i8], align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr %fd, ptr %f, i64 16, i1 false)
+  %i = alloca [8 x i8], align 8
+  %bits = load i64, ptr %p
+  store i64 %bits, ptr %i
+  %id = alloca [8 x i8], align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr %id, ptr %i, i64 8, i1 false)
+  %s = alloca [8 x i8], align 8
+  %sum = add i64 %n, 1
+  store i64 %sum, ptr %s
+  %sd = alloca [8 x i8], align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr %sd, ptr %s, i64 8, i1 false)
+  %v = alloca [16 x i8], align 8
+  store ptr %p, ptr %v
+  %v1 = getelementptr i8, ptr %v, i64 8
+  store i64 %n, ptr %v1
+  %vd = alloca [16 x i8], align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr %vd, ptr %v, i64 16, i1 false)
+  %u = alloca [16 x i8], align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr %out, ptr %u, i64 16, i1 false)
+  ret void
+}
+"#;
+
+    #[test]
+    fn copy_contents_from_the_accesses_to_the_copied_bytes() {
+        let ctx = Context::new();
+        let owned = ctx.parse_ir(COPIES, "t").unwrap();
+        let m = owned.raw();
+        let f = module::get_function(m, "copies").unwrap();
+        let copies: Vec<Value> = f
+            .blocks()
+            .into_iter()
+            .flat_map(|b| b.instructions())
+            .filter(|i| i.opcode() == oxidase_llvm::Opcode::LLVMCall)
+            .collect();
+        let got: Vec<Contents> = copies.iter().map(|&c| copy_contents(m, c)).collect();
+        let double = Type::f64(module::context_of(m));
+        assert_eq!(got[0], Contents::Floats(double), "two doubles stored into the source");
+        assert!(matches!(got[1], Contents::Integers(_)), "an integer read from memory may be float bits: {:?}", got[1]);
+        assert_eq!(got[2], Contents::NoFloats, "an integer sum is a number");
+        assert_eq!(got[3], Contents::NoFloats, "a pointer beside an integer");
+        assert_eq!(got[4], Contents::Unknown, "bytes nothing writes or reads");
+    }
+}
