@@ -21,6 +21,7 @@ pub mod fold;
 pub mod forward;
 pub mod heap;
 pub mod inline;
+pub mod modref;
 pub mod requests;
 pub mod reverse;
 pub mod rules;
@@ -104,6 +105,11 @@ pub struct ReverseKey {
     pub width: u32,
     /// As [`ForwardKey::runtime_activity`].
     pub runtime_activity: bool,
+    /// Split derivatives (calls inside a derivative): per parameter, whether the caller writes
+    /// nothing reachable through it between the augmented forward call and the reverse call
+    /// ([`modref::Context::preserved`]), so the reversal may load that memory again. Empty for
+    /// user requests (combined: nothing runs between the sweeps).
+    pub preserved: Vec<bool>,
 }
 
 /// What the user asked the engine to report (`-Z autodiff=Print…`).

@@ -309,7 +309,7 @@ fn run_file(file: &str) {
                 Act::Dup => RevArg::Duplicated,
             })
             .collect();
-        match engine.reverse(&ReverseKey { function: f, args, ret: RevRet::Active, width: 1, runtime_activity: false }) {
+        match engine.reverse(&ReverseKey { function: f, args, ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new() }) {
             Ok(df) => derivs.push((r, f, df)),
             Err(e) => failures.push(format!("REV line {}: {}", r.line, e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))),
         }
@@ -382,4 +382,5 @@ macro_rules! ir_tests {
 ir_tests! {
     instructions => "instructions.ll",
     loops => "loops.ll",
+    modref => "modref.ll",
 }

@@ -128,6 +128,7 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value) -> Resul
             ret: RevRet::Const,
             width,
             runtime_activity: false,
+            preserved: Vec::new(),
         }),
     }
     .map_err(|errs| {

@@ -534,6 +534,32 @@ impl Value {
             !LLVMGetMetadata(self.0, id).is_null()
         }
     }
+    /// The operands of the metadata node attached as `kind` (e.g. the scopes of "alias.scope" or
+    /// "noalias"), each as a metadata value; empty when there is none. Nodes are uniqued, so
+    /// equal scopes compare equal.
+    pub fn metadata_operands(self, kind: &str) -> Vec<Value> {
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let id = LLVMGetMDKindIDInContext(ctx, kind.as_ptr() as *const _, kind.len() as u32);
+            let md = LLVMGetMetadata(self.0, id);
+            if md.is_null() {
+                return Vec::new();
+            }
+            Value(md).md_node_operands()
+        }
+    }
+    /// The operands of a metadata node given as a value (null operands included as null).
+    pub fn md_node_operands(self) -> Vec<Value> {
+        unsafe {
+            if LLVMIsAMDNode(self.0).is_null() {
+                return Vec::new();
+            }
+            let n = LLVMGetMDNodeNumOperands(self.0) as usize;
+            let mut ops = vec![std::ptr::null_mut(); n];
+            LLVMGetMDNodeOperands(self.0, ops.as_mut_ptr());
+            ops.into_iter().map(Value).collect()
+        }
+    }
     /// Removes the metadata attachment `kind` (e.g. "range") from an instruction.
     pub fn clear_metadata(self, kind: &str) {
         unsafe {
@@ -701,6 +727,19 @@ impl Value {
             return None;
         }
         Some(Type(unsafe { LLVMGetTypeAttributeValue(a) }))
+    }
+    /// The encoded `memory(...)` effects of a function or of a call site (LLVM's `MemoryEffects`:
+    /// two bits per location, 1 = reads, 2 = writes), if given.
+    pub fn memory_effects(self) -> Option<u64> {
+        let kind = attribute_kind("memory");
+        unsafe {
+            let a = if LLVMIsACallInst(self.0).is_null() && LLVMIsAInvokeInst(self.0).is_null() {
+                LLVMGetEnumAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, kind)
+            } else {
+                LLVMGetCallSiteEnumAttribute(self.0, llvm_sys::LLVMAttributeFunctionIndex, kind)
+            };
+            (!a.is_null()).then(|| LLVMGetEnumAttributeValue(a))
+        }
     }
     pub fn has_fn_attribute(self, name: &str) -> bool {
         let kind = attribute_kind(name);

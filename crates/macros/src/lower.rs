@@ -7,9 +7,9 @@
 //! dact_0 … dact_{W-1}, dret_0 … dret_{W-1})`, all pointers:
 //! * `desc`: a NUL-terminated `path::of::f\0file.rs:line\0` and the `Const` arguments' names
 //!   (`` `a`, `b` ``, then `\0`) naming the primal for diagnostics;
-//! * `shim`: `fn(*const u8, *const u8, *mut u8)` that reads the `Const` arguments from `consts`
-//!   and the differentiated ones from `act` (two tuples), calls the primal and writes its result
-//!   to `ret`;
+//! * `shim`: `fn(&C, &A, &mut MaybeUninit<R>)` (three pointers) that reads the `Const`
+//!   arguments from `consts` and the differentiated ones from `act` (two tuples), calls the
+//!   primal and writes its result to `ret`;
 //! * `dact_k`: a tuple of `act`'s type holding lane `k`'s shadows (zero for `Active` scalars);
 //! * `dret_k`: lane `k`'s shadow of the result: the tangent (forward) or the seed (reverse).
 //!
@@ -316,13 +316,15 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
     // return pointers and floats in one aggregate.
     let ci = (0..cn.len()).map(syn::Index::from);
     let ai = (0..an.len()).map(syn::Index::from);
+    // The shim takes references, not raw pointers: rustc then marks the tuples `noalias
+    // readonly` (when they hold no `UnsafeCell`) and the result `noalias`, which tells the
+    // engine that the memory the arguments point to is not written by the shim's own stores,
+    // as the primal's own parameter attributes tell the nightly route (`modref`).
     let shim = quote! {
-        |__c: *const u8, __a: *const u8, __r: *mut u8| unsafe {
-            let __c = __c.cast::<(#(#ct,)*)>();
-            let __a = __a.cast::<(#(#at,)*)>();
-            #(let #cn = ::core::ptr::read(&raw const (*__c).#ci);)*
-            #(let #an = ::core::ptr::read(&raw const (*__a).#ai);)*
-            ::core::ptr::write(__r.cast::<#ret_ty>(), #primal(#(#pnames),*));
+        |__c: &(#(#ct,)*), __a: &(#(#at,)*), __r: &mut ::core::mem::MaybeUninit<#ret_ty>| unsafe {
+            #(let #cn = ::core::ptr::read(&raw const __c.#ci);)*
+            #(let #an = ::core::ptr::read(&raw const __a.#ai);)*
+            __r.write(#primal(#(#pnames),*));
         }
     };
 
@@ -349,7 +351,7 @@ fn body(mode: Mode, config: &Config, func: &Function, args: &[Arg], ret: Option<
             #[link_name = #marker]
             fn __oxidase_marker(desc: *const u8, shim: *const u8, consts: *const u8, act: *const u8, ret: *mut u8, #(#lane_params),*);
         }
-        let __oxidase_shim: fn(*const u8, *const u8, *mut u8) = #shim;
+        let __oxidase_shim: fn(&(#(#ct,)*), &(#(#at,)*), &mut ::core::mem::MaybeUninit<#ret_ty>) = #shim;
         unsafe {
             __oxidase_marker(
                 ::core::concat!(::core::module_path!(), "::", #fname, "\0", ::core::file!(), ":", ::core::line!(), "\0", #const_names, "\0").as_ptr(),

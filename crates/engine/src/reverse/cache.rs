@@ -38,6 +38,12 @@ impl Gen<'_> {
             self.fetched.insert((b, fv), c);
             return c;
         }
+        if self.cyclic.contains(&b) {
+            if let Some(v) = self.fetch_once(fv) {
+                self.fetched.insert((b, fv), v);
+                return v;
+            }
+        }
         let m = self.module();
         let carrier = if self.shape == Shape::Combined && !self.cyclic.contains(&b) {
             let slot = self.fwd_slots_b.alloca(fv.ty());
@@ -52,13 +58,76 @@ impl Gen<'_> {
             }
             Carrier::Tape => {
                 self.stats.taped += 1;
-                self.stats.tape_bytes += tape::entry_size(m, fv.ty());
+                if self.cyclic.contains(&b) {
+                    self.stats.tape_bytes += tape::entry_size(m, fv.ty());
+                    self.stats.looped.push(fv.print().trim().to_string());
+                }
                 tape::pop(m, &self.hb, self.rev_local, fv.ty())
             }
         };
         self.saves.entry(b).or_default().push((fv, carrier));
         self.fetched.insert((b, fv), v);
         v
+    }
+
+    /// A value defined outside every loop, needed in the reversal of a loop: kept once per
+    /// call instead of once per iteration. The forward sweep stores it in a stack slot where it
+    /// is defined; a combined derivative's reversal reads that slot, a split one gets the slots
+    /// on the tape once, at its entry ([`Gen::push_frame`]).
+    pub(super) fn fetch_once(&mut self, fv: Value) -> Option<Value> {
+        if !self.keepable_once(fv) {
+            return None;
+        }
+        let home = self.origin[&fv];
+        let slot = match self.once.get(&fv) {
+            Some(&s) => s,
+            None => {
+                let fwd_slot = self.fwd_slots_b.alloca(fv.ty());
+                self.saves.entry(home).or_default().push((fv, Carrier::Slot(fwd_slot)));
+                let s = match self.shape {
+                    Shape::Combined => fwd_slot,
+                    Shape::Split => {
+                        let r = self.slots_b.alloca(fv.ty());
+                        self.frame.push((fwd_slot, r, fv.ty()));
+                        r
+                    }
+                };
+                self.stats.slots += 1;
+                self.once.insert(fv, s);
+                s
+            }
+        };
+        Some(self.hb.load(fv.ty(), slot))
+    }
+
+    /// Whether `fv` comes from a primal block outside every loop ([`Gen::fetch_once`]).
+    pub(super) fn keepable_once(&self, fv: Value) -> bool {
+        self.origin.get(&fv).is_some_and(|home| !self.cyclic.contains(home) && self.save_point.contains_key(home))
+    }
+
+    /// Split, forward function: before each `ret`, the values kept once go on the tape (after
+    /// the returning block's own saves and the index of the return taken).
+    pub(super) fn push_frame(&mut self) {
+        if self.frame.is_empty() {
+            return;
+        }
+        let m = self.module();
+        let rets: Vec<Value> = self.fwd_fn.blocks().into_iter().filter_map(|b| b.terminator()).filter(|t| t.opcode() == Opcode::LLVMRet).collect();
+        for t in rets {
+            self.b.position_before(t);
+            let values: Vec<Value> = self.frame.iter().rev().map(|&(f, _, ty)| self.b.load(ty, f)).collect();
+            tape::push(m, &self.b, self.fwd_local, &values);
+        }
+    }
+
+    /// Split, reverse function entry: the values kept once come off the tape into the slots
+    /// the reversal reads.
+    pub(super) fn pop_frame(&mut self) {
+        let m = self.module();
+        for &(_, r, ty) in &self.frame {
+            let v = tape::pop(m, &self.b, self.rev_local, ty);
+            self.b.store(v, r);
+        }
     }
 
     /// Whether the reversal should recompute the forward value `fv` from its operands instead of
@@ -89,7 +158,7 @@ impl Gen<'_> {
             | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMFCmp | LLVMSelect | LLVMFAdd | LLVMFSub | LLVMFMul
             | LLVMFNeg | LLVMExtractValue => true,
             LLVMLoad => {
-                self.shape == Shape::Combined && !v.is_volatile() && self.readonly_args.contains(&strip_pointer(v.operand(0)))
+                self.invariant_loads.contains(&v)
             }
             _ => false,
         }
@@ -104,6 +173,10 @@ impl Gen<'_> {
             return;
         }
         if self.fetched.contains_key(&(self.current.unwrap(), v)) || self.live_induction_variable(v).is_some() {
+            return;
+        }
+        // Inside a loop's reversal, a value from outside every loop is kept once per call.
+        if self.cyclic.contains(&self.current.unwrap()) && self.keepable_once(v) {
             return;
         }
         if depth == 0 || !v.is_instruction() || !self.recomputable_op(v) {

@@ -43,7 +43,7 @@ use crate::forward::reverse_post_order;
 use crate::emit;
 use crate::rules::{self, Partial, Rule};
 use crate::runtime_activity;
-use crate::types::{copy_contents, memory_contents, strip_pointer, Contents};
+use crate::types::{copy_contents, memory_contents, Contents};
 use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{abi_size, context_of};
@@ -151,10 +151,22 @@ struct Gen<'e> {
     fetched: HashMap<(Block, Value), Value>,
     /// The primal block whose reversal is being generated.
     current: Option<Block>,
+    /// Forward values the forward sweep copied from (or computed as shadows of) primal values,
+    /// with the primal block they belong to (the entry for parameters): where a value kept
+    /// once for the loops is saved ([`Gen::fetch_once`]).
+    origin: HashMap<Value, Block>,
+    /// Values defined outside every loop and needed inside a loop's reversal, kept once per
+    /// call: forward value → the slot the reversal reads (combined: the forward slot itself).
+    once: HashMap<Value, Value>,
+    /// Split: (forward slot, reverse slot) of each value kept once, handed over on the tape
+    /// once per call, after everything else (the reverse function pops them first).
+    frame: Vec<(Value, Value, Type)>,
     seeds: Vec<Value>,
-    /// Arguments of the forward function whose memory nothing writes while the derivative runs
-    /// (`noalias readonly` in the primal): loads from it can be repeated in the reversal.
-    readonly_args: HashSet<Value>,
+    /// Mod/ref facts of the primal in this derivative's context ([`crate::modref`]).
+    modref: crate::modref::ModRef,
+    /// Loads of the forward function (copies of primal loads) that read memory nothing writes
+    /// until their reversal ([`crate::modref::ModRef::invariant`]): the reversal loads again.
+    invariant_loads: HashSet<Value>,
     stats: CacheStats,
     errors: Vec<AdError>,
 }
@@ -167,6 +179,8 @@ struct CacheStats {
     /// Bytes pushed per execution of every cyclic block once (a loop iteration's cost).
     tape_bytes: u64,
     recomputed: usize,
+    /// The values taped per pass through a loop.
+    looped: Vec<String>,
 }
 
 /// Generates the derivative(s) for `key`: `fns` is `[combined]` or `[augmented, reverse]`,
@@ -268,8 +282,15 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         saves: HashMap::new(),
         fetched: HashMap::new(),
         current: None,
+        origin: HashMap::new(),
+        once: HashMap::new(),
+        frame: Vec::new(),
         seeds: Vec::new(),
-        readonly_args: HashSet::new(),
+        modref: crate::modref::ModRef::new(
+            primal,
+            crate::modref::Context { combined: shape == Shape::Combined, preserved: key.preserved.clone() },
+        ),
+        invariant_loads: HashSet::new(),
         stats: CacheStats::default(),
         errors: Vec::new(),
     };
@@ -285,6 +306,9 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
             st.recomputed
         );
         g.engine.report.push(line);
+        for v in &g.stats.looped {
+            g.engine.report.push(format!("  taped per pass through a loop: {v}"));
+        }
     }
     if g.errors.is_empty() {
         Ok(())
@@ -392,6 +416,20 @@ impl Gen<'_> {
         }
         self.save_loop_exits();
         self.fill_phis();
+        for l in self.modref.invariant_loads() {
+            if let Some(&fv) = self.vmap.get(&l) {
+                self.invariant_loads.insert(fv);
+            }
+        }
+        for (&p, &fv) in &self.vmap {
+            let home = if p.is_argument() { Some(order[0]) } else { p.is_instruction().then(|| p.parent_block()) };
+            if let Some(home) = home {
+                self.origin.insert(fv, home);
+                for &s in self.smap.get(&p).into_iter().flatten() {
+                    self.origin.entry(s).or_insert(home);
+                }
+            }
+        }
 
         // Reverse sweep.
         let rev_order: Vec<Block> = order.iter().copied().filter(|b| self.activity.returning.contains(b)).collect();
@@ -415,7 +453,9 @@ impl Gen<'_> {
             let m = self.module();
             self.b.position_at_end(rev_entry);
             tape::sync(m, &self.b, self.rev_tape, self.rev_local);
+            self.pop_frame();
             self.enter_reverse_split();
+            self.push_frame();
             // The forward function hands its tape state back to the caller when it returns.
             for b in self.fwd_fn.blocks() {
                 if let Some(t) = b.terminator().filter(|t| t.opcode() == Opcode::LLVMRet) {

@@ -108,7 +108,6 @@ impl Gen<'_> {
                 RevArg::Const | RevArg::Active => {
                     let np = new_params.next().unwrap();
                     self.vmap.insert(p, np);
-                    self.note_readonly(p, np);
                     if self.self_shadowed.contains(&i) {
                         self.smap.insert(p, vec![np; self.width]);
                     }
@@ -116,19 +115,10 @@ impl Gen<'_> {
                 RevArg::Duplicated => {
                     let np = new_params.next().unwrap();
                     self.vmap.insert(p, np);
-                    self.note_readonly(p, np);
                     let shadows: Vec<Value> = (0..self.width).map(|_| new_params.next().unwrap()).collect();
                     self.smap.insert(p, shadows);
                 }
             }
-        }
-    }
-
-    pub(super) fn note_readonly(&mut self, p: Value, np: Value) {
-        let Some(i) = self.primal.params().iter().position(|&q| q == p) else { return };
-        let i = i as u32;
-        if p.ty().is_pointer() && self.primal.param_has_attribute(i, "readonly") && self.primal.param_has_attribute(i, "noalias") {
-            self.readonly_args.insert(np);
         }
     }
 

@@ -1,0 +1,92 @@
+; Mod/ref across calls: a split callee loads its inputs again in the reversal when its caller
+; keeps them until then, and carries them when the caller overwrites them after the call.
+;
+; REV: @kept args=dup,const ret=active
+; AT: @kept [0.5, 0.7, -0.3, 1.2, 0.9], 5
+; REV: @overwritten args=dup,const ret=active
+; AT: @overwritten [0.5, 0.7, -0.3, 1.2, 0.9], 5
+; REV: @tuple args=dup,const ret=active
+; AT: @tuple [0.5, 0.7, -0.3, 1.2, 0.9], 5
+
+target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
+target triple = "x86_64-unknown-linux-gnu"
+
+; Nothing writes `%x` after the call.
+define double @kept(ptr noalias readonly %x, i64 %n) {
+entry:
+  %r = call double @rosen(ptr %x, i64 %n)
+  ret double %r
+}
+
+; The caller zeroes `x[1]` after the call: the callee's reversal must not read it again.
+define double @overwritten(ptr noalias %x, i64 %n) {
+entry:
+  %r = call double @rosen(ptr %x, i64 %n)
+  %p = getelementptr double, ptr %x, i64 1
+  store double 0.0, ptr %p
+  ret double %r
+}
+
+; The stable route's shim: the slice is read from a read-only tuple, the result written
+; through a `noalias` pointer.
+define double @tuple(ptr noalias %x, i64 %n) {
+entry:
+  %t = alloca { ptr, i64 }
+  store ptr %x, ptr %t
+  %tn = getelementptr { ptr, i64 }, ptr %t, i32 0, i32 1
+  store i64 %n, ptr %tn
+  %out = alloca double
+  call void @shim(ptr %t, ptr %out)
+  %r = load double, ptr %out
+  ret double %r
+}
+
+define internal void @shim(ptr noalias readonly %t, ptr noalias %out) noinline {
+entry:
+  %x = load ptr, ptr %t
+  %pn = getelementptr { ptr, i64 }, ptr %t, i32 0, i32 1
+  %n = load i64, ptr %pn
+  %r = call double @rosen(ptr %x, i64 %n)
+  store double %r, ptr %out
+  ret void
+}
+
+define internal double @rosen(ptr noalias readonly %x, i64 %n) noinline {
+entry:
+  %m = sub i64 %n, 1
+  %empty = icmp sle i64 %m, 0
+  br i1 %empty, label %done, label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %acc = phi double [ 0.0, %entry ], [ %acc1, %loop ]
+  %pi = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %pi
+  %i1 = add i64 %i, 1
+  %pj = getelementptr double, ptr %x, i64 %i1
+  %xj = load double, ptr %pj
+  %a = fsub double 1.0, %xi
+  %a2 = fmul double %a, %a
+  %sq = fmul double %xi, %xi
+  %b = fsub double %xj, %sq
+  %b2 = fmul double %b, %b
+  %b3 = fmul double 100.0, %b2
+  %t = fadd double %a2, %b3
+  %acc1 = fadd double %acc, %t
+  %more = icmp slt i64 %i1, %m
+  br i1 %more, label %loop, label %done
+done:
+  %r = phi double [ 0.0, %entry ], [ %acc1, %loop ]
+  ret double %r
+}
+
+; ---- report ----
+; CHECK: oxidase: reverse derivative of kept (Combined)
+; The callee's loads are repeated: nothing per pass through its loop.
+; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}}, 1 on the tape (0 bytes per pass through the loops), 10 recomputed
+; CHECK: oxidase: reverse derivative of overwritten (Combined)
+; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}} (16 bytes per pass through the loops)
+; CHECK: taped per pass through a loop: {{.*}} = load double
+; The shim's tuple is read-only and its result `noalias`: `rosen` gets the derivative of `kept`.
+; CHECK: oxidase: reverse derivative of tuple (Combined)
+; CHECK-NEXT: activity of shim
+; CHECK-NOT: derivative of rosen
