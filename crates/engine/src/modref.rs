@@ -84,6 +84,10 @@ pub struct ModRef {
     /// the whole run of the function. A scope declared inside a loop is renewed per iteration,
     /// and says nothing about accesses in different iterations.
     scopes: HashSet<Value>,
+    /// Position of each instruction in its block.
+    position: HashMap<Value, usize>,
+    /// Per block: the blocks reachable from its successors.
+    reach: RefCell<HashMap<Block, std::rc::Rc<HashSet<Block>>>>,
     invariant: RefCell<HashMap<Value, bool>>,
 }
 
@@ -108,8 +112,15 @@ impl ModRef {
             writers: Vec::new(),
             escaped: HashSet::new(),
             scopes: HashSet::new(),
+            position: HashMap::new(),
+            reach: RefCell::new(HashMap::new()),
             invariant: RefCell::new(HashMap::new()),
         };
+        for &b in &order {
+            for (k, i) in b.instructions().into_iter().enumerate() {
+                m.position.insert(i, k);
+            }
+        }
         let cyclic = cfg.cyclic_blocks();
         let mut looped = HashSet::new();
         for &b in &order {
@@ -309,7 +320,8 @@ impl ModRef {
             && match self.roots(load.operand(0)) {
                 None => false,
                 Some(roots) => {
-                    roots.iter().all(|&r| self.kept_from_outside(r)) && !self.writers.iter().any(|w| self.clobbers(w, load, &roots))
+                    roots.iter().all(|&r| self.kept_from_outside(r))
+                        && !self.writers.iter().any(|w| self.may_run_after(w.inst(), load) && self.clobbers(w, load, &roots))
                 }
             };
         self.invariant.borrow_mut().insert(load, ok);
@@ -332,7 +344,7 @@ impl ModRef {
     /// Per argument of `call` (a call of a defined function inside this one): whether nothing
     /// reachable through it is written after the call until the callee's reversal, so a split
     /// derivative of the callee may read it again ([`Context::preserved`]).
-    pub fn preserved_args(&self, call: Value, cyclic: bool) -> Vec<bool> {
+    pub fn preserved_args(&self, call: Value) -> Vec<bool> {
         call.call_args()
             .into_iter()
             .map(|a| {
@@ -342,10 +354,43 @@ impl ModRef {
                 let Some(roots) = self.roots(a) else { return false };
                 roots.iter().all(|&r| {
                     self.kept_from_outside(r)
-                        && !self.writers.iter().any(|w| (cyclic || w.inst() != call) && self.may_write_reachable(w, r))
+                        && !self.writers.iter().any(|w| self.may_run_after(w.inst(), call) && self.may_write_reachable(w, r))
                 })
             })
             .collect()
+    }
+
+    /// Whether instruction `w` may run after instruction `x` has run (later in its block, or in
+    /// a block reachable from `x`'s, which includes `x`'s own on a cycle: the call itself in a
+    /// loop writes again before the reversal).
+    fn may_run_after(&self, w: Value, x: Value) -> bool {
+        let (bw, bx) = (w.parent_block(), x.parent_block());
+        let reach = self.reachable(bx);
+        if bw == bx {
+            let after = match (self.position.get(&w), self.position.get(&x)) {
+                (Some(pw), Some(px)) => pw > px,
+                _ => true,
+            };
+            after || reach.contains(&bx)
+        } else {
+            reach.contains(&bw)
+        }
+    }
+
+    fn reachable(&self, b: Block) -> std::rc::Rc<HashSet<Block>> {
+        if let Some(r) = self.reach.borrow().get(&b) {
+            return r.clone();
+        }
+        let mut seen = HashSet::new();
+        let mut work = crate::fold::live_successors(b);
+        while let Some(s) = work.pop() {
+            if seen.insert(s) {
+                work.extend(crate::fold::live_successors(s));
+            }
+        }
+        let r = std::rc::Rc::new(seen);
+        self.reach.borrow_mut().insert(b, r.clone());
+        r
     }
 
     /// Whether writer `w` may write memory reachable from object `r` (its bytes, or what
@@ -481,6 +526,8 @@ define double @f(ptr noalias readonly %x, ptr noalias %out, ptr noalias readonly
 entry:
   %slot = alloca double
   store double 1.0, ptr %slot
+  %spill = alloca ptr
+  store ptr %x, ptr %spill
   %data = load ptr, ptr %tuple
   %blk = call ptr @malloc(i64 64)
   store double 2.0, ptr %blk
@@ -492,6 +539,8 @@ loop:
   %pd = getelementptr double, ptr %data, i64 %i
   %ld = load double, ptr %pd
   %ls = load double, ptr %slot
+  %xs = load ptr, ptr %spill
+  %lxs = load double, ptr %xs
   %lb = load double, ptr %blk
   %po = getelementptr double, ptr %out, i64 %i
   %lo = load double, ptr %po
@@ -533,6 +582,9 @@ declare void @free(ptr)
         // A pointer loaded from a parameter nothing writes, and the memory behind it: the only
         // stores go to a `noalias` parameter and to local memory, none of which escapes.
         assert!(combined.invariant(l["data"]) && combined.invariant(l["ld"]));
+        // A slot written only before the loop (a dev build's spill of a parameter), and the
+        // memory behind the pointer it holds.
+        assert!(combined.invariant(l["xs"]) && combined.invariant(l["lxs"]));
         // Written in the loop: a stack slot, and the `noalias` output.
         assert!(!combined.invariant(l["ls"]) && !combined.invariant(l["lo"]));
         // Freed before the reversal.
@@ -603,8 +655,15 @@ define void @callee(ptr %a, ptr %b) {
         let m = ModRef::new(f, Context { combined: true, preserved: Vec::new() });
         // `%x` comes from read-only memory and only private memory is written after the call;
         // `%y` is loaded from `%s`, which a later store writes.
-        assert_eq!(m.preserved_args(call, false), [true, false]);
-        // In a loop, the call's own writes count too: `@callee` may write what `%x` reaches.
-        assert_eq!(m.preserved_args(call, true), [false, false]);
+        assert_eq!(m.preserved_args(call), [true, false]);
+
+        // In a loop, the call's own writes come after it too: `@callee` may write what `%x`
+        // reaches (the noalias promise of one call says nothing of the next).
+        let looped = ir.replace("  call void @callee(ptr %x, ptr %y)\n", "  br label %l\nl:\n  call void @callee(ptr %x, ptr %y)\n  %c = icmp eq ptr %x, %y\n  br i1 %c, label %l, label %e\ne:\n");
+        let owned = ctx.parse_ir(&looped, "t2").unwrap();
+        let f = module::get_function(owned.raw(), "caller").unwrap();
+        let call = f.blocks()[1].instructions().into_iter().find(|i| i.opcode() == Opcode::LLVMCall).unwrap();
+        let m = ModRef::new(f, Context { combined: true, preserved: Vec::new() });
+        assert_eq!(m.preserved_args(call), [false, false]);
     }
 }

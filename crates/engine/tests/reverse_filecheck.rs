@@ -149,26 +149,43 @@ fn wrap(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, f: Value, name: &str)
 
 type Entry = extern "C" fn(*const u64, *mut u64);
 
-/// Slot value of a number for a parameter of type `ty`.
-fn slot(x: f64, ty: Type) -> u64 {
+/// How a parameter or result travels through a 64-bit slot of the wrappers. Read from the
+/// module's types before the JIT takes the module (its types are not to be touched after).
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Int,
+    F32,
+    /// `double` or a pointer (buffers are passed by address).
+    Other,
+}
+
+fn kind_of(ty: Type) -> Kind {
     if ty.is_int() {
-        x as i64 as u64
+        Kind::Int
     } else if ty.kind() == oxidase_llvm::TypeKind::LLVMFloatTypeKind {
-        u64::from((x as f32).to_bits())
+        Kind::F32
     } else {
-        x.to_bits()
+        Kind::Other
     }
 }
 
-fn result_f64(bits: u64, ty: Type) -> f64 {
-    if ty.kind() == oxidase_llvm::TypeKind::LLVMFloatTypeKind {
-        f64::from(f32::from_bits(bits as u32))
-    } else {
-        f64::from_bits(bits)
+/// Slot value of a number for a parameter of kind `ty`.
+fn slot(x: f64, ty: Kind) -> u64 {
+    match ty {
+        Kind::Int => x as i64 as u64,
+        Kind::F32 => u64::from((x as f32).to_bits()),
+        Kind::Other => x.to_bits(),
     }
 }
 
-fn primal_at(primal: Entry, tys: &[Type], ret: Type, args: &[Arg]) -> f64 {
+fn result_f64(bits: u64, ty: Kind) -> f64 {
+    match ty {
+        Kind::F32 => f64::from(f32::from_bits(bits as u32)),
+        _ => f64::from_bits(bits),
+    }
+}
+
+fn primal_at(primal: Entry, tys: &[Kind], ret: Kind, args: &[Arg]) -> f64 {
     let mut bufs: Vec<Vec<f64>> = args.iter().map(|a| if let Arg::Buf(v) = a { v.clone() } else { vec![] }).collect();
     let slots: Vec<u64> = args
         .iter()
@@ -188,7 +205,7 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
 
-fn check_point(req: &Request, p: &Point, primal: Entry, grad: Entry, tys: &[Type], ret: Type, tol: f64) -> Result<(), String> {
+fn check_point(req: &Request, p: &Point, primal: Entry, grad: Entry, tys: &[Kind], ret: Kind, tol: f64) -> Result<(), String> {
     if p.args.len() != tys.len() {
         return Err(format!("AT line {}: {} arguments for {} parameters", p.line, p.args.len(), tys.len()));
     }
@@ -334,7 +351,7 @@ fn run_file(file: &str) {
         let (pw, gw) = (format!("__test.primal.{k}"), format!("__test.grad.{k}"));
         wrap(m, *f, &pw);
         wrap(m, *df, &gw);
-        names.push((pw, gw, f.function_type().param_types(), f.function_type().return_type()));
+        names.push((pw, gw, f.function_type().param_types().into_iter().map(kind_of).collect::<Vec<_>>(), kind_of(f.function_type().return_type())));
     }
     module::verify_module(m).unwrap_or_else(|e| panic!("{file}: wrappers: {e}"));
     let mut ran = 0;

@@ -294,6 +294,10 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         stats: CacheStats::default(),
         errors: Vec::new(),
     };
+    if g.engine.options.print_activity && g.engine.wants_report(primal) {
+        let r = g.modref.report();
+        g.engine.report.push(r);
+    }
     g.run();
     if g.engine.options.print_perf && g.engine.wants_report(primal) {
         let st = &g.stats;
@@ -421,13 +425,27 @@ impl Gen<'_> {
                 self.invariant_loads.insert(fv);
             }
         }
-        for (&p, &fv) in &self.vmap {
-            let home = if p.is_argument() { Some(order[0]) } else { p.is_instruction().then(|| p.parent_block()) };
+        // Where each forward value is defined, in primal terms: a parameter of the forward
+        // function, or an instruction in the forward copy of a primal block (its first piece, or
+        // the one ending where its saves go).
+        let mut home_of: HashMap<Block, Block> = HashMap::new();
+        for (&b, &nb) in &self.bmap {
+            home_of.insert(nb, b);
+            if let Some(t) = self.save_point.get(&b) {
+                home_of.insert(t.parent_block(), b);
+            }
+        }
+        let values: Vec<Value> = self.vmap.values().copied().chain(self.smap.values().flatten().copied()).collect();
+        for fv in values {
+            let home = if fv.is_argument() && fv.parent_function() == self.fwd_fn {
+                Some(order[0])
+            } else if fv.is_instruction() {
+                home_of.get(&fv.parent_block()).copied()
+            } else {
+                None
+            };
             if let Some(home) = home {
                 self.origin.insert(fv, home);
-                for &s in self.smap.get(&p).into_iter().flatten() {
-                    self.origin.entry(s).or_insert(home);
-                }
             }
         }
 

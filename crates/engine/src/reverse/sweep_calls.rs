@@ -292,7 +292,7 @@ impl Gen<'_> {
             },
             width: self.width as u32,
             runtime_activity: self.runtime,
-            preserved: self.modref.preserved_args(call, self.cyclic.contains(&call.parent_block())),
+            preserved: self.modref.preserved_args(call),
         }
     }
 

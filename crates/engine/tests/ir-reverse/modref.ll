@@ -80,13 +80,23 @@ done:
 }
 
 ; ---- report ----
+; What mod/ref says of each load is printed with the activity.
 ; CHECK: oxidase: reverse derivative of kept (Combined)
+; CHECK: mod/ref of rosen:
+; CHECK-NEXT: load again: %xi = load double
+; CHECK-NEXT: load again: %xj = load double
 ; The callee's loads are repeated: nothing per pass through its loop.
 ; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}}, 1 on the tape (0 bytes per pass through the loops), 10 recomputed
 ; CHECK: oxidase: reverse derivative of overwritten (Combined)
+; CHECK: mod/ref of rosen:
+; CHECK-NEXT: carry: %xi = load double
+; CHECK-NEXT: carry: %xj = load double
 ; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}} (16 bytes per pass through the loops)
 ; CHECK: taped per pass through a loop: {{.*}} = load double
 ; The shim's tuple is read-only and its result `noalias`: `rosen` gets the derivative of `kept`.
 ; CHECK: oxidase: reverse derivative of tuple (Combined)
 ; CHECK-NEXT: activity of shim
+; CHECK: mod/ref of shim:
+; CHECK-NEXT: load again: %x = load ptr, ptr %t
+; CHECK-NEXT: load again: %n = load i64
 ; CHECK-NOT: derivative of rosen
