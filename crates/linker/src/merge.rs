@@ -100,6 +100,14 @@ fn relink_arguments(cl: &CommandLine, units: &[Unit], absorbed: &HashSet<usize>,
     if first.is_none() {
         args.push(merged);
     }
+    // As on the nightly route (whose backend optimizes the whole program without it): lld's
+    // LTO pipeline would merge a reverse sweep's neighbouring shadow updates (`dx[i] += ..;
+    // dx[i+1] += ..`) into vector read-modify-writes that overlap from one iteration to the
+    // next and defeat store-to-load forwarding (Rosenbrock's gradient 3.5x slower, measured).
+    // `OXIDASE_SLP=1` keeps it.
+    if std::env::var("OXIDASE_SLP").map_or(true, |v| v != "1") {
+        args.push(OsString::from("-Wl,-mllvm,-vectorize-slp=false"));
+    }
     args
 }
 
