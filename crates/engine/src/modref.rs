@@ -89,6 +89,8 @@ pub struct ModRef {
     /// Per block: the blocks reachable from its successors.
     reach: RefCell<HashMap<Block, std::rc::Rc<HashSet<Block>>>>,
     invariant: RefCell<HashMap<Value, bool>>,
+    /// [`ModRef::roots`] per pointer: asked for every (load, writer) pair.
+    roots: RefCell<HashMap<Value, Option<Vec<Root>>>>,
 }
 
 impl ModRef {
@@ -115,6 +117,7 @@ impl ModRef {
             position: HashMap::new(),
             reach: RefCell::new(HashMap::new()),
             invariant: RefCell::new(HashMap::new()),
+            roots: RefCell::new(HashMap::new()),
         };
         for &b in &order {
             for (k, i) in b.instructions().into_iter().enumerate() {
@@ -152,6 +155,15 @@ impl ModRef {
 
     /// The objects `p` may point into (`None`: too many to say).
     pub fn roots(&self, p: Value) -> Option<Vec<Root>> {
+        if let Some(r) = self.roots.borrow().get(&p) {
+            return r.clone();
+        }
+        let r = self.find_roots(p);
+        self.roots.borrow_mut().insert(p, r.clone());
+        r
+    }
+
+    fn find_roots(&self, p: Value) -> Option<Vec<Root>> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut work = vec![p];
