@@ -644,7 +644,7 @@ fn lower_reverse(engine: &mut Engine, mc: &MarkerCall) -> Result<(), Vec<String>
     }
     // An sret primal returns void: its result is seeded through the shadow of its storage.
     let ret = if layout.ret_active && p.sret_ty.is_none() { RevRet::Active } else { RevRet::Const };
-    let key = ReverseKey { function: p.function, args, ret, width: mc.width, runtime_activity: false, preserved: Vec::new() };
+    let key = ReverseKey { function: p.function, args, ret, width: mc.width, runtime_activity: false, preserved: Vec::new(), repeated: false };
     let df = engine.reverse(&key).map_err(|errs| engine_errors(mc, &p, errs))?;
 
     // Slots go to the entry block (`entry_slot`); everything else right before the marker call.

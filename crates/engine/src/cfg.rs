@@ -154,7 +154,12 @@ impl Cfg {
             }
             let (latch, preheader) = (latches[0], entering[0]);
             let body = self.loop_body(h, latch);
-            let Some((iv, start, step)) = induction_variable(h, preheader, latch) else { continue };
+            let mut ivs = induction_variables(h, preheader, latch);
+            if ivs.is_empty() {
+                continue;
+            }
+            let (iv, start, step) = ivs.remove(0);
+            let others = ivs;
             // Exits must be plain branches (an invoke's edge has no room for saving values).
             let exits: Vec<(Block, Block)> = body
                 .iter()
@@ -178,7 +183,7 @@ impl Cfg {
             if !plain {
                 continue;
             }
-            out.push(CountedLoop { header: h, preheader, latch, body, iv, start, step, exits });
+            out.push(CountedLoop { header: h, preheader, latch, body, iv, start, step, others, exits });
         }
         out
     }
@@ -208,20 +213,24 @@ pub struct CountedLoop {
     pub iv: Value,
     pub start: Value,
     pub step: i64,
+    /// The header's other induction variables (same shape as `iv`): the reversal computes them
+    /// from `iv`'s iteration count and their start instead of carrying them.
+    pub others: Vec<(Value, Value, i64)>,
     /// Edges leaving the loop: (block in the loop, block outside).
     pub exits: Vec<(Block, Block)>,
 }
 
-/// `iv = phi [start, preheader], [iv + C, latch]` (or `iv - C`, or for a pointer
+/// Every `iv = phi [start, preheader], [iv + C, latch]` (or `iv - C`, or for a pointer
 /// `getelementptr T, iv, C`) among the header's phis. Integer induction variables come first:
-/// when a loop has both, the reversal steps the integer one.
-fn induction_variable(h: Block, preheader: Block, latch: Block) -> Option<(Value, Value, i64)> {
+/// when a loop has both, the reversal steps the (first) integer one.
+fn induction_variables(h: Block, preheader: Block, latch: Block) -> Vec<(Value, Value, i64)> {
     let phis: Vec<Value> = h.instructions().into_iter().take_while(|i| i.opcode() == Opcode::LLVMPHI).collect();
     let ints = phis.iter().filter(|p| p.ty().is_int());
     let pointers = phis.iter().filter(|p| p.ty().is_pointer());
+    let mut out = Vec::new();
     for &phi in ints.chain(pointers) {
         let inc = phi.incoming();
-        let start = inc.iter().find(|(_, b)| *b == preheader).map(|(v, _)| *v)?;
+        let Some(start) = inc.iter().find(|(_, b)| *b == preheader).map(|(v, _)| *v) else { return Vec::new() };
         let Some(next) = inc.iter().find(|(_, b)| *b == latch).map(|(v, _)| *v) else { continue };
         if !next.is_instruction() || next.num_operands() != 2 || next.operand(0) != phi {
             continue;
@@ -237,10 +246,10 @@ fn induction_variable(h: Block, preheader: Block, latch: Block) -> Option<(Value
             _ => continue,
         };
         if step != 0 {
-            return Some((phi, start, step));
+            out.push((phi, start, step));
         }
     }
-    None
+    out
 }
 
 /// The size of a GEP's element type when it is a scalar (what optimized IR uses for pointer

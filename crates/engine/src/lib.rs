@@ -110,6 +110,11 @@ pub struct ReverseKey {
     /// ([`modref::Context::preserved`]), so the reversal may load that memory again. Empty for
     /// user requests (combined: nothing runs between the sweeps).
     pub preserved: Vec<bool>,
+    /// Whether the derivative may run many times in one user-facing call (called from a loop,
+    /// here or further up). Derivatives that run once per call keep the heap blocks the primal
+    /// frees outside loops until the end, so the reversal may read them again
+    /// ([`modref::Context::defer_frees`]).
+    pub repeated: bool,
 }
 
 /// What the user asked the engine to report (`-Z autodiff=Print…`).

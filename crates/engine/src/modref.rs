@@ -49,6 +49,10 @@ pub struct Context {
     /// Per parameter (split): whether the caller writes nothing reachable through it between
     /// the forward sweep and the reversal.
     pub preserved: Vec<bool>,
+    /// The derivative frees heap blocks this function allocated and frees outside every loop
+    /// only when the tape is released ([`ModRef::deferred_free`]): such a free writes nothing
+    /// before the reversal.
+    pub defer_frees: bool,
 }
 
 /// An instruction that may write memory, and where.
@@ -91,6 +95,8 @@ pub struct ModRef {
     invariant: RefCell<HashMap<Value, bool>>,
     /// [`ModRef::roots`] per pointer: asked for every (load, writer) pair.
     roots: RefCell<HashMap<Value, Option<Vec<Root>>>>,
+    /// Frees the derivative defers to the release of its tape ([`ModRef::deferred_free`]).
+    deferred: HashSet<Value>,
 }
 
 impl ModRef {
@@ -118,6 +124,7 @@ impl ModRef {
             reach: RefCell::new(HashMap::new()),
             invariant: RefCell::new(HashMap::new()),
             roots: RefCell::new(HashMap::new()),
+            deferred: HashSet::new(),
         };
         for &b in &order {
             for (k, i) in b.instructions().into_iter().enumerate() {
@@ -144,6 +151,14 @@ impl ModRef {
         let live: Vec<Block> = order.iter().copied().filter(|b| returning.contains(b)).collect();
         for &b in &live {
             for i in b.instructions() {
+                let once = m.context.defer_frees && !cyclic.contains(&b);
+                if once && matches!(i.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) && matches!(calls::classify(i, &HashMap::new()), CallKind::Deallocation) {
+                    let fresh = i.call_args().first().and_then(|&p| m.roots(p)).is_some_and(|rs| rs.iter().all(|r| matches!(r, Root::Fresh(_) | Root::Constant)) && rs.iter().any(|r| matches!(r, Root::Fresh(_))));
+                    if fresh {
+                        m.deferred.insert(i);
+                        continue;
+                    }
+                }
                 if let Some(w) = writer(i) {
                     m.writers.push(w);
                 }
@@ -151,6 +166,23 @@ impl ModRef {
         }
         m.find_escapes(&order);
         m
+    }
+
+    /// Parameter `i`'s promise about what it points to: `Some(true)` for a `noalias` pointer
+    /// written through (`&mut`: nothing else the function uses overlaps it), `Some(false)` for a
+    /// `noalias` read-only one (`&T`: others may overlap it, but no pointer written through),
+    /// `None` otherwise.
+    pub fn exclusive_arg(&self, i: u32) -> Option<bool> {
+        let i = i as usize;
+        (*self.noalias.get(i)?).then(|| !self.readonly_noalias[i])
+    }
+
+    /// Whether the derivative's forward sweep leaves out the free `call` and frees the block when
+    /// the tape is released instead: a block this function allocated, freed outside every loop
+    /// of a derivative that runs once per user-facing call (so what stays allocated is bounded
+    /// by what the primal allocates outside loops). The reversal may then read the block again.
+    pub fn deferred_free(&self, call: Value) -> bool {
+        self.deferred.contains(&call)
     }
 
     /// The objects `p` may point into (`None`: too many to say).
@@ -178,11 +210,30 @@ impl ModRef {
                 Root::Arg(i)
             } else if v.is_global_variable() {
                 Root::Global(v)
+            } else if let Some(op) = v.const_expr_opcode() {
+                // An address computed from a global (or an integer) as a constant.
+                match op {
+                    Opcode::LLVMGetElementPtr | Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast | Opcode::LLVMIntToPtr | Opcode::LLVMPtrToInt => {
+                        work.push(v.operand(0));
+                        continue;
+                    }
+                    _ => Root::Unknown,
+                }
             } else if v.is_constant() {
                 Root::Constant
             } else if v.is_instruction() {
                 match v.opcode() {
                     Opcode::LLVMGetElementPtr | Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast | Opcode::LLVMFreeze => {
+                        work.push(v.operand(0));
+                        continue;
+                    }
+                    // An address through an integer and back (a `Vec`'s pointer after LTO):
+                    // the objects the integer came from.
+                    Opcode::LLVMIntToPtr | Opcode::LLVMPtrToInt => {
+                        work.push(v.operand(0));
+                        continue;
+                    }
+                    Opcode::LLVMAdd | Opcode::LLVMSub if v.ty().is_int() && v.operand(1).is_constant() => {
                         work.push(v.operand(0));
                         continue;
                     }
@@ -311,7 +362,10 @@ impl ModRef {
     fn kept_from_outside(&self, r: Root) -> bool {
         match r {
             Root::Arg(i) => self.context.combined || self.context.preserved.get(i as usize).copied().unwrap_or(false),
-            Root::Local(_) | Root::Fresh(_) => self.context.combined,
+            Root::Local(_) => self.context.combined,
+            // A heap block nothing outside can name outlives the split forward sweep: only the
+            // function itself writes or frees it (and those writes and frees are seen here).
+            Root::Fresh(_) => self.context.combined || self.private(r),
             Root::Global(g) => g.is_global_constant() || self.context.combined,
             Root::Constant => true,
             Root::Loaded(l) => self.invariant(l),
@@ -338,6 +392,21 @@ impl ModRef {
             };
         self.invariant.borrow_mut().insert(load, ok);
         ok
+    }
+
+    /// Whether `load` (in a loop whose blocks are `blocks`) reads the same value in every
+    /// iteration of one execution of the loop: its address comes from outside the loop and
+    /// nothing in the loop may write what it reads.
+    pub fn invariant_within(&self, load: Value, blocks: &HashSet<Block>) -> bool {
+        if !load.is_instruction() || load.opcode() != Opcode::LLVMLoad || load.is_volatile() {
+            return false;
+        }
+        let p = load.operand(0);
+        if p.is_instruction() && blocks.contains(&p.parent_block()) {
+            return false;
+        }
+        let Some(roots) = self.roots(p) else { return false };
+        !self.writers.iter().any(|w| blocks.contains(&w.inst().parent_block()) && self.clobbers(w, load, &roots))
     }
 
     /// Every load of the function that [`ModRef::invariant`] allows to repeat.
@@ -509,6 +578,10 @@ fn escapes(v: Value) -> bool {
             match u.opcode() {
                 Opcode::LLVMGetElementPtr | Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast | Opcode::LLVMPHI | Opcode::LLVMSelect
                 | Opcode::LLVMFreeze => work.push(u),
+                // The address as an integer: not an escape as long as the integer only becomes
+                // an address again (or is compared, or offset by a constant).
+                Opcode::LLVMPtrToInt | Opcode::LLVMIntToPtr => work.push(u),
+                Opcode::LLVMAdd | Opcode::LLVMSub if u.operand(1).is_constant() && u.operand(0) == p => work.push(u),
                 Opcode::LLVMLoad | Opcode::LLVMICmp => {}
                 Opcode::LLVMStore => {
                     if u.operand(0) == p {
@@ -588,7 +661,7 @@ declare void @free(ptr)
         let owned = ctx.parse_ir(IR, "t").unwrap();
         let f = module::get_function(owned.raw(), "f").unwrap();
         let l = loads(f);
-        let combined = ModRef::new(f, Context { combined: true, preserved: Vec::new() });
+        let combined = ModRef::new(f, Context { combined: true, preserved: Vec::new(), defer_frees: true });
         // `noalias readonly`: never written.
         assert!(combined.invariant(l["lx"]));
         // A pointer loaded from a parameter nothing writes, and the memory behind it: the only
@@ -599,13 +672,24 @@ declare void @free(ptr)
         assert!(combined.invariant(l["xs"]) && combined.invariant(l["lxs"]));
         // Written in the loop: a stack slot, and the `noalias` output.
         assert!(!combined.invariant(l["ls"]) && !combined.invariant(l["lo"]));
-        // Freed before the reversal.
-        assert!(!combined.invariant(l["lb"]));
+        // Freed outside the loops of a derivative that runs once per call: the free waits for
+        // the tape's release, so the block is read again; freed before the reversal where the
+        // derivative runs many times (called from a loop further up).
+        let free = f
+            .blocks()
+            .into_iter()
+            .flat_map(|b| b.instructions())
+            .find(|i| i.opcode() == Opcode::LLVMCall && i.called_function().is_some_and(|g| g.name() == "free"))
+            .unwrap();
+        assert!(combined.deferred_free(free));
+        assert!(combined.invariant(l["lb"]));
+        let repeated = ModRef::new(f, Context { combined: true, preserved: Vec::new(), defer_frees: false });
+        assert!(!repeated.invariant(l["lb"]));
 
         // Split: only what the caller keeps may be read again.
-        let kept = ModRef::new(f, Context { combined: false, preserved: vec![true, false, true, false, false] });
+        let kept = ModRef::new(f, Context { combined: false, preserved: vec![true, false, true, false, false], defer_frees: true });
         assert!(kept.invariant(l["lx"]) && kept.invariant(l["ld"]));
-        let not_kept = ModRef::new(f, Context { combined: false, preserved: vec![false; 5] });
+        let not_kept = ModRef::new(f, Context { combined: false, preserved: vec![false; 5], defer_frees: true });
         assert!(!not_kept.invariant(l["lx"]) && !not_kept.invariant(l["ld"]));
         assert!(combined.report().contains("load again: %lx = load double"));
     }
@@ -639,7 +723,7 @@ declare void @llvm.experimental.noalias.scope.decl(metadata)
             let ctx = LlvmContext::new();
             let owned = ctx.parse_ir(&ir, "t").unwrap();
             let f = module::get_function(owned.raw(), "h").unwrap();
-            let m = ModRef::new(f, Context { combined: true, preserved: Vec::new() });
+            let m = ModRef::new(f, Context { combined: true, preserved: Vec::new(), defer_frees: true });
             assert_eq!(m.invariant(loads(f)["v"]), expected, "declared in the loop: {decl_in_loop}");
         }
     }
@@ -664,7 +748,7 @@ define void @callee(ptr %a, ptr %b) {
         let owned = ctx.parse_ir(ir, "t").unwrap();
         let f = module::get_function(owned.raw(), "caller").unwrap();
         let call = f.blocks()[0].instructions().into_iter().find(|i| i.opcode() == Opcode::LLVMCall).unwrap();
-        let m = ModRef::new(f, Context { combined: true, preserved: Vec::new() });
+        let m = ModRef::new(f, Context { combined: true, preserved: Vec::new(), defer_frees: true });
         // `%x` comes from read-only memory and only private memory is written after the call;
         // `%y` is loaded from `%s`, which a later store writes.
         assert_eq!(m.preserved_args(call), [true, false]);
@@ -675,7 +759,7 @@ define void @callee(ptr %a, ptr %b) {
         let owned = ctx.parse_ir(&looped, "t2").unwrap();
         let f = module::get_function(owned.raw(), "caller").unwrap();
         let call = f.blocks()[1].instructions().into_iter().find(|i| i.opcode() == Opcode::LLVMCall).unwrap();
-        let m = ModRef::new(f, Context { combined: true, preserved: Vec::new() });
+        let m = ModRef::new(f, Context { combined: true, preserved: Vec::new(), defer_frees: true });
         assert_eq!(m.preserved_args(call), [false, false]);
     }
 }

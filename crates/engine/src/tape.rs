@@ -300,10 +300,10 @@ fn field(m: LLVMModuleRef, b: &Builder, tape: Value, i: u64) -> Value {
     b.inbounds_gep(header_type(m), tape, &[Type::i32(ctx).zero(), Type::i32(ctx).const_int(i)])
 }
 
-/// Pushes `values` in order (the last one ends on top).
-pub fn push(m: LLVMModuleRef, b: &Builder, tape: Value, values: &[Value]) {
+/// Pushes `values` in order (the last one ends on top); returns the stores into the buffer.
+pub fn push(m: LLVMModuleRef, b: &Builder, tape: Value, values: &[Value]) -> Vec<Value> {
     if values.is_empty() {
-        return;
+        return Vec::new();
     }
     let ctx = context_of(m);
     let i64t = Type::i64(ctx);
@@ -313,12 +313,16 @@ pub fn push(m: LLVMModuleRef, b: &Builder, tape: Value, values: &[Value]) {
     let data = b.load(Type::ptr(ctx), tape);
     let len_ptr = field(m, b, tape, 1);
     let mut len = b.load(i64t, len_ptr);
+    let mut stores = Vec::new();
     for &v in values {
         let at = b.gep(Type::i8(ctx), data, &[len]);
-        b.store(v, at).set_alignment(8);
+        let st = b.store(v, at);
+        st.set_alignment(8);
+        stores.push(st);
         len = b.add(len, i64t.const_int(entry_size(m, v.ty())));
     }
     b.store(len, len_ptr);
+    stores
 }
 
 /// Pops one value of type `ty`.

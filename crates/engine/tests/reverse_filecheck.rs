@@ -326,7 +326,7 @@ fn run_file(file: &str) {
                 Act::Dup => RevArg::Duplicated,
             })
             .collect();
-        match engine.reverse(&ReverseKey { function: f, args, ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new() }) {
+        match engine.reverse(&ReverseKey { function: f, args, ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false }) {
             Ok(df) => derivs.push((r, f, df)),
             Err(e) => failures.push(format!("REV line {}: {}", r.line, e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))),
         }
@@ -398,6 +398,7 @@ macro_rules! ir_tests {
 
 ir_tests! {
     instructions => "instructions.ll",
+    gmm => "gmm.ll",
     loops => "loops.ll",
     modref => "modref.ll",
 }

@@ -54,7 +54,7 @@ struct Compiled {
 }
 
 fn compile(ir: &str, f: &str, args: Vec<RevArg>, ret: RevRet, width: u32) -> Result<Compiled, String> {
-    compile_with(ir, f, |engine, function| engine.reverse(&ReverseKey { function, args, ret, width, runtime_activity: false, preserved: Vec::new() }))
+    compile_with(ir, f, |engine, function| engine.reverse(&ReverseKey { function, args, ret, width, runtime_activity: false, preserved: Vec::new(), repeated: false }))
 }
 
 /// Parses `ir`, asks the engine for a derivative of `f` with `request`, and JIT-compiles the
@@ -264,7 +264,7 @@ fn hessian_vector_product_forward_over_reverse() {
     let m = owned.raw();
     let function = module::get_function(m, "rosen").unwrap();
     let mut engine = Engine::new(m, Options::default());
-    let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const], ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new() };
+    let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const], ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false };
     let grad = engine.reverse(&key).unwrap();
     // grad(x, dx, n, dret): x and dx Dual, n Const, dret Const.
     let fkey = ForwardKey {

@@ -1,4 +1,4 @@
-//! `oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S]`: runs primal and
+//! `oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S] [--workload NAME]`: runs primal and
 //! derivative of every default workload through the protocol's evaluate path and prints a
 //! markdown table of mean times and derivative ÷ primal ratios, then their geometric mean.
 //! Not part of the GradBench protocol.
@@ -27,6 +27,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut module = None;
     let mut max = usize::MAX;
     let mut min_seconds = 0.5;
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -36,11 +37,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "--min-seconds" => {
                 min_seconds = it.next().and_then(|v| v.parse().ok()).ok_or("--min-seconds needs a number")?
             }
+            "--workload" => only = Some(it.next().ok_or("--workload needs a workload name")?.clone()),
             m if module.is_none() && !m.starts_with('-') => module = Some(m.to_string()),
             other => return Err(format!("unexpected argument {other}")),
         }
     }
-    let module = module.ok_or("usage: oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S]")?;
+    let module = module.ok_or("usage: oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S] [--workload NAME]")?;
     let (primal, derivative) = generate::functions(&module).ok_or(format!("unknown module {module}"))?;
     let workloads = generate::default_workloads(&module, max).ok_or(format!("unknown module {module}"))?;
     println!("### {module}: {derivative} ÷ {primal} (min_seconds {min_seconds})\n");
@@ -49,6 +51,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut log_sum = 0.0;
     let mut count = 0;
     for (desc, make) in workloads {
+        if only.as_ref().is_some_and(|o| *o != desc) {
+            continue;
+        }
         let mut input = make();
         if let Value::Object(map) = &mut input {
             map.insert("min_runs".into(), Value::from(1));

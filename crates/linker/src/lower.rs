@@ -129,6 +129,7 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value) -> Resul
             width,
             runtime_activity: false,
             preserved: Vec::new(),
+            repeated: false,
         }),
     }
     .map_err(|errs| {

@@ -560,6 +560,23 @@ impl Value {
             ops.into_iter().map(Value).collect()
         }
     }
+    /// Attaches to an instruction, as `kind` ("alias.scope" or "noalias"), the list of `scopes`
+    /// (from [`new_alias_scope`]) together with the scopes of that kind it already has.
+    pub fn add_scopes(self, kind: &str, scopes: &[Value]) {
+        let mut all = self.metadata_operands(kind);
+        for &s in scopes {
+            if !all.contains(&s) {
+                all.push(s);
+            }
+        }
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let id = LLVMGetMDKindIDInContext(ctx, kind.as_ptr() as *const _, kind.len() as u32);
+            let mut ops: Vec<LLVMMetadataRef> = all.iter().map(|v| LLVMValueAsMetadata(v.0)).collect();
+            let node = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
+            LLVMSetMetadata(self.0, id, LLVMMetadataAsValue(ctx, node));
+        }
+    }
     /// Removes the metadata attachment `kind` (e.g. "range") from an instruction.
     pub fn clear_metadata(self, kind: &str) {
         unsafe {
@@ -840,4 +857,23 @@ pub fn intrinsic_name(id: u32) -> String {
     let mut len = 0;
     let p = unsafe { LLVMIntrinsicGetName(id, &mut len) };
     str_from_raw(p, len)
+}
+
+/// A new alias scope (as `!alias.scope`/`!noalias` lists name it): a distinct node that refers
+/// to itself, with a name for readers, in `domain` (itself made by this function with no
+/// domain). Returned as a metadata value.
+pub fn new_alias_scope(ctx: LLVMContextRef, domain: Option<Value>, name: &str) -> Value {
+    unsafe {
+        let temp = llvm_sys::debuginfo::LLVMTemporaryMDNode(ctx, std::ptr::null_mut(), 0);
+        let text = LLVMMDStringInContext2(ctx, name.as_ptr() as *const _, name.len());
+        // A scope is `!{self, domain, name}`, a domain `!{self, name}`.
+        let mut ops = vec![temp];
+        if let Some(d) = domain {
+            ops.push(LLVMValueAsMetadata(d.0));
+        }
+        ops.push(text);
+        let node = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
+        llvm_sys::debuginfo::LLVMMetadataReplaceAllUsesWith(temp, node);
+        Value(LLVMMetadataAsValue(ctx, node))
+    }
 }

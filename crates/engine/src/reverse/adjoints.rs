@@ -153,7 +153,8 @@ impl Gen<'_> {
                     }
                     let old = self.b.load(d.ty(), sp);
                     let new = add_adjoints(&self.b, old, d);
-                    self.b.store(new, sp);
+                    let st = self.b.store(new, sp);
+                    self.tag_shadow_access(p, &[old, st]);
                 }
             }
             _ if !self.has_adjoint(inst) => {}
@@ -361,7 +362,8 @@ impl Gen<'_> {
         if !self.guarded(p) {
             let d = self.b.load(ty, sp);
             let cleared = zero_floats(&self.b, d);
-            self.b.store(cleared, sp);
+            let st = self.b.store(cleared, sp);
+            self.tag_shadow_access(p, &[d, st]);
             return d;
         }
         let m = self.module();

@@ -21,6 +21,11 @@ impl Gen<'_> {
             self.fetched.insert((b, fv), v);
             return v;
         }
+        if let Some((li, k)) = self.live_secondary_induction(fv) {
+            let v = self.secondary_induction(li, k);
+            self.fetched.insert((b, fv), v);
+            return v;
+        }
         if self.should_recompute(fv) {
             let c = fv.clone_instruction();
             let ops: Vec<(u32, Value)> = (0..fv.num_operands())
@@ -34,12 +39,15 @@ impl Gen<'_> {
                 c.set_operand(i, v);
             }
             c.set_debug_loc_none();
+            if c.opcode() == Opcode::LLVMLoad {
+                self.tag(c, &[Space::Primal]);
+            }
             self.stats.recomputed += 1;
             self.fetched.insert((b, fv), c);
             return c;
         }
         if self.cyclic.contains(&b) {
-            if let Some(v) = self.fetch_once(fv) {
+            if let Some(v) = self.fetch_once(fv).or_else(|| self.fetch_per_loop(fv)) {
                 self.fetched.insert((b, fv), v);
                 return v;
             }
@@ -59,10 +67,11 @@ impl Gen<'_> {
             Carrier::Tape => {
                 self.stats.taped += 1;
                 if self.cyclic.contains(&b) {
-                    self.stats.tape_bytes += tape::entry_size(m, fv.ty());
-                    self.stats.looped.push(fv.print().trim().to_string());
+                    let size = tape::entry_size(m, fv.ty());
+                    self.stats.tape_bytes += size;
+                    self.stats.looped.push((b, fv.print().trim().to_string(), size));
                 }
-                tape::pop(m, &self.hb, self.rev_local, fv.ty())
+                self.tape_tag(tape::pop(m, &self.hb, self.rev_local, fv.ty()))
             }
         };
         self.saves.entry(b).or_default().push((fv, carrier));
@@ -100,6 +109,91 @@ impl Gen<'_> {
         Some(self.hb.load(fv.ty(), slot))
     }
 
+    /// The outermost counted loop around the block being reversed whose every iteration (of
+    /// one execution) sees the same forward value `fv`: defined before the loop, or a load the
+    /// loop cannot change ([`crate::modref::ModRef::invariant_within`]).
+    pub(super) fn per_loop(&self, fv: Value) -> Option<usize> {
+        let b = self.current?;
+        let home = *self.origin.get(&fv)?;
+        if !self.save_point.contains_key(&home) {
+            return None;
+        }
+        let invariant_in = self.loop_invariant_loads.get(&fv);
+        self.loops
+            .iter()
+            .enumerate()
+            .filter(|(li, l)| l.body.contains(&b) && (!l.body.contains(&home) || invariant_in.is_some_and(|v| v.contains(li))))
+            .max_by_key(|(_, l)| l.body.len())
+            .map(|(li, _)| li)
+    }
+
+    /// A value the loop around the block being reversed does not change, kept once per
+    /// execution of the loop: its definition stores it in a forward slot; the exits of the loop
+    /// hand the slot to the reversal (on the tape, or by a copy on an edge that runs at most
+    /// once), which fills a reverse slot when it enters the loop ([`Gen::hand_over_loop_keeps`]).
+    pub(super) fn fetch_per_loop(&mut self, fv: Value) -> Option<Value> {
+        let li = self.per_loop(fv)?;
+        let fs = match self.loop_keep_fwd.get(&fv) {
+            Some(&s) => s,
+            None => {
+                let s = self.fwd_slots_b.alloca(fv.ty());
+                let home = self.origin[&fv];
+                self.saves.entry(home).or_default().push((fv, Carrier::Slot(s)));
+                self.loop_keep_fwd.insert(fv, s);
+                s
+            }
+        };
+        let rs = match self.loop_kept[li].iter().find(|k| k.0 == fv) {
+            Some(k) => k.2,
+            None => {
+                let rs = self.slots_b.alloca(fv.ty());
+                self.loop_kept[li].push((fv, fs, rs));
+                self.stats.loop_kept += 1;
+                rs
+            }
+        };
+        Some(self.hb.load(fv.ty(), rs))
+    }
+
+    /// After the sweeps: the values each loop keeps go onto the tape on its exit edges (after
+    /// the induction variables) and come off where the reversal takes those edges back (before
+    /// the induction variables), into the reverse slots the loop's reversal reads.
+    pub(super) fn hand_over_loop_keeps(&mut self) {
+        let m = self.module();
+        for ((x, o), rev_block) in std::mem::take(&mut self.exit_reversals) {
+            let exits = self.loop_exits.get(&(x, o)).cloned().unwrap_or_default();
+            // Per loop left: whether the edge hands over through slots, and what it keeps.
+            let kept: Vec<(bool, Vec<LoopKeep>)> =
+                exits.iter().map(|&(li, slots)| (slots.is_some(), self.loop_kept[li].clone())).collect();
+            if kept.iter().all(|(_, k)| k.is_empty()) {
+                continue;
+            }
+            // Forward: the split exit edge ends in its branch.
+            let e = self.edge_from[&(x, o)];
+            self.b.position_before(e.terminator().expect("a split exit edge ends in its branch"));
+            let mut pushes = Vec::new();
+            for (by_slots, list) in &kept {
+                if !by_slots {
+                    for &(fv, fs, _) in list {
+                        pushes.push(self.b.load(fv.ty(), fs));
+                    }
+                }
+            }
+            self.tape_tags(tape::push(m, &self.b, self.fwd_local, &pushes));
+            // Reverse: before the induction variables come off.
+            match rev_block.first_instruction() {
+                Some(i) => self.b.position_before(i),
+                None => self.b.position_at_end(rev_block),
+            }
+            for (by_slots, list) in kept.iter().rev() {
+                for &(fv, fs, rs) in list.iter().rev() {
+                    let v = if *by_slots { self.b.load(fv.ty(), fs) } else { self.tape_tag(tape::pop(m, &self.b, self.rev_local, fv.ty())) };
+                    self.b.store(v, rs);
+                }
+            }
+        }
+    }
+
     /// Whether `fv` comes from a primal block outside every loop ([`Gen::fetch_once`]).
     pub(super) fn keepable_once(&self, fv: Value) -> bool {
         self.origin.get(&fv).is_some_and(|home| !self.cyclic.contains(home) && self.save_point.contains_key(home))
@@ -116,7 +210,7 @@ impl Gen<'_> {
         for t in rets {
             self.b.position_before(t);
             let values: Vec<Value> = self.frame.iter().rev().map(|&(f, _, ty)| self.b.load(ty, f)).collect();
-            tape::push(m, &self.b, self.fwd_local, &values);
+            self.tape_tags(tape::push(m, &self.b, self.fwd_local, &values));
         }
     }
 
@@ -124,8 +218,8 @@ impl Gen<'_> {
     /// the reversal reads.
     pub(super) fn pop_frame(&mut self) {
         let m = self.module();
-        for &(_, r, ty) in &self.frame {
-            let v = tape::pop(m, &self.b, self.rev_local, ty);
+        for (_, r, ty) in self.frame.clone() {
+            let v = self.tape_tag(tape::pop(m, &self.b, self.rev_local, ty));
             self.b.store(v, r);
         }
     }
@@ -175,8 +269,12 @@ impl Gen<'_> {
         if self.fetched.contains_key(&(self.current.unwrap(), v)) || self.live_induction_variable(v).is_some() {
             return;
         }
-        // Inside a loop's reversal, a value from outside every loop is kept once per call.
-        if self.cyclic.contains(&self.current.unwrap()) && self.keepable_once(v) {
+        // Inside a loop's reversal, a value from outside every loop is kept once per call, one
+        // the loop does not change once per execution of the loop.
+        if self.cyclic.contains(&self.current.unwrap()) && (self.keepable_once(v) || self.per_loop(v).is_some()) {
+            return;
+        }
+        if self.live_secondary_induction(v).is_some() {
             return;
         }
         if depth == 0 || !v.is_instruction() || !self.recomputable_op(v) {
@@ -219,7 +317,48 @@ impl Gen<'_> {
                     Carrier::Tape => pushes.push(fv),
                 }
             }
-            tape::push(m, &self.b, self.fwd_local, &pushes);
+            self.tape_tags(tape::push(m, &self.b, self.fwd_local, &pushes));
         }
+    }
+
+    /// `-Z autodiff=PrintPerf`: what the tape holds per iteration of each loop, innermost loop
+    /// of the block whose reversal needs it, loops in primal order.
+    pub(super) fn loop_report(&self) -> Vec<String> {
+        let order: Vec<Block> = self.primal.blocks();
+        // Loops by header: counted ones from `self.loops`, other cycles under their block.
+        let innermost = |b: Block| -> Option<&CountedLoop> {
+            self.loops.iter().filter(|l| l.body.contains(&b)).min_by_key(|l| l.body.len())
+        };
+        let depth = |b: Block| self.loops.iter().filter(|l| l.body.contains(&b)).count();
+        let mut groups: Vec<(Block, bool, usize, u64, Vec<&str>)> = Vec::new();
+        for (b, text, size) in &self.stats.looped {
+            let (key, counted, d) = match innermost(*b) {
+                Some(l) => (l.header, true, depth(*b)),
+                None => (*b, false, depth(*b) + 1),
+            };
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => {
+                    g.3 += size;
+                    g.4.push(text);
+                }
+                None => groups.push((key, counted, d, *size, vec![text])),
+            }
+        }
+        groups.sort_by_key(|g| order.iter().position(|&b| b == g.0));
+        let mut out = Vec::new();
+        for (header, counted, d, bytes, values) in groups {
+            let place = header
+                .instructions()
+                .into_iter()
+                .find_map(|i| i.debug_loc())
+                .map(|(f, l, c)| format!(" at {f}:{l}:{c}"))
+                .unwrap_or_default();
+            let kind = if counted { "loop" } else { "cycle without a counted induction variable" };
+            out.push(format!("  {kind} at depth {d}{place}: {bytes} bytes taped per iteration"));
+            for v in values {
+                out.push(format!("    taped per pass through a loop: {v}"));
+            }
+        }
+        out
     }
 }

@@ -39,6 +39,61 @@ impl Gen<'_> {
         self.loops.iter().position(|l| self.vmap.get(&l.iv) == Some(&fv) && l.body.contains(&b))
     }
 
+    /// The counted loop, around the block being reversed, of which the forward value `fv` is a
+    /// secondary induction variable (`k`-th of [`CountedLoop::others`]).
+    pub(super) fn live_secondary_induction(&self, fv: Value) -> Option<(usize, usize)> {
+        let b = self.current?;
+        self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).find_map(|(li, l)| {
+            l.others.iter().position(|o| self.vmap.get(&o.0) == Some(&fv)).map(|k| (li, k))
+        })
+    }
+
+    /// A secondary induction variable in the reversal: its start plus the iterations done
+    /// (from the loop's own variable) times its step.
+    pub(super) fn secondary_induction(&mut self, li: usize, k: usize) -> Value {
+        let ctx = context_of(self.module());
+        let i64t = Type::i64(ctx);
+        let l = self.loops[li].clone();
+        let (phi, start, step) = l.others[k];
+        let (riv, rstart) = self.loop_slots[li];
+        let iv = self.hb.load(l.iv.ty(), riv);
+        let iv_start = match rstart {
+            Some(rs) => self.hb.load(l.iv.ty(), rs),
+            None => l.start,
+        };
+        // Iterations done: (iv - start) / step, exact (negative steps divide the negation),
+        // subtracted in the variable's own type and widened after.
+        let diff = if l.iv.ty().is_pointer() {
+            let (a, s) = (self.hb.cast(Opcode::LLVMPtrToInt, iv, i64t), self.hb.cast(Opcode::LLVMPtrToInt, iv_start, i64t));
+            if l.step > 0 { self.hb.sub(a, s) } else { self.hb.sub(s, a) }
+        } else {
+            let d = if l.step > 0 { self.hb.sub(iv, iv_start) } else { self.hb.sub(iv_start, iv) };
+            match l.iv.ty().int_width() {
+                64 => d,
+                w if w < 64 => self.hb.cast(Opcode::LLVMZExt, d, i64t),
+                _ => self.hb.cast(Opcode::LLVMTrunc, d, i64t),
+            }
+        };
+        let count = match l.step.unsigned_abs() {
+            1 => diff,
+            n => self.hb.udiv(diff, i64t.const_int(n)),
+        };
+        let base = self.fetch(self.val(start));
+        if phi.ty().is_pointer() {
+            let off = self.hb.mul(count, i64t.const_int(step as u64));
+            self.hb.gep(Type::i8(ctx), base, &[off])
+        } else {
+            let ty = phi.ty();
+            let c = match ty.int_width() {
+                64 => count,
+                w if w < 64 => self.hb.cast(Opcode::LLVMTrunc, count, ty),
+                _ => self.hb.cast(Opcode::LLVMZExt, count, ty),
+            };
+            let off = self.hb.mul(c, ty.const_int(step as u64));
+            self.hb.add(base, off)
+        }
+    }
+
     /// Splits each exit edge of the counted loops in the forward function and saves the
     /// induction variable (and a non-constant start) there.
     pub(super) fn save_loop_exits(&mut self) {
@@ -84,7 +139,7 @@ impl Gen<'_> {
                     }
                     Some((s[0], s.get(1).copied()))
                 } else {
-                    tape::push(m, &self.b, self.fwd_local, &vals);
+                    self.tape_tags(tape::push(m, &self.b, self.fwd_local, &vals));
                     None
                 };
                 if split.insert((x, o), e).is_none() {
@@ -196,6 +251,14 @@ impl Gen<'_> {
         // Entering counted loops' reversals: their induction variables as the loops left them,
         // popped in the reverse of the order they were saved in.
         let exits = self.loop_exits.get(&(pred, b)).cloned().unwrap_or_default();
+        if !exits.is_empty() {
+            // What the loops keep per execution comes off first, at this block's start
+            // ([`Gen::hand_over_loop_keeps`], once every reversal has asked for its values).
+            let keep = Block::append(context_of(self.module()), self.rev_fn, "rev.loop.keep");
+            self.b.br(keep);
+            self.b.position_at_end(keep);
+            self.exit_reversals.push(((pred, b), keep));
+        }
         for &(li, slots) in exits.iter().rev() {
             let m = self.module();
             let (riv, rstart) = self.loop_slots[li];
@@ -204,7 +267,10 @@ impl Gen<'_> {
                 Some((siv, sstart)) => (self.b.load(ty, siv), sstart.map(|s| self.b.load(ty, s))),
                 None => {
                     let start = rstart.map(|_| tape::pop(m, &self.b, self.rev_local, ty));
-                    (tape::pop(m, &self.b, self.rev_local, ty), start)
+                    if let Some(v) = start {
+                        self.tag(v, &[Space::Tape]);
+                    }
+                    (self.tape_tag(tape::pop(m, &self.b, self.rev_local, ty)), start)
                 }
             };
             if let (Some(rs), Some(st)) = (rstart, start) {

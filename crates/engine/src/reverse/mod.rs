@@ -56,6 +56,7 @@ mod call_adjoints;
 mod control;
 mod signature;
 mod sweep;
+mod scopes;
 mod sweep_calls;
 mod values;
 
@@ -63,6 +64,7 @@ pub(crate) use adjoints::{add_adjoints, zero_floats};
 pub use signature::{augmented_type, combined_type, split_reverse_type};
 use adjoints::has_int_leaf;
 use control::is_return;
+use scopes::Space;
 use signature::*;
 
 /// Which of the two shapes is generated.
@@ -80,6 +82,9 @@ enum Carrier {
     /// Pushed at the end of the forward block, popped at the start of its reversal.
     Tape,
 }
+
+/// A value a loop keeps once per execution: (forward value, forward slot, reverse slot).
+type LoopKeep = (Value, Value, Value);
 
 struct Gen<'e> {
     engine: &'e mut Engine,
@@ -161,6 +166,19 @@ struct Gen<'e> {
     /// Split: (forward slot, reverse slot) of each value kept once, handed over on the tape
     /// once per call, after everything else (the reverse function pops them first).
     frame: Vec<(Value, Value, Type)>,
+    /// Values kept once per execution of a loop ([`Gen::fetch_per_loop`]): forward value → the
+    /// forward slot its definition writes.
+    loop_keep_fwd: HashMap<Value, Value>,
+    /// Per loop: (forward value, forward slot, reverse slot) of the values its reversal reads
+    /// from a slot filled when the reversal enters the loop.
+    loop_kept: Vec<Vec<LoopKeep>>,
+    /// Forward copies of loads that read the same value in every iteration of a loop's
+    /// execution ([`crate::modref::ModRef::invariant_within`]) → those loops.
+    loop_invariant_loads: HashMap<Value, Vec<usize>>,
+    /// Reversals of loop exit edges: (edge, the block whose start pops what the loops kept).
+    exit_reversals: Vec<((Block, Block), Block)>,
+    /// Memory accesses the derivative adds, with the spaces they touch ([`scopes`]).
+    tagged: Vec<(Value, Vec<Space>)>,
     seeds: Vec<Value>,
     /// Mod/ref facts of the primal in this derivative's context ([`crate::modref`]).
     modref: crate::modref::ModRef,
@@ -179,8 +197,11 @@ struct CacheStats {
     /// Bytes pushed per execution of every cyclic block once (a loop iteration's cost).
     tape_bytes: u64,
     recomputed: usize,
-    /// The values taped per pass through a loop.
-    looped: Vec<String>,
+    /// Values kept once per execution of a loop (not per iteration).
+    loop_kept: usize,
+    /// The values taped per pass through a loop, with the (primal) block whose reversal needs
+    /// them and their size.
+    looped: Vec<(Block, String, u64)>,
 }
 
 /// Generates the derivative(s) for `key`: `fns` is `[combined]` or `[augmented, reverse]`,
@@ -285,10 +306,15 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         origin: HashMap::new(),
         once: HashMap::new(),
         frame: Vec::new(),
+        loop_keep_fwd: HashMap::new(),
+        loop_kept: Vec::new(),
+        loop_invariant_loads: HashMap::new(),
+        exit_reversals: Vec::new(),
+        tagged: Vec::new(),
         seeds: Vec::new(),
         modref: crate::modref::ModRef::new(
             primal,
-            crate::modref::Context { combined: shape == Shape::Combined, preserved: key.preserved.clone() },
+            crate::modref::Context { combined: shape == Shape::Combined, preserved: key.preserved.clone(), defer_frees: !key.repeated },
         ),
         invariant_loads: HashSet::new(),
         stats: CacheStats::default(),
@@ -302,16 +328,17 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
     if g.engine.options.print_perf && g.engine.wants_report(primal) {
         let st = &g.stats;
         let line = format!(
-            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} on the tape ({} bytes per pass through the loops), {} recomputed",
+            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} kept once per loop execution, {} on the tape ({} bytes per pass through the loops), {} recomputed",
             crate::error::demangle(&primal.name()),
             st.slots,
+            st.loop_kept,
             st.taped,
             st.tape_bytes,
             st.recomputed
         );
         g.engine.report.push(line);
-        for v in &g.stats.looped {
-            g.engine.report.push(format!("  taped per pass through a loop: {v}"));
+        for line in g.loop_report() {
+            g.engine.report.push(line);
         }
     }
     if g.errors.is_empty() {
@@ -425,6 +452,18 @@ impl Gen<'_> {
                 self.invariant_loads.insert(fv);
             }
         }
+        self.loop_kept = vec![Vec::new(); self.loops.len()];
+        for (li, l) in self.loops.iter().enumerate() {
+            for &b in &l.body {
+                for i in b.instructions() {
+                    if i.opcode() == Opcode::LLVMLoad && self.modref.invariant_within(i, &l.body) {
+                        if let Some(&fv) = self.vmap.get(&i) {
+                            self.loop_invariant_loads.entry(fv).or_default().push(li);
+                        }
+                    }
+                }
+            }
+        }
         // Where each forward value is defined, in primal terms: a parameter of the forward
         // function, or an instruction in the forward copy of a primal block (its first piece, or
         // the one ending where its saves go).
@@ -465,6 +504,7 @@ impl Gen<'_> {
             }
         }
         self.finish_exit(exit);
+        self.hand_over_loop_keeps();
         self.emit_saves();
         // The reverse entry of a split derivative: where the forward sweep returned.
         if self.shape == Shape::Split {
@@ -482,6 +522,7 @@ impl Gen<'_> {
                 }
             }
         }
+        self.attach_scopes();
     }
 
 }

@@ -132,7 +132,7 @@ impl Gen<'_> {
         }
         let ctx = context_of(self.module());
         let i32t = Type::i32(ctx);
-        let which = tape::pop(self.module(), &self.b, self.rev_local, i32t);
+        let which = self.tape_tag(tape::pop(self.module(), &self.b, self.rev_local, i32t));
         let cases: Vec<(Value, Block)> =
             rets.iter().enumerate().map(|(i, &r)| (i32t.const_int(i as u64), self.rhead[&r])).collect();
         if cases.is_empty() {
@@ -144,7 +144,7 @@ impl Gen<'_> {
         for (i, &r) in rets.iter().enumerate() {
             let t = self.save_point[&r];
             self.b.position_before(t);
-            tape::push(self.module(), &self.b, self.fwd_local, &[i32t.const_int(i as u64)]);
+            self.tape_tags(tape::push(self.module(), &self.b, self.fwd_local, &[i32t.const_int(i as u64)]));
         }
     }
 }

@@ -128,7 +128,16 @@ impl Gen<'_> {
                 }
             }
             CallKind::Deallocation => {
-                self.copy_primal(call);
+                if self.modref.deferred_free(call) {
+                    // The reversal may read the block again: freed with the tape.
+                    let m = self.module();
+                    let i64t = Type::i64(context_of(m));
+                    let dealloc = self.val(call.called_value());
+                    let (size, align) = if args.len() == 3 { (self.val(args[1]), self.val(args[2])) } else { (i64t.zero(), i64t.zero()) };
+                    tape::defer_free(m, &self.b, self.tape, dealloc, self.val(args[0]), size, align);
+                } else {
+                    self.copy_primal(call);
+                }
                 if self.activity.is_active(args[0]) {
                     self.defer_shadow_free(call, &args);
                 }
@@ -293,6 +302,8 @@ impl Gen<'_> {
             width: self.width as u32,
             runtime_activity: self.runtime,
             preserved: self.modref.preserved_args(call),
+            // Called from a loop (here or further up): its frees are not deferred.
+            repeated: self.key.repeated || self.cyclic.contains(&call.parent_block()),
         }
     }
 

@@ -75,6 +75,6 @@ declare double @llvm.exp.f64(double)
 declare double @llvm.log.f64(double)
 
 ; ---- report ----
-; CHECK: oxidase: reverse derivative of rosen (Combined): 1 values kept in stack slots, 0 on the tape (0 bytes per pass through the loops), 10 recomputed
+; CHECK: oxidase: reverse derivative of rosen (Combined): 1 values kept in stack slots, 0 kept once per loop execution, 0 on the tape (0 bytes per pass through the loops), 10 recomputed
 ; Today: exp's result (per inner iteration) and the sum log reads (per outer iteration) taped.
-; CHECK: oxidase: reverse derivative of mixture (Combined): 0 values kept in stack slots, 2 on the tape (16 bytes per pass through the loops), 7 recomputed
+; CHECK: oxidase: reverse derivative of mixture (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 2 on the tape (16 bytes per pass through the loops), 7 recomputed

@@ -92,6 +92,7 @@ done:
 ; CHECK-NEXT: carry: %xi = load double
 ; CHECK-NEXT: carry: %xj = load double
 ; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}} (16 bytes per pass through the loops)
+; CHECK-NEXT: loop at depth 1: 16 bytes taped per iteration
 ; CHECK: taped per pass through a loop: {{.*}} = load double
 ; The shim's tuple is read-only and its result `noalias`: `rosen` gets the derivative of `kept`.
 ; CHECK: oxidase: reverse derivative of tuple (Combined)
