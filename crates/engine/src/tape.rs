@@ -360,6 +360,7 @@ pub fn libc_function(m: LLVMModuleRef, name: &str) -> Value {
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
     let ty = match name {
         "malloc" => Type::function(p, &[i64t], false),
+        "realloc" => Type::function(p, &[p, i64t], false),
         "free" => Type::function(Type::void(ctx), &[p], false),
         "write" => Type::function(i64t, &[Type::i32(ctx), p, i64t], false),
         "malloc_usable_size" => Type::function(i64t, &[p], false),
@@ -430,8 +431,26 @@ fn grow_function(m: LLVMModuleRef) -> Value {
     let min = b.select(c0, last, i64t.const_int(4096));
     let c2 = b.icmp(IntPredicate::LLVMIntUGT, m1, min);
     let newcap = b.select(c2, m1, min);
+    // A first buffer comes from `acquire` (the one this thread kept, if large enough); a full
+    // one grows with `realloc`, which moves large buffers by remapping their pages instead of
+    // copying them (and faulting in a fresh copy) on every doubling.
+    let first = Block::append(ctx, f, "first");
+    let more = Block::append(ctx, f, "more");
+    let join = Block::append(ctx, f, "join");
+    let none = b.icmp(IntPredicate::LLVMIntEQ, data, p.zero());
+    b.cond_br(none, first, more);
+    b.position_at_end(first);
     let acquire = acquire_function(m);
-    let fresh = b.call(acquire.function_type(), acquire, &[newcap]);
+    let f1 = b.call(acquire.function_type(), acquire, &[newcap]);
+    b.br(join);
+    b.position_at_end(more);
+    let realloc = libc_function(m, "realloc");
+    let f2 = b.call(realloc.function_type(), realloc, &[data, newcap]);
+    b.br(join);
+    b.position_at_end(join);
+    let fresh = b.phi(p);
+    fresh.add_incoming(f1, first);
+    fresh.add_incoming(f2, more);
     let null = b.icmp(IntPredicate::LLVMIntEQ, fresh, p.zero());
     b.cond_br(null, fail, ok);
     b.position_at_end(fail);
@@ -439,9 +458,6 @@ fn grow_function(m: LLVMModuleRef) -> Value {
     b.call(trap.function_type(), trap, &[]);
     b.unreachable();
     b.position_at_end(ok);
-    b.memcpy(fresh, 8, data, 8, len);
-    let recycle = recycle_function(m);
-    b.call(recycle.function_type(), recycle, &[data, cap]);
     b.store(fresh, tape);
     b.store(newcap, field(m, &b, tape, 2));
     b.ret_void();

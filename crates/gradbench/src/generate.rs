@@ -200,6 +200,8 @@ pub fn functions(module: &str) -> Option<(&'static str, &'static str)> {
         "gmm" | "ba" | "lstm" | "ht" => ("objective", "jacobian"),
         "ode" | "lse" | "llsq" | "det" => ("primal", "gradient"),
         "kmeans" => ("cost", "dir"),
+        // Reverse over reverse beside forward over reverse (the nestings' target).
+        "particle" | "saddle" => ("fr", "rr"),
         _ => return None,
     })
 }
@@ -211,6 +213,8 @@ pub fn default_workloads(module: &str, max: usize) -> Option<Vec<(String, Box<dy
     let seed = 31337;
     match module {
         "hello" => out.push(("x=1".into(), Box::new(|| json!(1.0)))),
+        "particle" => out.push(("w=0".into(), Box::new(|| json!({ "w": 0.0 })))),
+        "saddle" => out.push(("start=(1,1)".into(), Box::new(|| json!({ "start": [1.0, 1.0] })))),
         "lse" => {
             for n in [2500, 5000, 10000, 20000, 40000, 80000, 160000, 320000, 640000, 1280000] {
                 out.push((format!("n={n}"), Box::new(move || lse(&mut Rng::new(seed + n as u64), n))));

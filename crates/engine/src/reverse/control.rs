@@ -311,8 +311,17 @@ impl Gen<'_> {
                     let d = add_adjoints(&self.b, d, p.ty().zero());
                     fields.push(d);
                 }
+                // The release in a block of its own: dropped when nothing used the tape.
+                let ctx = context_of(self.module());
+                let release = Block::append(ctx, self.rev_fn, "rev.release");
+                let done = Block::append(ctx, self.rev_fn, "rev.return");
+                let to_release = self.b.br(release);
+                self.b.position_at_end(release);
                 tape::sync(self.module(), &self.b, self.rev_local, self.tape);
                 tape::release(self.module(), &self.b, self.tape);
+                self.b.br(done);
+                self.b.position_at_end(done);
+                self.release = Some((to_release, release, done));
                 if ty.is_void() {
                     self.b.ret_void();
                 } else {

@@ -177,6 +177,11 @@ struct Gen<'e> {
     loop_invariant_loads: HashMap<Value, Vec<usize>>,
     /// Reversals of loop exit edges: (edge, the block whose start pops what the loops kept).
     exit_reversals: Vec<((Block, Block), Block)>,
+    /// Whether anything pushes on the tape, defers a free to its release or hands it to a
+    /// callee: a combined derivative without any drops its release.
+    tape_used: bool,
+    /// Combined: the branch into the block releasing the tape, that block, and the one after.
+    release: Option<(Value, Block, Block)>,
     /// Memory accesses the derivative adds, with the spaces they touch ([`scopes`]).
     tagged: Vec<(Value, Vec<Space>)>,
     seeds: Vec<Value>,
@@ -310,6 +315,8 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         loop_kept: Vec::new(),
         loop_invariant_loads: HashMap::new(),
         exit_reversals: Vec::new(),
+        tape_used: false,
+        release: None,
         tagged: Vec::new(),
         seeds: Vec::new(),
         modref: crate::modref::ModRef::new(
@@ -521,6 +528,12 @@ impl Gen<'_> {
                     tape::sync(m, &self.b, self.fwd_local, self.tape);
                 }
             }
+        }
+        if let (false, Some((br, release, done))) = (self.tape_used, self.release) {
+            self.b.position_before(br);
+            self.b.br(done);
+            br.erase();
+            release.delete();
         }
         self.attach_scopes();
     }

@@ -66,6 +66,7 @@ impl Gen<'_> {
 
     /// Tape entries written.
     pub(super) fn tape_tags(&mut self, stores: Vec<Value>) {
+        self.tape_used |= !stores.is_empty();
         for s in stores {
             self.tag(s, &[Space::Tape]);
         }

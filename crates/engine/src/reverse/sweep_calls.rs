@@ -134,6 +134,7 @@ impl Gen<'_> {
                     let i64t = Type::i64(context_of(m));
                     let dealloc = self.val(call.called_value());
                     let (size, align) = if args.len() == 3 { (self.val(args[1]), self.val(args[2])) } else { (i64t.zero(), i64t.zero()) };
+                    self.tape_used = true;
                     tape::defer_free(m, &self.b, self.tape, dealloc, self.val(args[0]), size, align);
                 } else {
                     self.copy_primal(call);
@@ -194,6 +195,7 @@ impl Gen<'_> {
                 let s_new = crate::heap::fresh_c_block(m, &self.b, n);
                 let kept = crate::heap::kept_bytes(m, &self.b, s_old, n);
                 self.b.memcpy(s_new, 1, s_old, 1, kept);
+                self.tape_used = true;
                 tape::defer_free(m, &self.b, self.tape, free, s_old, i64t.zero(), i64t.zero());
                 lanes.push(s_new);
             }
@@ -230,6 +232,7 @@ impl Gen<'_> {
             }
             let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
             self.b.memcpy(s_new, 1, s_old, 1, kept);
+            self.tape_used = true;
             tape::defer_free(m, &self.b, self.tape, dealloc, s_old, old, align);
             lanes.push(s_new);
         }
@@ -251,6 +254,7 @@ impl Gen<'_> {
                 let eq = runtime_activity::same(&self.b, s, self.val(args[0]));
                 s = self.b.select(eq, s.ty().zero(), s);
             }
+            self.tape_used = true;
             tape::defer_free(m, &self.b, self.tape, dealloc, s, size, align);
         }
     }
@@ -334,6 +338,7 @@ impl Gen<'_> {
                 }
             }
         }
+        self.tape_used = true;
         new_args.push(self.tape);
         let fty = augmented_type(&key);
         let aug = if indirect {
