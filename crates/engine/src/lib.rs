@@ -326,7 +326,16 @@ impl Engine {
     fn finish_request(&mut self) -> Result<(), Vec<AdError>> {
         let errors = self.generate_pending(0);
         if errors.is_empty() {
-            self.in_request.clear();
+            // Adjoint and value slots become SSA values now, not only in the optimizer: a
+            // derivative that is differentiated again (a later request calls it) would
+            // otherwise give every slot a shadow, on the heap in a split derivative.
+            for job in std::mem::take(&mut self.in_request) {
+                if let Job::Reverse(_, _, fns) = job {
+                    for f in fns {
+                        let _ = oxidase_llvm::passes::run_on_function(f, "sroa", Default::default());
+                    }
+                }
+            }
             Ok(())
         } else {
             self.undo_request();

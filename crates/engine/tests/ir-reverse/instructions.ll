@@ -49,7 +49,7 @@ define double @relu(double %x) {
   ret double %r
 }
 ; CHECK-LABEL: define internal { double, double } @relu.oxidase.rev{{[0-9]+}}(double %0, double %1)
-; CHECK: select i1 %{{[0-9]+}}, double -0.000000e+00, double %1
+; CHECK: select i1 %{{[0-9]+}}, double -0.000000e+00, double %{{[0-9]+}}
 
 ; f32 arithmetic in the middle of f64: fptrunc, fpext.
 define double @mixed(double %x) {
