@@ -1,4 +1,4 @@
-//! `oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S] [--workload NAME]`: runs primal and
+//! `oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S] [--workload NAME] [--list] [--side primal|derivative]`: runs primal and
 //! derivative of every default workload through the protocol's evaluate path and prints a
 //! markdown table of mean times and derivative ÷ primal ratios, then their geometric mean.
 //! Not part of the GradBench protocol.
@@ -28,6 +28,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut max = usize::MAX;
     let mut min_seconds = 0.5;
     let mut only: Option<String> = None;
+    let mut list = false;
+    let mut side: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -37,14 +39,46 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "--min-seconds" => {
                 min_seconds = it.next().and_then(|v| v.parse().ok()).ok_or("--min-seconds needs a number")?
             }
+            "--list" => list = true,
+            "--side" => side = Some(it.next().ok_or("--side needs primal or derivative")?.clone()),
             "--workload" => only = Some(it.next().ok_or("--workload needs a workload name")?.clone()),
             m if module.is_none() && !m.starts_with('-') => module = Some(m.to_string()),
             other => return Err(format!("unexpected argument {other}")),
         }
     }
-    let module = module.ok_or("usage: oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S] [--workload NAME]")?;
+    let module = module.ok_or("usage: oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S] [--workload NAME] [--list] [--side primal|derivative]")?;
     let (primal, derivative) = generate::functions(&module).ok_or(format!("unknown module {module}"))?;
     let workloads = generate::default_workloads(&module, max).ok_or(format!("unknown module {module}"))?;
+    if list {
+        for (desc, _) in &workloads {
+            println!("{desc}");
+        }
+        return Ok(());
+    }
+    if let Some(side) = side {
+        // One function alone (its process's peak memory is its own): each workload's time.
+        let function = match side.as_str() {
+            "primal" => primal,
+            "derivative" => derivative,
+            other => return Err(format!("--side {other}: expected primal or derivative")),
+        };
+        for (desc, make) in workloads {
+            if only.as_ref().is_some_and(|o| *o != desc) {
+                continue;
+            }
+            let mut input = make();
+            if let Value::Object(map) = &mut input {
+                map.insert("min_runs".into(), Value::from(1));
+                map.insert("min_seconds".into(), Value::from(min_seconds));
+            }
+            let (_, t) = modules::evaluate(&module, function, &input).map_err(|e| format!("{desc} {function}: {e}"))?;
+            let first = t.first().map_or(0.0, |t| t.nanoseconds as f64 * 1e-9);
+            // Later calls: every run after the first (the first alone when there is one).
+            let later = if t.len() > 1 { mean_seconds(&t[1..]) } else { first };
+            println!("| {desc} | {function} | first call {} | later calls {} | {:.2} |", fmt_time(first), fmt_time(later), first / later);
+        }
+        return Ok(());
+    }
     println!("### {module}: {derivative} ÷ {primal} (min_seconds {min_seconds})\n");
     println!("| workload | {primal} | {derivative} | ratio |");
     println!("|---|---:|---:|---:|");

@@ -21,8 +21,8 @@ impl Gen<'_> {
             self.fetched.insert((b, fv), v);
             return v;
         }
-        if let Some((li, k)) = self.live_secondary_induction(fv) {
-            let v = self.secondary_induction(li, k);
+        if let Some((li, which, lane)) = self.live_secondary_induction(fv) {
+            let v = self.secondary_induction(li, which, lane);
             self.fetched.insert((b, fv), v);
             return v;
         }

@@ -39,22 +39,38 @@ impl Gen<'_> {
         self.loops.iter().position(|l| self.vmap.get(&l.iv) == Some(&fv) && l.body.contains(&b))
     }
 
-    /// The counted loop, around the block being reversed, of which the forward value `fv` is a
-    /// secondary induction variable (`k`-th of [`CountedLoop::others`]).
-    pub(super) fn live_secondary_induction(&self, fv: Value) -> Option<(usize, usize)> {
+    /// The counted loop, around the block being reversed, of which the forward value `fv` is an
+    /// induction variable the reversal computes: a secondary one (`Some(k)`: the `k`-th of
+    /// [`CountedLoop::others`]), or the shadow (lane `Some(lane)`) of a pointer one, primary
+    /// (`None`) or secondary. A shadow of a pointer induction variable steps like it (its
+    /// `getelementptr` mirrors the primal's), from the shadow of its start.
+    pub(super) fn live_secondary_induction(&self, fv: Value) -> Option<(usize, Option<usize>, Option<usize>)> {
         let b = self.current?;
         self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).find_map(|(li, l)| {
-            l.others.iter().position(|o| self.vmap.get(&o.0) == Some(&fv)).map(|k| (li, k))
+            if let Some(k) = l.others.iter().position(|o| self.vmap.get(&o.0) == Some(&fv)) {
+                return Some((li, Some(k), None));
+            }
+            let lane = |phi: Value| self.smap.get(&phi).and_then(|s| s.iter().position(|&x| x == fv));
+            if l.iv.ty().is_pointer() {
+                if let Some(lane) = lane(l.iv) {
+                    return Some((li, None, Some(lane)));
+                }
+            }
+            l.others.iter().enumerate().filter(|(_, o)| o.0.ty().is_pointer()).find_map(|(k, o)| lane(o.0).map(|lane| (li, Some(k), Some(lane))))
         })
     }
 
-    /// A secondary induction variable in the reversal: its start plus the iterations done
-    /// (from the loop's own variable) times its step.
-    pub(super) fn secondary_induction(&mut self, li: usize, k: usize) -> Value {
+    /// An induction variable of loop `li` in the reversal ([`Gen::live_secondary_induction`]):
+    /// its start (or its start's shadow) plus the iterations done (from the loop's own
+    /// variable) times its step.
+    pub(super) fn secondary_induction(&mut self, li: usize, which: Option<usize>, lane: Option<usize>) -> Value {
         let ctx = context_of(self.module());
         let i64t = Type::i64(ctx);
         let l = self.loops[li].clone();
-        let (phi, start, step) = l.others[k];
+        let (phi, start, step) = match which {
+            Some(k) => l.others[k],
+            None => (l.iv, l.start, l.step),
+        };
         let (riv, rstart) = self.loop_slots[li];
         let iv = self.hb.load(l.iv.ty(), riv);
         let iv_start = match rstart {
@@ -78,7 +94,13 @@ impl Gen<'_> {
             1 => diff,
             n => self.hb.udiv(diff, i64t.const_int(n)),
         };
-        let base = self.fetch(self.val(start));
+        let base = match lane {
+            Some(k) => {
+                let s = self.shadow_or_null(start, k);
+                self.fetch(s)
+            }
+            None => self.fetch(self.val(start)),
+        };
         if phi.ty().is_pointer() {
             let off = self.hb.mul(count, i64t.const_int(step as u64));
             self.hb.gep(Type::i8(ctx), base, &[off])
