@@ -426,19 +426,37 @@ impl ModRef {
     /// reachable through it is written after the call until the callee's reversal, so a split
     /// derivative of the callee may read it again ([`Context::preserved`]).
     pub fn preserved_args(&self, call: Value) -> Vec<bool> {
+        let callee = call.called_function();
         call.call_args()
             .into_iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(k, a)| {
                 if !a.ty().is_pointer() {
                     return false;
                 }
                 let Some(roots) = self.roots(a) else { return false };
+                // A callee that reads only numbers through the argument (no pointer stored
+                // there is followed) needs only its bytes kept.
+                let flat = callee.is_some_and(|f| flat_reads(f, k));
                 roots.iter().all(|&r| {
                     self.kept_from_outside(r)
-                        && !self.writers.iter().any(|w| self.may_run_after(w.inst(), call) && self.may_write_reachable(w, r))
+                        && !self.writers.iter().any(|w| {
+                            self.may_run_after(w.inst(), call) && if flat { self.may_write_bytes(w, r) } else { self.may_write_reachable(w, r) }
+                        })
                 })
             })
             .collect()
+    }
+
+    /// Whether writer `w` may write the bytes of object `r`.
+    fn may_write_bytes(&self, w: &Writer, r: Root) -> bool {
+        match *w {
+            Writer::At { ptr, .. } => match self.roots(ptr) {
+                None => !self.never_written(r),
+                Some(ws) => ws.iter().any(|&x| self.may_alias(r, x)),
+            },
+            Writer::Call { inst } => self.call_may_write(inst, r),
+        }
     }
 
     /// Whether instruction `w` may run after instruction `x` has run (later in its block, or in
@@ -561,6 +579,54 @@ impl ModRef {
             scopes.iter().filter(|&&s| domain(s) == Some(d)).all(|s| noalias.contains(s) && self.scopes.contains(s))
         })
     }
+}
+
+/// Whether function `f` reads only numbers through its parameter `i`: every address derived
+/// from it is only loaded from as numbers (no pointer is read from there and followed), stored
+/// numbers into, compared, or passed on as the same parameter of `f` itself (recursion).
+fn flat_reads(f: Value, i: usize) -> bool {
+    let Some(&p) = f.params().get(i) else { return false };
+    if f.blocks().is_empty() {
+        return false;
+    }
+    let mut seen = HashSet::new();
+    let mut work = vec![p];
+    while let Some(v) = work.pop() {
+        if !seen.insert(v) {
+            continue;
+        }
+        for u in v.users() {
+            if !u.is_instruction() {
+                return false;
+            }
+            match u.opcode() {
+                Opcode::LLVMGetElementPtr | Opcode::LLVMBitCast | Opcode::LLVMAddrSpaceCast | Opcode::LLVMPHI | Opcode::LLVMSelect
+                | Opcode::LLVMFreeze => work.push(u),
+                Opcode::LLVMICmp => {}
+                Opcode::LLVMLoad => {
+                    if u.ty().contains_pointer() {
+                        return false;
+                    }
+                }
+                Opcode::LLVMStore => {
+                    if u.operand(0) == v || u.operand(0).ty().contains_pointer() {
+                        return false;
+                    }
+                }
+                Opcode::LLVMCall | Opcode::LLVMInvoke => {
+                    if matches!(calls::classify(u, &HashMap::new()), CallKind::Ignored) {
+                        continue;
+                    }
+                    let same = u.called_function() == Some(f) && u.call_args().iter().enumerate().all(|(j, &a)| a != v || j == i);
+                    if !same {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+    true
 }
 
 /// Whether the address `v` (or one derived from it) leaves the function's sight.
