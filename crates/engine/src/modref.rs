@@ -828,4 +828,60 @@ define void @callee(ptr %a, ptr %b) {
         let m = ModRef::new(f, Context { combined: true, preserved: Vec::new(), defer_frees: true });
         assert_eq!(m.preserved_args(call), [false, false]);
     }
+    /// A recursive helper reading numbers from a read-only matrix while it writes a scratch
+    /// array it also passes on: the matrix stays readable for the helper's reversal; a helper
+    /// that follows a pointer read from its argument needs everything reachable kept.
+    #[test]
+    fn flat_reads_need_only_the_bytes_kept() {
+        let ir = r#"
+define double @minor(ptr noalias readonly %a, ptr noalias %cols, i64 %n) {
+entry:
+  %stop = icmp eq i64 %n, 0
+  br i1 %stop, label %leaf, label %loop
+leaf:
+  %v = load double, ptr %a
+  ret double %v
+loop:
+  %j = phi i64 [ 0, %entry ], [ %j1, %loop ]
+  %s = phi double [ 0.0, %entry ], [ %s1, %loop ]
+  %pc = getelementptr i64, ptr %cols, i64 %j
+  store i64 %j, ptr %pc
+  %m = sub i64 %n, 1
+  %r = call double @minor(ptr %a, ptr %cols, i64 %m)
+  %pa = getelementptr double, ptr %a, i64 %j
+  %x = load double, ptr %pa
+  %h = load double, ptr %a
+  %c0 = load i64, ptr %cols
+  %t = fmul double %x, %r
+  %th = fmul double %t, %h
+  %s1 = fadd double %s, %th
+  %j1 = add i64 %j, 1
+  %more = icmp slt i64 %j1, %n
+  br i1 %more, label %loop, label %done
+done:
+  ret double %s1
+}
+define double @follows(ptr noalias readonly %a, ptr noalias %cols, i64 %n) {
+  %p = load ptr, ptr %a
+  %v = load double, ptr %p
+  ret double %v
+}
+"#;
+        let ctx = LlvmContext::new();
+        let owned = ctx.parse_ir(ir, "t").unwrap();
+        let minor = module::get_function(owned.raw(), "minor").unwrap();
+        let follows = module::get_function(owned.raw(), "follows").unwrap();
+        assert!(flat_reads(minor, 0) && !flat_reads(follows, 0));
+        let call = minor.blocks().into_iter().flat_map(|b| b.instructions()).find(|i| i.opcode() == Opcode::LLVMCall).unwrap();
+        let m = ModRef::new(minor, Context { combined: true, preserved: Vec::new(), defer_frees: true });
+        // The matrix: kept (only its bytes matter). The scratch array: written again in the loop.
+        assert_eq!(m.preserved_args(call), [true, false, false]);
+        // In the loop, the matrix reads the same in every iteration; the scratch array does not.
+        let l = loads(minor);
+        let body: HashSet<Block> = [call.parent_block()].into_iter().collect();
+        assert!(m.invariant_within(l["h"], &body), "nothing in the loop writes the matrix");
+        assert!(!m.invariant_within(l["c0"], &body), "the loop writes the scratch array");
+        assert!(!m.invariant_within(l["x"], &body), "the address changes with the loop");
+    }
+
 }

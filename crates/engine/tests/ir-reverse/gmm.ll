@@ -12,6 +12,15 @@
 ; REV: @gmm args=const,dup,dup,const,const,const ret=active
 ; AT: @gmm [0.3, -1.2, 0.8, 0.5, 1.1, -0.4, 0.9, 0.2, -0.7], [0.1, 0.4, -0.2, -0.3, 0.6, 0.5], [0.7, -0.5, 0.3, 0.2, 0.9, -0.6], 3, 2, 3
 
+; The derivative's own loads and stores say which memory they touch (alias scopes): the tape,
+; the shadow of each scratch vector, the shadows of the read-only parameters, primal memory.
+; CHECK: define internal { double } @gmm.oxidase.rev{{[0-9]+}}
+; CHECK: load double, ptr %{{[0-9]+}}, align 8, !alias.scope !{{[0-9]+}}, !noalias !{{[0-9]+}}
+; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"tape"}
+; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadow of object 1"}
+; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadow of object 2"}
+; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadows of shared parameters"}
+; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"primal memory"}
 ; CHECK: mod/ref of gmm:
 ; CHECK-NEXT: load again: %xv0 = load double
 ; CHECK-NEXT: load again: %mv = load double
