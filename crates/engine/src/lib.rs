@@ -448,6 +448,9 @@ impl Engine {
         };
         for f in &fns {
             f.set_linkage(Linkage::LLVMInternalLinkage);
+            if key.function.has_fn_attribute("alwaysinline") {
+                f.add_fn_attribute("alwaysinline");
+            }
         }
         self.reverse_cache.insert(ck, fns.clone());
         self.pending.push(Job::Reverse(key.clone(), shape, fns.clone()));
@@ -469,6 +472,11 @@ impl Engine {
         let name = format!("{}.oxidase.fwd{}", key.function.name(), self.forward_cache.len());
         let df = add_function(self.module, &name, forward::derivative_type(key));
         df.set_linkage(Linkage::LLVMInternalLinkage);
+        // A helper meant to be inlined (the tape's `reserve` in a derivative differentiated
+        // again) stays so: a call per tape push otherwise.
+        if key.function.has_fn_attribute("alwaysinline") {
+            df.add_fn_attribute("alwaysinline");
+        }
         self.forward_cache.insert(key.clone(), df);
         self.pending.push(Job::Forward(key.clone(), df));
         self.in_request.push(Job::Forward(key.clone(), df));

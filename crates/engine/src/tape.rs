@@ -15,10 +15,13 @@
 //! through a private copy of its first three fields (synced around calls), which the optimizer
 //! keeps in registers. Pushes reserve
 //! space through `oxidase.tape.reserve` (a compare and, rarely, a call to the out-of-line
-//! `oxidase.tape.grow`), then store plain values. Growth uses `oxidase.tape.acquire`/`memcpy`/
-//! `oxidase.tape.recycle`, which forward mode can itself differentiate (higher order): the two
-//! helpers are an allocator and a deallocator to it. A thread keeps its largest tape buffer (up
-//! to 1 GiB) for its next derivative call.
+//! `oxidase.tape.grow`), then store plain values. The first buffer comes from
+//! `oxidase.tape.acquire`, growth is C's `realloc` (a large buffer moves by remapping its pages,
+//! never by copying it into freshly faulted memory), and the release goes through
+//! `oxidase.tape.recycle`; forward mode can differentiate all three (higher order): the two
+//! helpers are an allocator and a deallocator to it. A thread keeps its two largest tape buffers
+//! (up to 1 GiB each; a derivative differentiated again has a tape and its shadow) for its next
+//! derivative call.
 
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{abi_size, add_function, context_of, get_function};
@@ -74,10 +77,18 @@ const MAX_KEPT_BYTES: u64 = 1 << 30;
 
 /// `thread_local` globals holding the buffer a thread keeps between derivative calls and its
 /// capacity.
-fn kept_buffer(m: LLVMModuleRef) -> (Value, Value) {
+fn kept_buffer(m: LLVMModuleRef, slot: usize) -> (Value, Value) {
     let ctx = context_of(m);
-    (thread_local_global(m, "oxidase.tape.kept", Type::ptr(ctx)), thread_local_global(m, "oxidase.tape.kept_cap", Type::i64(ctx)))
+    let suffix = if slot == 0 { String::new() } else { format!(".{slot}") };
+    (
+        thread_local_global(m, &format!("oxidase.tape.kept{suffix}"), Type::ptr(ctx)),
+        thread_local_global(m, &format!("oxidase.tape.kept_cap{suffix}"), Type::i64(ctx)),
+    )
 }
+
+/// How many buffers a thread keeps: a derivative differentiated again (forward over reverse)
+/// has a tape and the tape's shadow.
+const KEPT_SLOTS: usize = 2;
 
 /// `ptr oxidase.tape.acquire(i64 n)`: a buffer of at least `n` bytes, the one the thread kept
 /// from its last derivative call if it is large enough, otherwise from `malloc`.
@@ -97,23 +108,26 @@ pub fn acquire_function(m: LLVMModuleRef) -> Value {
         Err(f) => f,
     };
     let n = f.param(0);
-    let (kept, kept_cap) = kept_buffer(m);
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");
-    let reuse = Block::append(ctx, f, "reuse");
-    let fresh = Block::append(ctx, f, "fresh");
     b.position_at_end(entry);
-    let k = b.load(p, kept);
-    let cap = b.load(i64t, kept_cap);
-    let has = b.icmp(IntPredicate::LLVMIntNE, k, p.zero());
-    let fits = b.icmp(IntPredicate::LLVMIntUGE, cap, n);
-    let ok = b.and(has, fits);
-    b.cond_br(ok, reuse, fresh);
-    b.position_at_end(reuse);
-    b.store(p.zero(), kept);
-    b.store(i64t.zero(), kept_cap);
-    b.ret(k);
-    b.position_at_end(fresh);
+    // The first kept buffer large enough, taken out of its slot.
+    for slot in 0..KEPT_SLOTS {
+        let (kept, kept_cap) = kept_buffer(m, slot);
+        let reuse = Block::append(ctx, f, "reuse");
+        let next = Block::append(ctx, f, "next");
+        let k = b.load(p, kept);
+        let cap = b.load(i64t, kept_cap);
+        let has = b.icmp(IntPredicate::LLVMIntNE, k, p.zero());
+        let fits = b.icmp(IntPredicate::LLVMIntUGE, cap, n);
+        let ok = b.and(has, fits);
+        b.cond_br(ok, reuse, next);
+        b.position_at_end(reuse);
+        b.store(p.zero(), kept);
+        b.store(i64t.zero(), kept_cap);
+        b.ret(k);
+        b.position_at_end(next);
+    }
     let malloc = libc_function(m, "malloc");
     let block = b.call(malloc.function_type(), malloc, &[n]);
     b.ret(block);
@@ -121,7 +135,7 @@ pub fn acquire_function(m: LLVMModuleRef) -> Value {
 }
 
 /// `void oxidase.tape.recycle(ptr block, i64 cap)`: gives a tape buffer back. The thread keeps
-/// the larger of it and the buffer it holds (up to `MAX_KEPT_BYTES`) and frees the other; a
+/// its `KEPT_SLOTS` largest buffers (each up to `MAX_KEPT_BYTES`) and frees the others; a
 /// capacity of 0 (unknown) frees it.
 pub fn recycle_function(m: LLVMModuleRef) -> Value {
     let ctx = context_of(m);
@@ -131,25 +145,47 @@ pub fn recycle_function(m: LLVMModuleRef) -> Value {
         Err(f) => f,
     };
     let (block, cap) = (f.param(0), f.param(1));
-    let (kept, kept_cap) = kept_buffer(m);
     let free = libc_function(m, "free");
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");
-    let keep = Block::append(ctx, f, "keep");
     let drop = Block::append(ctx, f, "drop");
     b.position_at_end(entry);
-    let old_cap = b.load(i64t, kept_cap);
-    let larger = b.icmp(IntPredicate::LLVMIntUGT, cap, old_cap);
     let small_enough = b.icmp(IntPredicate::LLVMIntULE, cap, i64t.const_int(MAX_KEPT_BYTES));
     let not_null = b.icmp(IntPredicate::LLVMIntNE, block, p.zero());
-    let c = b.and(larger, small_enough);
-    let c = b.and(c, not_null);
-    b.cond_br(c, keep, drop);
-    b.position_at_end(keep);
-    let old = b.load(p, kept);
+    let sized = b.icmp(IntPredicate::LLVMIntNE, cap, i64t.zero());
+    let keepable = b.and(small_enough, not_null);
+    let keepable = b.and(keepable, sized);
+    let consider = Block::append(ctx, f, "consider");
+    b.cond_br(keepable, consider, drop);
+    b.position_at_end(consider);
+    // An empty slot takes it; otherwise it replaces the smallest kept buffer it is larger than.
+    for slot in 0..KEPT_SLOTS {
+        let (kept, kept_cap) = kept_buffer(m, slot);
+        let take = Block::append(ctx, f, "take");
+        let next = Block::append(ctx, f, "next");
+        let old = b.load(p, kept);
+        let empty = b.icmp(IntPredicate::LLVMIntEQ, old, p.zero());
+        b.cond_br(empty, take, next);
+        b.position_at_end(take);
+        b.store(block, kept);
+        b.store(cap, kept_cap);
+        b.ret_void();
+        b.position_at_end(next);
+    }
+    let (k0, c0) = kept_buffer(m, 0);
+    let (k1, c1) = kept_buffer(m, 1);
+    let cap0 = b.load(i64t, c0);
+    let cap1 = b.load(i64t, c1);
+    let first_smaller = b.icmp(IntPredicate::LLVMIntULE, cap0, cap1);
+    let (slot_p, slot_c, slot_cap) = (b.select(first_smaller, k0, k1), b.select(first_smaller, c0, c1), b.select(first_smaller, cap0, cap1));
+    let larger = b.icmp(IntPredicate::LLVMIntUGT, cap, slot_cap);
+    let replace = Block::append(ctx, f, "replace");
+    b.cond_br(larger, replace, drop);
+    b.position_at_end(replace);
+    let old = b.load(p, slot_p);
     b.call(free.function_type(), free, &[old]);
-    b.store(block, kept);
-    b.store(cap, kept_cap);
+    b.store(block, slot_p);
+    b.store(cap, slot_c);
     b.ret_void();
     b.position_at_end(drop);
     b.call(free.function_type(), free, &[block]);
