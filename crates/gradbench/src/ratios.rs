@@ -23,6 +23,16 @@ fn fmt_time(s: f64) -> String {
     }
 }
 
+/// A workload's input with one run at least and `min_seconds` of runs.
+fn timed_input(make: &dyn Fn() -> Value, min_seconds: f64) -> Value {
+    let mut input = make();
+    if let Value::Object(map) = &mut input {
+        map.insert("min_runs".into(), Value::from(1));
+        map.insert("min_seconds".into(), Value::from(min_seconds));
+    }
+    input
+}
+
 pub fn main(args: &[String]) -> Result<(), String> {
     let mut module = None;
     let mut max = usize::MAX;
@@ -48,7 +58,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     let module = module.ok_or("usage: oxidase-gradbench ratios <module> [--max-workloads N] [--min-seconds S] [--workload NAME] [--list] [--side primal|derivative]")?;
     let (primal, derivative) = generate::functions(&module).ok_or(format!("unknown module {module}"))?;
-    let workloads = generate::default_workloads(&module, max).ok_or(format!("unknown module {module}"))?;
+    let mut workloads = generate::default_workloads(&module, max).ok_or(format!("unknown module {module}"))?;
+    if let Some(o) = &only {
+        workloads.retain(|(desc, _)| desc == o);
+    }
     if list {
         for (desc, _) in &workloads {
             println!("{desc}");
@@ -63,14 +76,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             other => return Err(format!("--side {other}: expected primal or derivative")),
         };
         for (desc, make) in workloads {
-            if only.as_ref().is_some_and(|o| *o != desc) {
-                continue;
-            }
-            let mut input = make();
-            if let Value::Object(map) = &mut input {
-                map.insert("min_runs".into(), Value::from(1));
-                map.insert("min_seconds".into(), Value::from(min_seconds));
-            }
+            let input = timed_input(&*make, min_seconds);
             let (_, t) = modules::evaluate(&module, function, &input).map_err(|e| format!("{desc} {function}: {e}"))?;
             let first = t.first().map_or(0.0, |t| t.nanoseconds as f64 * 1e-9);
             // Later calls: every run after the first (the first alone when there is one).
@@ -85,14 +91,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut log_sum = 0.0;
     let mut count = 0;
     for (desc, make) in workloads {
-        if only.as_ref().is_some_and(|o| *o != desc) {
-            continue;
-        }
-        let mut input = make();
-        if let Value::Object(map) = &mut input {
-            map.insert("min_runs".into(), Value::from(1));
-            map.insert("min_seconds".into(), Value::from(min_seconds));
-        }
+        let input = timed_input(&*make, min_seconds);
         let (_, tp) = modules::evaluate(&module, primal, &input).map_err(|e| format!("{desc} {primal}: {e}"))?;
         let (_, td) = modules::evaluate(&module, derivative, &input).map_err(|e| format!("{desc} {derivative}: {e}"))?;
         let (p, d) = (mean_seconds(&tp), mean_seconds(&td));

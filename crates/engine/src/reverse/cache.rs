@@ -21,8 +21,8 @@ impl Gen<'_> {
             self.fetched.insert((b, fv), v);
             return v;
         }
-        if let Some((li, which, lane)) = self.live_secondary_induction(fv) {
-            let v = self.secondary_induction(li, which, lane);
+        if let Some((li, which, lane)) = self.live_computed_induction(fv) {
+            let v = self.computed_induction(li, which, lane);
             self.fetched.insert((b, fv), v);
             return v;
         }
@@ -274,7 +274,7 @@ impl Gen<'_> {
         if self.cyclic.contains(&self.current.unwrap()) && (self.keepable_once(v) || self.per_loop(v).is_some()) {
             return;
         }
-        if self.live_secondary_induction(v).is_some() {
+        if self.live_computed_induction(v).is_some() {
             return;
         }
         if depth == 0 || !v.is_instruction() || !self.recomputable_op(v) {

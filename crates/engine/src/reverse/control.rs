@@ -44,7 +44,7 @@ impl Gen<'_> {
     /// [`CountedLoop::others`]), or the shadow (lane `Some(lane)`) of a pointer one, primary
     /// (`None`) or secondary. A shadow of a pointer induction variable steps like it (its
     /// `getelementptr` mirrors the primal's), from the shadow of its start.
-    pub(super) fn live_secondary_induction(&self, fv: Value) -> Option<(usize, Option<usize>, Option<usize>)> {
+    pub(super) fn live_computed_induction(&self, fv: Value) -> Option<(usize, Option<usize>, Option<usize>)> {
         let b = self.current?;
         self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).find_map(|(li, l)| {
             if let Some(k) = l.others.iter().position(|o| self.vmap.get(&o.0) == Some(&fv)) {
@@ -60,10 +60,10 @@ impl Gen<'_> {
         })
     }
 
-    /// An induction variable of loop `li` in the reversal ([`Gen::live_secondary_induction`]):
+    /// An induction variable of loop `li` in the reversal ([`Gen::live_computed_induction`]):
     /// its start (or its start's shadow) plus the iterations done (from the loop's own
     /// variable) times its step.
-    pub(super) fn secondary_induction(&mut self, li: usize, which: Option<usize>, lane: Option<usize>) -> Value {
+    pub(super) fn computed_induction(&mut self, li: usize, which: Option<usize>, lane: Option<usize>) -> Value {
         let ctx = context_of(self.module());
         let i64t = Type::i64(ctx);
         let l = self.loops[li].clone();
