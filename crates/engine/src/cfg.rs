@@ -2,7 +2,7 @@
 //! simple counted loops whose induction variable the reverse sweep can run backwards instead of
 //! recording it. Analysis only; changes nothing.
 
-use oxidase_llvm::{Block, Opcode, Value};
+use oxidase_llvm::{Block, IntPredicate, Opcode, Value};
 use std::collections::{HashMap, HashSet};
 
 /// The blocks reachable from the entry (reverse post-order) and their predecessor lists (with
@@ -183,9 +183,96 @@ impl Cfg {
             if !plain {
                 continue;
             }
-            out.push(CountedLoop { header: h, preheader, latch, body, iv, start, step, others, exits });
+            let mut all = vec![(iv, start, step)];
+            all.extend(others.iter().copied());
+            let trips = exits
+                .iter()
+                .filter_map(|&e| self.trip_bound(e, latch, &body, &all))
+                .collect();
+            out.push(CountedLoop { header: h, preheader, latch, body, iv, start, step, others, exits, trips });
         }
         out
+    }
+
+    /// The bound the exit edge `exit` of a loop puts on its iterations, if its test runs in
+    /// every iteration (its block dominates the latch) and compares one of the induction
+    /// variables `ivs` (or its value for the next iteration) with a value defined outside the
+    /// loop, in a way that rules out wrapping around: a strict or inclusive comparison
+    /// stepping by a `nuw`/`nsw` increment (an `inbounds` step for a pointer) or by one, in the
+    /// direction the loop goes on, or an inequality.
+    fn trip_bound(&self, exit: (Block, Block), latch: Block, body: &HashSet<Block>, ivs: &[(Value, Value, i64)]) -> Option<TripBound> {
+        use IntPredicate::*;
+        let (x, o) = exit;
+        if !self.dominates(x, latch) {
+            return None;
+        }
+        let t = x.terminator()?;
+        if t.opcode() != Opcode::LLVMBr || t.num_operands() != 3 {
+            return None;
+        }
+        let cond = t.operand(0);
+        if !cond.is_instruction() || cond.opcode() != Opcode::LLVMICmp {
+            return None;
+        }
+        let succ = t.successors();
+        // The predicate under which the loop goes on.
+        let mut pred = cond.icmp_predicate();
+        if succ[0] == o {
+            pred = inverse(pred);
+        } else if succ[1] != o {
+            return None;
+        }
+        let inside = |v: Value| v.is_instruction() && body.contains(&v.parent_block());
+        let (a, bnd) = (cond.operand(0), cond.operand(1));
+        let (v, bound) = if !inside(bnd) {
+            (a, bnd)
+        } else if !inside(a) {
+            pred = swapped(pred);
+            (bnd, a)
+        } else {
+            return None;
+        };
+        let next_of = |phi: Value| phi.incoming().into_iter().find(|(_, b)| *b == latch).map(|(n, _)| n);
+        let (&(phi, start, step), next) = ivs.iter().find_map(|iv| {
+            if v == iv.0 {
+                Some((iv, false))
+            } else if next_of(iv.0) == Some(v) {
+                Some((iv, true))
+            } else {
+                None
+            }
+        })?;
+        let inc = next_of(phi)?;
+        let pointer = phi.ty().is_pointer();
+        let no_wrap = |signed: bool| {
+            if pointer {
+                inc.is_in_bounds() && !signed
+            } else if signed {
+                inc.has_no_signed_wrap()
+            } else {
+                (inc.opcode() == Opcode::LLVMAdd && step > 0 || inc.opcode() == Opcode::LLVMSub && step < 0) && inc.has_no_unsigned_wrap()
+            }
+        };
+        let test = match (pred, step > 0) {
+            (LLVMIntULT, true) | (LLVMIntUGT, false) => TripTest::Before { signed: false },
+            (LLVMIntSLT, true) | (LLVMIntSGT, false) => TripTest::Before { signed: true },
+            (LLVMIntULE, true) | (LLVMIntUGE, false) => TripTest::UpTo { signed: false },
+            (LLVMIntSLE, true) | (LLVMIntSGE, false) => TripTest::UpTo { signed: true },
+            // A narrower variable stepping by more than one meets the bound after wrapping
+            // around, in a count the buffer could not be sized for.
+            (LLVMIntNE, _) if pointer || step.abs() == 1 || phi.ty().int_width() >= 64 => TripTest::Differs,
+            _ => return None,
+        };
+        // An ordered test on a variable that may wrap around: stepping by one, it meets the
+        // bound before wrapping, unless it starts at the end of its range (see `may_wrap`).
+        let may_wrap = match test {
+            TripTest::Before { signed } | TripTest::UpTo { signed } => !no_wrap(signed),
+            TripTest::Differs => false,
+        };
+        if may_wrap && (step.abs() != 1 || pointer) {
+            return None;
+        }
+        Some(TripBound { exit, iv: (phi, start, step), next, bound, test, may_wrap })
     }
 
     /// The natural loop of the back edge `latch → header`.
@@ -218,6 +305,71 @@ pub struct CountedLoop {
     pub others: Vec<(Value, Value, i64)>,
     /// Edges leaving the loop: (block in the loop, block outside).
     pub exits: Vec<(Block, Block)>,
+    /// The exits whose test bounds the number of iterations ([`TripBound`]).
+    pub trips: Vec<TripBound>,
+}
+
+/// How the test of a counting exit compares an induction variable with its bound, stated as
+/// the condition under which the loop goes on (see [`Cfg::counted_loops`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TripTest {
+    /// Strictly before the bound in the direction of the step (`<` stepping up, `>` down).
+    Before { signed: bool },
+    /// Before or at the bound.
+    UpTo { signed: bool },
+    /// Not equal to the bound: the loop meets it when the distance is a multiple of the step,
+    /// and otherwise runs until the variable wraps around (as good as forever).
+    Differs,
+}
+
+/// An upper bound, known when a loop is entered, on how many times one execution of it runs
+/// its header: an exit whose test runs in every iteration and compares an induction variable
+/// (or, `next`, its value for the next iteration) with `bound`, a value defined before the
+/// loop. Other exits only end the loop sooner.
+#[derive(Clone, Copy, Debug)]
+pub struct TripBound {
+    pub exit: (Block, Block),
+    /// The induction variable compared: (phi, start, step), as in [`CountedLoop`].
+    pub iv: (Value, Value, i64),
+    pub next: bool,
+    pub bound: Value,
+    pub test: TripTest,
+    /// An ordered test on an integer stepping by ±1 without a no-wrap flag: a start at the end
+    /// of the range (the largest value stepping up) wraps around past the bound and the loop
+    /// runs for the whole range.
+    pub may_wrap: bool,
+}
+
+fn inverse(p: IntPredicate) -> IntPredicate {
+    use IntPredicate::*;
+    match p {
+        LLVMIntEQ => LLVMIntNE,
+        LLVMIntNE => LLVMIntEQ,
+        LLVMIntUGT => LLVMIntULE,
+        LLVMIntUGE => LLVMIntULT,
+        LLVMIntULT => LLVMIntUGE,
+        LLVMIntULE => LLVMIntUGT,
+        LLVMIntSGT => LLVMIntSLE,
+        LLVMIntSGE => LLVMIntSLT,
+        LLVMIntSLT => LLVMIntSGE,
+        LLVMIntSLE => LLVMIntSGT,
+    }
+}
+
+/// The predicate with its operands swapped (`a < b` ⇔ `b > a`).
+fn swapped(p: IntPredicate) -> IntPredicate {
+    use IntPredicate::*;
+    match p {
+        LLVMIntUGT => LLVMIntULT,
+        LLVMIntUGE => LLVMIntULE,
+        LLVMIntULT => LLVMIntUGT,
+        LLVMIntULE => LLVMIntUGE,
+        LLVMIntSGT => LLVMIntSLT,
+        LLVMIntSGE => LLVMIntSLE,
+        LLVMIntSLT => LLVMIntSGT,
+        LLVMIntSLE => LLVMIntSGE,
+        eq_or_ne => eq_or_ne,
+    }
 }
 
 /// Every `iv = phi [start, preheader], [iv + C, latch]` (or `iv - C`, or for a pointer

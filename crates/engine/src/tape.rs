@@ -361,6 +361,28 @@ pub fn push(m: LLVMModuleRef, b: &Builder, tape: Value, values: &[Value]) -> Vec
     stores
 }
 
+/// Reserves a block of `n` bytes (a run-time value) on top of the stack at once and returns
+/// its offset from the buffer's start (the buffer may move later: address it from `data`).
+pub fn reserve_block(m: LLVMModuleRef, b: &Builder, tape: Value, n: Value) -> Value {
+    let i64t = Type::i64(context_of(m));
+    let reserve = reserve_function(m);
+    b.call(reserve.function_type(), reserve, &[tape, n]);
+    let len_ptr = field(m, b, tape, 1);
+    let off = b.load(i64t, len_ptr);
+    b.store(b.add(off, n), len_ptr);
+    off
+}
+
+/// The buffer's start (it moves when the tape grows).
+pub fn data(m: LLVMModuleRef, b: &Builder, tape: Value) -> Value {
+    b.load(Type::ptr(context_of(m)), tape)
+}
+
+/// Pops everything above `offset`: a block from [`reserve_block`] and what was pushed after it.
+pub fn pop_to(m: LLVMModuleRef, b: &Builder, tape: Value, offset: Value) {
+    b.store(offset, field(m, b, tape, 1));
+}
+
 /// Pops one value of type `ty`.
 pub fn pop(m: LLVMModuleRef, b: &Builder, tape: Value, ty: Type) -> Value {
     let ctx = context_of(m);

@@ -79,6 +79,9 @@ impl Builder {
     pub fn udiv(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildUDiv(self.raw, a.0, b.0, NONAME) })
     }
+    pub fn urem(&self, a: Value, b: Value) -> Value {
+        Value(unsafe { LLVMBuildURem(self.raw, a.0, b.0, NONAME) })
+    }
     pub fn mul(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildMul(self.raw, a.0, b.0, NONAME) })
     }

@@ -416,6 +416,14 @@ impl Value {
     pub fn icmp_predicate(self) -> IntPredicate {
         unsafe { LLVMGetICmpPredicate(self.0) }
     }
+    /// Whether an `add`/`sub`/`mul`/`shl` carries `nuw`.
+    pub fn has_no_unsigned_wrap(self) -> bool {
+        unsafe { LLVMGetNUW(self.0) != 0 }
+    }
+    /// Whether an `add`/`sub`/`mul`/`shl` carries `nsw`.
+    pub fn has_no_signed_wrap(self) -> bool {
+        unsafe { LLVMGetNSW(self.0) != 0 }
+    }
     /// Incoming (value, block) pairs of a phi.
     pub fn incoming(self) -> Vec<(Value, Block)> {
         let n = unsafe { LLVMCountIncoming(self.0) };

@@ -53,6 +53,7 @@ mod expression_tree;
 mod gauss_pivot;
 mod mixed_precision;
 mod holt_forecast;
+mod loop_shapes;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -101,6 +102,7 @@ fn main() {
         ("gauss_pivot", gauss_pivot::run),
         ("mixed_precision", mixed_precision::run),
         ("holt_forecast", holt_forecast::run),
+        ("loop_shapes", loop_shapes::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {

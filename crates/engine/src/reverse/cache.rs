@@ -56,22 +56,31 @@ impl Gen<'_> {
         let carrier = if self.shape == Shape::Combined && !self.cyclic.contains(&b) {
             let slot = self.fwd_slots_b.alloca(fv.ty());
             Carrier::Slot(slot)
+        } else if let Some(&li) = self.buffered_in.get(&b) {
+            Carrier::Buffer(li, u64::MAX)
         } else {
             Carrier::Tape
         };
-        let v = match carrier {
+        let (v, carrier) = match carrier {
             Carrier::Slot(slot) => {
                 self.stats.slots += 1;
-                self.hb.load(fv.ty(), slot)
+                (self.hb.load(fv.ty(), slot), carrier)
+            }
+            Carrier::Buffer(li, _) => {
+                let (load, at) = self.fetch_buffered(li, fv);
+                let size = tape::entry_size(m, fv.ty());
+                self.stats.buffered += 1;
+                self.stats.looped.push((b, fv.print().trim().to_string(), size, true));
+                (load, Carrier::Buffer(li, at))
             }
             Carrier::Tape => {
                 self.stats.taped += 1;
                 if self.cyclic.contains(&b) {
                     let size = tape::entry_size(m, fv.ty());
                     self.stats.tape_bytes += size;
-                    self.stats.looped.push((b, fv.print().trim().to_string(), size));
+                    self.stats.looped.push((b, fv.print().trim().to_string(), size, false));
                 }
-                self.tape_tag(tape::pop(m, &self.hb, self.rev_local, fv.ty()))
+                (self.tape_tag(tape::pop(m, &self.hb, self.rev_local, fv.ty())), carrier)
             }
         };
         self.saves.entry(b).or_default().push((fv, carrier));
@@ -314,6 +323,7 @@ impl Gen<'_> {
                     Carrier::Slot(slot) => {
                         self.b.store(fv, slot);
                     }
+                    Carrier::Buffer(li, at) => self.store_buffered(li, at, fv),
                     Carrier::Tape => pushes.push(fv),
                 }
             }
@@ -330,23 +340,27 @@ impl Gen<'_> {
             self.loops.iter().filter(|l| l.body.contains(&b)).min_by_key(|l| l.body.len())
         };
         let depth = |b: Block| self.loops.iter().filter(|l| l.body.contains(&b)).count();
-        let mut groups: Vec<(Block, bool, usize, u64, Vec<&str>)> = Vec::new();
-        for (b, text, size) in &self.stats.looped {
+        // Per loop: header, counted, depth, bytes buffered and taped per iteration, values.
+        type Group<'a> = (Block, bool, usize, [u64; 2], Vec<(&'a str, bool)>);
+        let mut groups: Vec<Group> = Vec::new();
+        for (b, text, size, buffered) in &self.stats.looped {
             let (key, counted, d) = match innermost(*b) {
                 Some(l) => (l.header, true, depth(*b)),
                 None => (*b, false, depth(*b) + 1),
             };
-            match groups.iter_mut().find(|g| g.0 == key) {
-                Some(g) => {
-                    g.3 += size;
-                    g.4.push(text);
+            let g = match groups.iter().position(|g| g.0 == key) {
+                Some(i) => &mut groups[i],
+                None => {
+                    groups.push((key, counted, d, [0, 0], Vec::new()));
+                    groups.last_mut().unwrap()
                 }
-                None => groups.push((key, counted, d, *size, vec![text])),
-            }
+            };
+            g.3[usize::from(!buffered)] += size;
+            g.4.push((text, *buffered));
         }
         groups.sort_by_key(|g| order.iter().position(|&b| b == g.0));
         let mut out = Vec::new();
-        for (header, counted, d, bytes, values) in groups {
+        for (header, counted, d, [buffered, bytes], values) in groups {
             let place = header
                 .instructions()
                 .into_iter()
@@ -354,9 +368,12 @@ impl Gen<'_> {
                 .map(|(f, l, c)| format!(" at {f}:{l}:{c}"))
                 .unwrap_or_default();
             let kind = if counted { "loop" } else { "cycle without a counted induction variable" };
-            out.push(format!("  {kind} at depth {d}{place}: {bytes} bytes taped per iteration"));
-            for v in values {
-                out.push(format!("    taped per pass through a loop: {v}"));
+            out.push(format!(
+                "  {kind} at depth {d}{place}: {buffered} bytes per iteration in a buffer sized by its trip count, {bytes} bytes taped per iteration"
+            ));
+            for (v, in_buffer) in values {
+                let how = if in_buffer { "buffered per iteration" } else { "taped per pass through a loop" };
+                out.push(format!("    {how}: {v}"));
             }
         }
         out

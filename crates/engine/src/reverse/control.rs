@@ -71,29 +71,8 @@ impl Gen<'_> {
             Some(k) => l.others[k],
             None => (l.iv, l.start, l.step),
         };
-        let (riv, rstart) = self.loop_slots[li];
-        let iv = self.hb.load(l.iv.ty(), riv);
-        let iv_start = match rstart {
-            Some(rs) => self.hb.load(l.iv.ty(), rs),
-            None => l.start,
-        };
-        // Iterations done: (iv - start) / step, exact (negative steps divide the negation),
-        // subtracted in the variable's own type and widened after.
-        let diff = if l.iv.ty().is_pointer() {
-            let (a, s) = (self.hb.cast(Opcode::LLVMPtrToInt, iv, i64t), self.hb.cast(Opcode::LLVMPtrToInt, iv_start, i64t));
-            if l.step > 0 { self.hb.sub(a, s) } else { self.hb.sub(s, a) }
-        } else {
-            let d = if l.step > 0 { self.hb.sub(iv, iv_start) } else { self.hb.sub(iv_start, iv) };
-            match l.iv.ty().int_width() {
-                64 => d,
-                w if w < 64 => self.hb.cast(Opcode::LLVMZExt, d, i64t),
-                _ => self.hb.cast(Opcode::LLVMTrunc, d, i64t),
-            }
-        };
-        let count = match l.step.unsigned_abs() {
-            1 => diff,
-            n => self.hb.udiv(diff, i64t.const_int(n)),
-        };
+        // Iterations done, from the loop's own variable.
+        let count = self.iteration_count(&self.hb, li, false);
         let base = match lane {
             Some(k) => {
                 let s = self.shadow_or_null(start, k);
@@ -242,6 +221,7 @@ impl Gen<'_> {
             self.b.store(prev, riv);
             self.b.br(self.rhead[&l.latch]);
             self.b.position_at_end(to_pre);
+            self.note_buffer_leave(li, to_pre);
             self.phi_edge(b, l.preheader, &phi_adj);
             self.b.br(self.rhead[&l.preheader]);
         } else if preds.is_empty() {

@@ -51,6 +51,7 @@ use oxidase_llvm::{Block, Builder, IntPredicate, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
 mod adjoints;
+mod buffers;
 mod cache;
 mod call_adjoints;
 mod control;
@@ -81,6 +82,9 @@ enum Carrier {
     Slot(Value),
     /// Pushed at the end of the forward block, popped at the start of its reversal.
     Tape,
+    /// Stored at the end of the forward block into the row of the current iteration of a
+    /// loop's buffer, at this byte ([`buffers`]).
+    Buffer(usize, u64),
 }
 
 /// A value a loop keeps once per execution: (forward value, forward slot, reverse slot).
@@ -175,6 +179,10 @@ struct Gen<'e> {
     /// Forward copies of loads that read the same value in every iteration of a loop's
     /// execution ([`crate::modref::ModRef::invariant_within`]) → those loops.
     loop_invariant_loads: HashMap<Value, Vec<usize>>,
+    /// Per loop: its buffer, if its trip count is bounded on entry ([`buffers`]).
+    buffers: Vec<Option<buffers::LoopBuffer>>,
+    /// Blocks that run at most once per iteration of a loop with a buffer → that loop.
+    buffered_in: HashMap<Block, usize>,
     /// Reversals of loop exit edges: (edge, the block whose start pops what the loops kept).
     exit_reversals: Vec<((Block, Block), Block)>,
     /// Whether anything pushes on the tape, defers a free to its release or hands it to a
@@ -204,9 +212,12 @@ struct CacheStats {
     recomputed: usize,
     /// Values kept once per execution of a loop (not per iteration).
     loop_kept: usize,
-    /// The values taped per pass through a loop, with the (primal) block whose reversal needs
-    /// them and their size.
-    looped: Vec<(Block, String, u64)>,
+    /// Values kept per iteration in loop buffers, and the loops with a buffer.
+    buffered: usize,
+    buffered_loops: usize,
+    /// The values kept per pass through a loop, with the (primal) block whose reversal needs
+    /// them, their size, and whether a loop buffer holds them (otherwise the tape).
+    looped: Vec<(Block, String, u64, bool)>,
 }
 
 /// Generates the derivative(s) for `key`: `fns` is `[combined]` or `[augmented, reverse]`,
@@ -315,6 +326,8 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         loop_kept: Vec::new(),
         loop_invariant_loads: HashMap::new(),
         exit_reversals: Vec::new(),
+        buffers: Vec::new(),
+        buffered_in: HashMap::new(),
         tape_used: false,
         release: None,
         tagged: Vec::new(),
@@ -335,10 +348,12 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
     if g.engine.options.print_perf && g.engine.wants_report(primal) {
         let st = &g.stats;
         let line = format!(
-            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} kept once per loop execution, {} on the tape ({} bytes per pass through the loops), {} recomputed",
+            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} kept once per loop execution, {} in buffers of {} loops sized by their trip counts, {} on the tape ({} bytes per pass through the loops), {} recomputed",
             crate::error::demangle(&primal.name()),
             st.slots,
             st.loop_kept,
+            st.buffered,
+            st.buffered_loops,
             st.taped,
             st.tape_bytes,
             st.recomputed
@@ -453,6 +468,7 @@ impl Gen<'_> {
             }
         }
         self.save_loop_exits();
+        self.plan_buffers();
         self.fill_phis();
         for l in self.modref.invariant_loads() {
             if let Some(&fv) = self.vmap.get(&l) {
@@ -511,7 +527,9 @@ impl Gen<'_> {
             }
         }
         self.finish_exit(exit);
+        self.finish_buffers();
         self.hand_over_loop_keeps();
+        self.reserve_buffers();
         self.emit_saves();
         // The reverse entry of a split derivative: where the forward sweep returned.
         if self.shape == Shape::Split {

@@ -78,7 +78,7 @@ declare double @llvm.vector.reduce.fadd.v4f64(double, <4 x double>)
 ; CHECK-NEXT: active   argument double %x
 ; CHECK-NEXT: active   argument double %y
 ; CHECK-NEXT: active   %q = fdiv double %x, %y
-; CHECK: oxidase: reverse derivative of quot (Combined): 1 values kept in stack slots, 0 kept once per loop execution, 0 on the tape (0 bytes per pass through the loops), 0 recomputed
+; CHECK: oxidase: reverse derivative of quot (Combined): 1 values kept in stack slots, 0 kept once per loop execution, 0 in buffers of 0 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), 0 recomputed
 ; CHECK: activity of relu:
 ; CHECK: constant %c = fcmp olt double %x, 0.000000e+00
 ; CHECK: active   %r = select i1 %c, double 0.000000e+00, double %x

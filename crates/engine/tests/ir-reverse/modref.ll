@@ -91,9 +91,9 @@ done:
 ; CHECK: mod/ref of rosen:
 ; CHECK-NEXT: carry: %xi = load double
 ; CHECK-NEXT: carry: %xj = load double
-; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}} (16 bytes per pass through the loops)
-; CHECK-NEXT: loop at depth 1: 16 bytes taped per iteration
-; CHECK: taped per pass through a loop: {{.*}} = load double
+; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}} 2 in buffers of 1 loops sized by their trip counts, 1 on the tape (0 bytes per pass through the loops)
+; CHECK-NEXT: loop at depth 1: 16 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
+; CHECK: buffered per iteration: {{.*}} = load double
 ; The shim's tuple is read-only and its result `noalias`: `rosen` gets the derivative of `kept`.
 ; CHECK: oxidase: reverse derivative of tuple (Combined)
 ; CHECK-NEXT: activity of shim

@@ -1,0 +1,337 @@
+//! Loop buffers: the values a counted loop's reversal needs from each of its iterations, kept
+//! in one block of the tape reserved when the loop is entered.
+//!
+//! A loop whose trip count is bounded on entry ([`crate::cfg::TripBound`]: an exit test against
+//! a value from before the loop, run in every iteration) gets a buffer of `bound × stride`
+//! bytes, reserved on the tape on the edge into its header (one growth check per execution of
+//! the loop, none per iteration). A block of the loop that runs at most once per iteration
+//! (it is on no cycle inside the loop) stores each value at
+//! `data + offset + iteration × stride + slot`, where `iteration` is the primary induction
+//! variable's count; the reversal loads it from the same place, with the count it keeps anyway
+//! to run the loop backwards. The offset of the buffer is kept once per execution of the loop
+//! (handed over on its exits like [`Gen::fetch_per_loop`]'s values), and the reversal pops the
+//! buffer, with everything above it, when it leaves the loop through its preheader.
+//!
+//! Iterations are independent stores and loads at computed addresses: no length updated per
+//! iteration, nothing that stops vectorization. Blocks inside an inner cycle without a counted
+//! induction variable, and loops with an exit to a returning block that is not a counting one
+//! (an early `break`/`return`: its bound could be far above what runs), keep the tape.
+
+use super::*;
+use crate::cfg::{TripBound, TripTest};
+
+/// A loop whose per-iteration values go into a buffer.
+pub(super) struct LoopBuffer {
+    trip: TripBound,
+    /// The forward block on the edge into the header: where the buffer is reserved.
+    enter: Block,
+    /// The buffer's offset in the tape: forward slot, reverse slot.
+    fwd_off: Value,
+    rev_off: Value,
+    /// Bytes per iteration so far.
+    stride: u64,
+    /// Loads in the reversal waiting for their address: (load, byte within an iteration's
+    /// row).
+    loads: Vec<(Value, u64)>,
+    /// Reversal blocks that leave the loop backwards (into its preheader's reversal).
+    leaves: Vec<Block>,
+}
+
+/// Most bytes a buffer asks for: beyond that the reservation fails (and the tape traps) rather
+/// than the size wrapping around.
+const MAX_BUFFER_BYTES: u64 = 1 << 62;
+
+impl Gen<'_> {
+    /// Before the forward phis are filled: which counted loops get a buffer, and the forward
+    /// edge into each such loop's header split to hold the reservation.
+    pub(super) fn plan_buffers(&mut self) {
+        let ctx = context_of(self.module());
+        self.buffers = (0..self.loops.len()).map(|_| None).collect();
+        for li in 0..self.loops.len() {
+            let l = &self.loops[li];
+            if !self.activity.returning.contains(&l.header) || l.iv.ty().is_int() && l.iv.ty().int_width() > 64 {
+                continue;
+            }
+            // Every exit that can go on to a return is a counting one.
+            let returning: Vec<(Block, Block)> = l.exits.iter().copied().filter(|(_, o)| self.activity.returning.contains(o)).collect();
+            let Some(trip) = l.trips.iter().find(|t| returning.contains(&t.exit)).copied() else { continue };
+            if !returning.iter().all(|e| l.trips.iter().any(|t| t.exit == *e)) {
+                continue;
+            }
+            if trip.iv.0.ty().is_int() && trip.iv.0.ty().int_width() > 64 {
+                continue;
+            }
+            let (pre, header) = (l.preheader, l.header);
+            let enter = match self.loop_exits.contains_key(&(pre, header)) {
+                // Also the exit of another loop: that edge is split already.
+                true => self.edge_from[&(pre, header)],
+                false => {
+                    let Some(&t) = self.save_point.get(&pre) else { continue };
+                    if t.opcode() != Opcode::LLVMBr {
+                        continue;
+                    }
+                    let target = self.bmap[&header];
+                    let e = Block::append(ctx, self.fwd_fn, "loop.enter");
+                    for i in 0..t.successors().len() as u32 {
+                        if t.successors()[i as usize] == target {
+                            t.set_successor(i, e);
+                        }
+                    }
+                    self.b.position_at_end(e);
+                    self.b.br(target);
+                    self.edge_from.insert((pre, header), e);
+                    e
+                }
+            };
+            let i64t = Type::i64(ctx);
+            let fwd_off = self.fwd_slots_b.alloca(i64t);
+            let rev_off = self.slots_b.alloca(i64t);
+            self.buffers[li] = Some(LoopBuffer { trip, enter, fwd_off, rev_off, stride: 0, loads: Vec::new(), leaves: Vec::new() });
+        }
+        // Blocks that run at most once per iteration of their innermost counted loop, when
+        // that loop has a buffer.
+        for &b in self.bmap.keys() {
+            let Some((li, l)) = self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).min_by_key(|(_, l)| l.body.len()) else {
+                continue;
+            };
+            if self.buffers[li].is_some() && !on_inner_cycle(b, l) {
+                self.buffered_in.insert(b, li);
+            }
+        }
+    }
+
+    /// The reversal of a block in loop `li` needs `fv` from the same iteration: a load from the
+    /// loop's buffer, addressed once the row's layout is known ([`Gen::finish_buffers`]).
+    pub(super) fn fetch_buffered(&mut self, li: usize, fv: Value) -> (Value, u64) {
+        let m = self.module();
+        let size = tape::entry_size(m, fv.ty());
+        let buf = self.buffers[li].as_mut().expect("a buffered loop");
+        let at = buf.stride;
+        buf.stride += size;
+        let load = self.hb.load(fv.ty(), Type::ptr(context_of(m)).undef());
+        load.set_alignment(8);
+        self.buffers[li].as_mut().unwrap().loads.push((load, at));
+        self.tape_tag(load);
+        (load, at)
+    }
+
+    /// The reversal of the header of loop `li` leaves the loop backwards from the block being
+    /// built: the buffer comes off there.
+    pub(super) fn note_buffer_leave(&mut self, li: usize, at: Block) {
+        if let Some(buf) = self.buffers[li].as_mut() {
+            buf.leaves.push(at);
+        }
+    }
+
+    /// The iteration of loop `li` being run (forward) or reversed, from its primary induction
+    /// variable: `(iv - start) / step`, as an `i64`.
+    pub(super) fn iteration_count(&self, b: &Builder, li: usize, forward: bool) -> Value {
+        let ctx = context_of(self.module());
+        let i64t = Type::i64(ctx);
+        let l = &self.loops[li];
+        let (iv, start) = if forward {
+            (self.val(l.iv), self.val(l.start))
+        } else {
+            let (riv, rstart) = self.loop_slots[li];
+            (b.load(l.iv.ty(), riv), rstart.map(|rs| b.load(l.iv.ty(), rs)).unwrap_or(l.start))
+        };
+        let diff = if l.iv.ty().is_pointer() {
+            let (a, s) = (b.cast(Opcode::LLVMPtrToInt, iv, i64t), b.cast(Opcode::LLVMPtrToInt, start, i64t));
+            if l.step > 0 { b.sub(a, s) } else { b.sub(s, a) }
+        } else {
+            let d = if l.step > 0 { b.sub(iv, start) } else { b.sub(start, iv) };
+            match l.iv.ty().int_width() {
+                64 => d,
+                w if w < 64 => b.cast(Opcode::LLVMZExt, d, i64t),
+                _ => b.cast(Opcode::LLVMTrunc, d, i64t),
+            }
+        };
+        match l.step.unsigned_abs() {
+            1 => diff,
+            n => b.udiv(diff, i64t.const_int(n)),
+        }
+    }
+
+    /// Where the value at byte `at` of the current row of loop `li`'s buffer lives.
+    fn buffer_address(&self, b: &Builder, li: usize, at: u64, forward: bool) -> Value {
+        let m = self.module();
+        let i64t = Type::i64(context_of(m));
+        let buf = self.buffers[li].as_ref().unwrap();
+        let (local, off_slot) = if forward { (self.fwd_local, buf.fwd_off) } else { (self.rev_local, buf.rev_off) };
+        let data = tape::data(m, b, local);
+        let off = b.load(i64t, off_slot);
+        let count = self.iteration_count(b, li, forward);
+        let row = b.add(off, b.mul(count, i64t.const_int(buf.stride)));
+        b.gep(Type::i8(context_of(m)), data, &[b.add(row, i64t.const_int(at))])
+    }
+
+    /// After the reverse sweep, when each buffer's row is complete: the addresses of the
+    /// reversal's loads, the pops where the reversal leaves the loops, and the offsets kept
+    /// once per execution of the loop (handed over on its exits). A loop whose reversal needs
+    /// nothing from its iterations keeps no buffer.
+    pub(super) fn finish_buffers(&mut self) {
+        let m = self.module();
+        let ctx = context_of(m);
+        let i64t = Type::i64(ctx);
+        for li in 0..self.buffers.len() {
+            let Some(buf) = self.buffers[li].as_ref() else { continue };
+            if buf.stride == 0 {
+                continue;
+            }
+            let (fwd_off, rev_off) = (buf.fwd_off, buf.rev_off);
+            let (loads, leaves) = (buf.loads.clone(), buf.leaves.clone());
+            let b = Builder::new(ctx);
+            // Reverse: loads addressed by the iteration being reversed.
+            for (load, at) in loads {
+                b.position_before(load);
+                let addr = self.buffer_address(&b, li, at, false);
+                load.set_operand(0, addr);
+            }
+            for leave in leaves {
+                match leave.first_instruction() {
+                    Some(i) => b.position_before(i),
+                    None => b.position_at_end(leave),
+                }
+                let off = b.load(i64t, rev_off);
+                tape::pop_to(m, &b, self.rev_local, off);
+            }
+            // The offset is kept once per execution of the loop (the type is what counts).
+            self.loop_kept[li].push((i64t.zero(), fwd_off, rev_off));
+            self.stats.buffered_loops += 1;
+        }
+    }
+
+    /// The reservations on the forward edges into the loops with a buffer: `visits × stride`
+    /// bytes. After the values kept per loop execution are handed over, so that on an edge
+    /// that leaves one loop and enters another, the loop left hands over first and the
+    /// reversal, which pops the entered loop's buffer first, finds them right below it.
+    pub(super) fn reserve_buffers(&mut self) {
+        let m = self.module();
+        let ctx = context_of(m);
+        let i64t = Type::i64(ctx);
+        for li in 0..self.buffers.len() {
+            let Some(buf) = self.buffers[li].as_ref() else { continue };
+            if buf.stride == 0 {
+                continue;
+            }
+            let (trip, enter, fwd_off, stride) = (buf.trip, buf.enter, buf.fwd_off, buf.stride);
+            let b = Builder::new(ctx);
+            b.position_before(enter.terminator().expect("the edge into a loop ends in its branch"));
+            let visits = self.visits(&b, &trip);
+            let most = i64t.const_int(MAX_BUFFER_BYTES / stride);
+            let visits = b.select(b.icmp(IntPredicate::LLVMIntULT, visits, most), visits, most);
+            let off = tape::reserve_block(m, &b, self.fwd_local, b.mul(visits, i64t.const_int(stride)));
+            b.store(off, fwd_off);
+            self.tape_used = true;
+        }
+    }
+
+    /// Stores the forward value `fv` into the current row of loop `li`'s buffer, at the save
+    /// point of one of its blocks.
+    pub(super) fn store_buffered(&mut self, li: usize, at: u64, fv: Value) {
+        let addr = self.buffer_address(&self.b, li, at, true);
+        let st = self.b.store(fv, addr);
+        st.set_alignment(8);
+        self.tag(st, &[Space::Tape]);
+    }
+
+    /// An upper bound on the header runs of one execution of the loop, on the edge into it.
+    fn visits(&self, b: &Builder, trip: &TripBound) -> Value {
+        let ctx = context_of(self.module());
+        let i64t = Type::i64(ctx);
+        let (phi, start, step) = trip.iv;
+        let (mut start, mut bound) = (self.val(start), self.val(trip.bound));
+        let ty = phi.ty();
+        if ty.is_pointer() {
+            start = b.cast(Opcode::LLVMPtrToInt, start, i64t);
+            bound = b.cast(Opcode::LLVMPtrToInt, bound, i64t);
+        }
+        let up = step > 0;
+        // The distance from the start to the bound in the direction of the step: clamped at
+        // zero for an ordered test, modular for an inequality (which must meet the bound).
+        let dist = match trip.test {
+            TripTest::Differs => {
+                if up { b.sub(bound, start) } else { b.sub(start, bound) }
+            }
+            TripTest::Before { signed } | TripTest::UpTo { signed } => {
+                use IntPredicate::*;
+                let p = match (up, signed) {
+                    (true, false) => LLVMIntUGT,
+                    (true, true) => LLVMIntSGT,
+                    (false, false) => LLVMIntULT,
+                    (false, true) => LLVMIntSLT,
+                };
+                let far = b.select(b.icmp(p, bound, start), bound, start);
+                if up { b.sub(far, start) } else { b.sub(start, far) }
+            }
+        };
+        let s = step.unsigned_abs();
+        // Comparing the next value: the loop leaves after the run whose next value meets the
+        // bound, `(dist - s) / s + 1` runs, modular (a start already at the bound never meets
+        // it again before wrapping around: a huge count, which the reservation refuses).
+        let dist = match (trip.test, trip.next) {
+            (TripTest::Differs, true) => b.sub(dist, dist.ty().const_int(s)),
+            _ => dist,
+        };
+        let dist = match ty.is_int().then(|| ty.int_width()) {
+            Some(w) if w < 64 => b.cast(Opcode::LLVMZExt, dist, i64t),
+            _ => dist,
+        };
+        match trip.test {
+            // `iv != n` at the top: `dist / s` runs that go on and the one that leaves. A
+            // distance that is no multiple of the step never meets the bound: the loop would
+            // run until the variable wraps around, and the reservation refuses a huge count.
+            TripTest::Differs => {
+                if s == 1 {
+                    return b.add(dist, i64t.const_int(1));
+                }
+                let n = b.add(b.udiv(dist, i64t.const_int(s)), i64t.const_int(1));
+                let exact = b.icmp(IntPredicate::LLVMIntEQ, b.urem(dist, i64t.const_int(s)), i64t.zero());
+                b.select(exact, n, i64t.const_int(u64::MAX))
+            }
+            // Ordered: ⌈dist / s⌉ + 2 covers testing the variable or its next value, strictly
+            // or not.
+            TripTest::Before { signed } | TripTest::UpTo { signed } => {
+                let n = if s == 1 { dist } else { b.udiv(b.add(dist, i64t.const_int(s - 1)), i64t.const_int(s)) };
+                let n = b.add(n, i64t.const_int(2));
+                if !trip.may_wrap {
+                    return n;
+                }
+                // A start at the end of the range wraps around: the whole range.
+                let w = ty.int_width();
+                let ones = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+                let end = match (up, signed) {
+                    (true, false) => ty.const_int(ones),
+                    (false, false) => ty.zero(),
+                    (true, true) => ty.const_int((1u64 << (w - 1)) - 1),
+                    (false, true) => ty.const_int(1u64 << (w - 1)),
+                };
+                let at_end = b.icmp(IntPredicate::LLVMIntEQ, start, end);
+                b.select(at_end, i64t.const_int(u64::MAX), n)
+            }
+        }
+    }
+}
+
+/// Whether `b` can run twice in one iteration of `l`: it lies on a cycle of the loop's body
+/// that avoids the header.
+fn on_inner_cycle(b: Block, l: &CountedLoop) -> bool {
+    if b == l.header {
+        return false;
+    }
+    let mut seen = HashSet::new();
+    let mut work: Vec<Block> = crate::fold::live_successors(b);
+    while let Some(x) = work.pop() {
+        if x == l.header || !l.body.contains(&x) {
+            continue;
+        }
+        if x == b {
+            return true;
+        }
+        if !seen.insert(x) {
+            continue;
+        }
+        work.extend(crate::fold::live_successors(x));
+    }
+    false
+}
