@@ -128,6 +128,17 @@ pub struct Options {
     pub print_perf: bool,
     /// Restrict reports to functions whose demangled name contains this.
     pub function_filter: Option<String>,
+    /// Caches in a caller-provided arena (for GPU kernels): every user-facing (combined)
+    /// reverse derivative takes one more parameter, last, a pointer to a tape header
+    /// `{ ptr data, i64 len, i64 cap, ptr frees }` the caller fills with its arena (`len` 0,
+    /// `frees` null); the derivative's caches never come from an allocator or a thread-local,
+    /// and a cache that outgrows the arena stops the program (`llvm.trap`, which a GPU reports
+    /// as a failed launch). Each such derivative `d` comes with a constant `i64`
+    /// `d.tape_bytes`: the arena it needs at most, or `-1` where that depends on the run
+    /// (a loop without a bound known on entry, recursion): see [`tape::arena_bound`]. A
+    /// derivative that would defer frees to the end of the call (a primal that frees memory
+    /// the reversal reads) is refused.
+    pub tape_arena: bool,
 }
 
 /// The engine, bound to one module.
@@ -174,6 +185,9 @@ pub struct RequestLabel {
 
 impl Engine {
     pub fn new(module: LLVMModuleRef, options: Options) -> Engine {
+        if options.tape_arena {
+            tape::use_arena(module);
+        }
         Engine {
             module,
             options,
@@ -261,6 +275,17 @@ impl Engine {
         let f = self.reverse_functions(key, reverse::Shape::Combined)[0];
         self.requested.insert(f);
         self.finish_request()?;
+        if self.options.tape_arena {
+            let bound = tape::arena_bound(f);
+            tape::publish_arena_bound(self.module, f, bound);
+            if self.options.print_perf && self.wants_report(key.function) {
+                let what = match bound {
+                    Some(n) => format!("{n} bytes at most"),
+                    None => "no bound known before the call (a loop without a bound known on entry, or recursion)".to_string(),
+                };
+                self.report.push(format!("oxidase: arena of {}: {what}", f.name()));
+            }
+        }
         Ok(self.entry_for(f))
     }
 
@@ -440,7 +465,9 @@ impl Engine {
         let n = self.reverse_cache.len();
         let base = key.function.name();
         let fns = match shape {
-            reverse::Shape::Combined => vec![add_function(self.module, &format!("{base}.oxidase.rev{n}"), reverse::combined_type(key))],
+            reverse::Shape::Combined => {
+                vec![add_function(self.module, &format!("{base}.oxidase.rev{n}"), reverse::combined_type(key, self.options.tape_arena))]
+            }
             reverse::Shape::Split => vec![
                 add_function(self.module, &format!("{base}.oxidase.aug{n}"), reverse::augmented_type(key)),
                 add_function(self.module, &format!("{base}.oxidase.rrev{n}"), reverse::split_reverse_type(key)),

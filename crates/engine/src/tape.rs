@@ -458,6 +458,126 @@ fn reserve_function(m: LLVMModuleRef) -> Value {
     f
 }
 
+/// Arena mode ([`crate::Options::tape_arena`]): defines `oxidase.tape.reserve` before any
+/// derivative asks for it as a check that stops the program (`llvm.trap`) when the caller's
+/// arena cannot take `n` more bytes, instead of growing the buffer: nothing allocates, no
+/// thread-local is read.
+pub fn use_arena(m: LLVMModuleRef) {
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = match helper(m, "oxidase.tape.reserve", Type::function(Type::void(ctx), &[p, i64t], false)) {
+        Ok(_) => return,
+        Err(f) => f,
+    };
+    f.add_fn_attribute("alwaysinline");
+    let (tape, n) = (f.param(0), f.param(1));
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let full = Block::append(ctx, f, "overflow");
+    let done = Block::append(ctx, f, "done");
+    b.position_at_end(entry);
+    let len = b.load(i64t, field(m, &b, tape, 1));
+    let cap = b.load(i64t, field(m, &b, tape, 2));
+    // `n > cap - len` (never wraps: len <= cap).
+    let room = b.sub(cap, len);
+    b.cond_br(b.icmp(IntPredicate::LLVMIntUGT, n, room), full, done);
+    b.position_at_end(full);
+    let trap = oxidase_llvm::intrinsic_declaration(m, "llvm.trap", &[]).expect("llvm.trap");
+    b.call(trap.function_type(), trap, &[]);
+    b.unreachable();
+    b.position_at_end(done);
+    b.ret_void();
+}
+
+/// The most bytes the derivative `f` (and the derivatives it calls) can keep on its tape in
+/// one call, where that is known before the call: every reservation has a constant size and
+/// runs at most once per call (outside every cycle) — a loop buffer whose bound is a constant,
+/// values kept outside loops — and no derivative it calls recurses. `None` otherwise.
+pub fn arena_bound(f: Value) -> Option<u64> {
+    fn walk(f: Value, memo: &mut std::collections::HashMap<Value, Option<u64>>, stack: &mut Vec<Value>) -> Option<u64> {
+        if let Some(&b) = memo.get(&f) {
+            return b;
+        }
+        if stack.contains(&f) {
+            return None;
+        }
+        stack.push(f);
+        let order = crate::forward::reverse_post_order(f);
+        let cyclic = crate::cfg::Cfg::new(order.clone()).cyclic_blocks();
+        let mut total = Some(0u64);
+        'blocks: for b in order {
+            for i in b.instructions() {
+                if !matches!(i.opcode(), oxidase_llvm::Opcode::LLVMCall | oxidase_llvm::Opcode::LLVMInvoke) {
+                    continue;
+                }
+                let callee = i.called_value();
+                let here = if !callee.is_function() {
+                    // An indirect call: the tape is handed only to derivatives, never to a
+                    // pointer the engine does not resolve into a chain of known ones.
+                    let mut most = Some(0u64);
+                    for t in call_targets(callee) {
+                        let n = match t {
+                            Some(t) if t.name().contains(".oxidase.") => walk(t, memo, stack),
+                            Some(_) => Some(0),
+                            None => None,
+                        };
+                        most = match (most, n) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            _ => None,
+                        };
+                    }
+                    most
+                } else if callee.name() == "oxidase.tape.reserve" {
+                    i.operand(1).const_int_value().map(|n| n as u64)
+                } else if callee.name().contains(".oxidase.") && !callee.is_declaration() {
+                    walk(callee, memo, stack)
+                } else {
+                    Some(0)
+                };
+                total = match (total, here) {
+                    (Some(_), Some(n)) if n > 0 && cyclic.contains(&b) => None,
+                    (Some(t), Some(n)) => t.checked_add(n),
+                    _ => None,
+                };
+                if total.is_none() {
+                    break 'blocks;
+                }
+            }
+        }
+        stack.pop();
+        memo.insert(f, total);
+        total
+    }
+    walk(f, &mut std::collections::HashMap::new(), &mut Vec::new())
+}
+
+/// The functions an indirect call's pointer may be (a chain of `select`s over known ones);
+/// `None` for a leaf that is not a function.
+fn call_targets(v: Value) -> Vec<Option<Value>> {
+    if v.is_function() {
+        return vec![Some(v)];
+    }
+    if v.is_instruction() && v.opcode() == oxidase_llvm::Opcode::LLVMSelect {
+        let mut out = call_targets(v.operand(1));
+        out.extend(call_targets(v.operand(2)));
+        return out;
+    }
+    vec![None]
+}
+
+/// Arena mode: `f.tape_bytes`, a constant `i64` holding [`arena_bound`]'s answer for the
+/// user-facing derivative `f` (`-1` when there is none).
+pub fn publish_arena_bound(m: LLVMModuleRef, f: Value, bound: Option<u64>) {
+    let i64t = Type::i64(context_of(m));
+    let name = format!("{}.tape_bytes", f.name());
+    let g = match oxidase_llvm::module::get_global(m, &name) {
+        Some(g) => g,
+        None => oxidase_llvm::module::add_global(m, i64t, &name),
+    };
+    oxidase_llvm::module::set_initializer(g, i64t.const_int(bound.unwrap_or(u64::MAX)));
+    oxidase_llvm::module::set_global_constant(g, true);
+}
+
 /// `void oxidase.tape.grow(ptr tape, i64 n)`: reallocates the buffer to fit `n` more bytes.
 fn grow_function(m: LLVMModuleRef) -> Value {
     let ctx = context_of(m);

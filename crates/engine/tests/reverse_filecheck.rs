@@ -401,4 +401,5 @@ ir_tests! {
     gmm => "gmm.ll",
     loops => "loops.ll",
     modref => "modref.ll",
+    buffers => "buffers.ll",
 }

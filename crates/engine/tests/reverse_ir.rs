@@ -48,7 +48,9 @@ fn wrap(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, f: Value) -> String {
 }
 
 struct Compiled {
-    _jit: Jit,
+    jit: Jit,
+    /// The derivative's name (its arena bound is `<name>.tape_bytes`).
+    grad_name: String,
     primal: extern "C" fn(*const u64, *mut u64),
     grad: extern "C" fn(*const u64, *mut u64),
 }
@@ -64,16 +66,27 @@ fn compile_with(
     f: &str,
     request: impl FnOnce(&mut Engine, Value) -> Result<Value, Vec<oxidase_engine::AdError>>,
 ) -> Result<Compiled, String> {
+    compile_opts(ir, f, Options::default(), request)
+}
+
+/// [`compile_with`] with engine options.
+fn compile_opts(
+    ir: &str,
+    f: &str,
+    options: Options,
+    request: impl FnOnce(&mut Engine, Value) -> Result<Value, Vec<oxidase_engine::AdError>>,
+) -> Result<Compiled, String> {
     oxidase_llvm::jit::initialize_native_target();
     let ctx = Context::new();
     let owned = ctx.parse_ir(&format!("{HEADER}{ir}"), "test").map_err(|e| format!("parse: {e}"))?;
     let m = owned.raw();
     let function = module::get_function(m, f).ok_or("no such function")?;
-    let mut engine = Engine::new(m, Options::default());
+    let mut engine = Engine::new(m, options);
     let df = request(&mut engine, function).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
     drop(engine);
     let pw = wrap(m, function);
     let gw = wrap(m, df);
+    let df_name = df.name();
     module::verify_module(m).map_err(|e| format!("verify: {e}\n{}", module::print_module(m)))?;
     if std::env::var_os("OXIDASE_OPT").is_some() {
         let opts = oxidase_llvm::passes::PipelineOptions { vectorize: std::env::var("OXIDASE_LV").map_or(true, |v| v != "0"), slp: std::env::var("OXIDASE_SLP").map_or(true, |v| v != "0"), unroll: true, verify_each: false };
@@ -85,7 +98,7 @@ fn compile_with(
     let jit = Jit::new(ctx, owned)?;
     let primal = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&pw)?) };
     let grad = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&gw)?) };
-    Ok(Compiled { _jit: jit, primal, grad })
+    Ok(Compiled { jit, grad_name: df_name, primal, grad })
 }
 
 fn f(x: f64) -> u64 {
@@ -1628,4 +1641,104 @@ done:
     (c.grad)([p(&mut x), p(&mut dx), 3, f(1.0)].as_ptr(), out.as_mut_ptr());
     assert_eq!(f64::from_bits(out[0]), 109.0);
     assert_eq!(dx, [2.0, 8.0, 20.0, 0.0]);
+}
+
+/// `Σ sin(x[i] · x[i+1])` over four fixed pairs, then over `n - 1` pairs: a loop with a
+/// constant trip count and one whose count comes with the call.
+const ARENA: &str = "
+declare double @llvm.sin.f64(double)
+define double @fixed(ptr noalias readonly %x) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %s = phi double [ 0.0, %entry ], [ %s1, %loop ]
+  %p = getelementptr double, ptr %x, i64 %i
+  %a = load double, ptr %p
+  %i1 = add nuw i64 %i, 1
+  %q = getelementptr double, ptr %x, i64 %i1
+  %b = load double, ptr %q
+  %ab = fmul double %a, %b
+  %t = fadd double %ab, %s
+  %sn = call double @llvm.sin.f64(double %t)
+  %s1 = fadd double %s, %sn
+  %more = icmp ult i64 %i1, 4
+  br i1 %more, label %loop, label %done
+done:
+  ret double %s1
+}
+define double @runtime(ptr noalias readonly %x, i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %s = phi double [ 0.0, %entry ], [ %s1, %loop ]
+  %p = getelementptr double, ptr %x, i64 %i
+  %a = load double, ptr %p
+  %i1 = add nuw i64 %i, 1
+  %q = getelementptr double, ptr %x, i64 %i1
+  %b = load double, ptr %q
+  %ab = fmul double %a, %b
+  %t = fadd double %ab, %s
+  %sn = call double @llvm.sin.f64(double %t)
+  %s1 = fadd double %s, %sn
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %done
+done:
+  ret double %s1
+}
+";
+
+fn chain(x: &[f64], pairs: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..pairs {
+        s += (x[i] * x[i + 1] + s).sin();
+    }
+    s
+}
+
+/// Arena mode: the caches live in the caller's arena (the derivative's last parameter), the
+/// derivative publishes the arena it needs when that is known before the call, and the
+/// gradients are those of the default tape.
+#[test]
+fn arena_mode() {
+    let options = Options { tape_arena: true, ..Options::default() };
+    let key = |function, args| ReverseKey { function, args, ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false };
+    let fixed = compile_opts(ARENA, "fixed", options.clone(), |e, f| e.reverse(&key(f, vec![RevArg::Duplicated]))).unwrap();
+    let bytes = unsafe { *(fixed.jit.lookup(&format!("{}.tape_bytes", fixed.grad_name)).unwrap() as *const u64) };
+    assert!(bytes > 0 && bytes < 1024, "a loop of four iterations needs a small arena, got {bytes}");
+    let runtime = compile_opts(ARENA, "runtime", options, |e, f| e.reverse(&key(f, vec![RevArg::Duplicated, RevArg::Const]))).unwrap();
+    let unknown = unsafe { *(runtime.jit.lookup(&format!("{}.tape_bytes", runtime.grad_name)).unwrap() as *const u64) };
+    assert_eq!(unknown, u64::MAX, "the trip count comes with the call");
+    let plain = compile(ARENA, "runtime", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+
+    let mut x: Vec<f64> = (0..9).map(|i| 0.3 + 0.1 * i as f64).collect();
+    // An arena of exactly the published size: { data, len, cap, frees }.
+    let mut arena = vec![0u8; bytes as usize];
+    let mut header = [arena.as_mut_ptr() as u64, 0, bytes, 0];
+    let mut dx = vec![0.0; 9];
+    let mut out = [0u64; 1];
+    (fixed.grad)([p(&mut x), p(&mut dx), f(1.0), header.as_mut_ptr() as u64].as_ptr(), out.as_mut_ptr());
+    assert!(close(f64::from_bits(out[0]), chain(&x, 4), 1e-14));
+    assert_eq!(header[1], 0, "everything the derivative kept is popped again");
+    assert!(arena.iter().any(|&b| b != 0), "the caches went into the arena");
+    for (n, with_arena) in [(8usize, true), (8, false), (1, true)] {
+        let mut dx = vec![0.0; 9];
+        let mut big = vec![0u8; 4096];
+        let mut header = [big.as_mut_ptr() as u64, 0, 4096, 0];
+        if with_arena {
+            (runtime.grad)([p(&mut x), p(&mut dx), n as u64, f(1.0), header.as_mut_ptr() as u64].as_ptr(), out.as_mut_ptr());
+        } else {
+            (plain.grad)([p(&mut x), p(&mut dx), n as u64, f(1.0)].as_ptr(), out.as_mut_ptr());
+        }
+        assert!(close(f64::from_bits(out[0]), chain(&x, n), 1e-14));
+        for i in 0..=n {
+            let h = 1e-6;
+            let (mut xp, mut xm) = (x.clone(), x.clone());
+            xp[i] += h;
+            xm[i] -= h;
+            let fd = (chain(&xp, n) - chain(&xm, n)) / (2.0 * h);
+            assert!(close(dx[i], fd, 1e-6), "n={n} arena={with_arena} i={i}: {} vs {fd}", dx[i]);
+        }
+    }
 }

@@ -320,7 +320,9 @@ impl Gen<'_> {
                 let to_release = self.b.br(release);
                 self.b.position_at_end(release);
                 tape::sync(self.module(), &self.b, self.rev_local, self.tape);
-                tape::release(self.module(), &self.b, self.tape);
+                if !self.engine.options.tape_arena {
+                    tape::release(self.module(), &self.b, self.tape);
+                }
                 self.b.br(done);
                 self.b.position_at_end(done);
                 self.release = Some((to_release, release, done));

@@ -401,10 +401,20 @@ impl Gen<'_> {
         let (rev_entry, seed_params) = match self.shape {
             Shape::Combined => {
                 let m = self.module();
-                let t = self.b.alloca(tape::header_type(m));
-                tape::init(m, &self.b, t);
+                let t = match self.engine.options.tape_arena {
+                    // The caller's arena (the last parameter).
+                    true => *self.fwd_fn.params().last().unwrap(),
+                    false => {
+                        let t = self.b.alloca(tape::header_type(m));
+                        tape::init(m, &self.b, t);
+                        t
+                    }
+                };
                 let local = self.b.alloca(tape::header_type(m));
                 tape::init(m, &self.b, local);
+                if self.engine.options.tape_arena {
+                    tape::sync(m, &self.b, t, local);
+                }
                 self.tape = t;
                 self.rev_tape = t;
                 self.fwd_local = local;
@@ -432,7 +442,8 @@ impl Gen<'_> {
         };
         self.seeds = match self.shape {
             Shape::Combined if self.key.ret == RevRet::Active && !self.primal.function_type().return_type().is_void() => {
-                let p = *self.fwd_fn.params().last().unwrap();
+                let ps = self.fwd_fn.params();
+                let p = ps[ps.len() - 1 - usize::from(self.engine.options.tape_arena)];
                 vec![p; self.width]
             }
             Shape::Combined => Vec::new(),

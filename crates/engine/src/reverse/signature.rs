@@ -26,13 +26,16 @@ pub(super) fn forward_param_types(key: &ReverseKey) -> Vec<Type> {
 }
 
 /// The user-facing combined derivative's type (see [`crate::ReverseKey`]).
-pub fn combined_type(key: &ReverseKey) -> Type {
+pub fn combined_type(key: &ReverseKey, arena: bool) -> Type {
     let fty = key.function.function_type();
     let ctx = fty.context();
     let mut params = forward_param_types(key);
     let ret = fty.return_type();
     if key.ret == RevRet::Active && !ret.is_void() {
         params.push(ret);
+    }
+    if arena {
+        params.push(Type::ptr(ctx));
     }
     let mut fields = Vec::new();
     if !ret.is_void() {

@@ -134,8 +134,7 @@ impl Gen<'_> {
                     let i64t = Type::i64(context_of(m));
                     let dealloc = self.val(call.called_value());
                     let (size, align) = if args.len() == 3 { (self.val(args[1]), self.val(args[2])) } else { (i64t.zero(), i64t.zero()) };
-                    self.tape_used = true;
-                    tape::defer_free(m, &self.b, self.tape, dealloc, self.val(args[0]), size, align);
+                    self.defer_free(call, dealloc, self.val(args[0]), size, align);
                 } else {
                     self.copy_primal(call);
                 }
@@ -195,8 +194,7 @@ impl Gen<'_> {
                 let s_new = crate::heap::fresh_c_block(m, &self.b, n);
                 let kept = crate::heap::kept_bytes(m, &self.b, s_old, n);
                 self.b.memcpy(s_new, 1, s_old, 1, kept);
-                self.tape_used = true;
-                tape::defer_free(m, &self.b, self.tape, free, s_old, i64t.zero(), i64t.zero());
+                self.defer_free(call, free, s_old, i64t.zero(), i64t.zero());
                 lanes.push(s_new);
             }
             self.smap.insert(call, lanes);
@@ -232,11 +230,25 @@ impl Gen<'_> {
             }
             let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
             self.b.memcpy(s_new, 1, s_old, 1, kept);
-            self.tape_used = true;
-            tape::defer_free(m, &self.b, self.tape, dealloc, s_old, old, align);
+            self.defer_free(call, dealloc, s_old, old, align);
             lanes.push(s_new);
         }
         self.smap.insert(call, lanes);
+    }
+
+    /// Defers `dealloc(ptr, size, align)` to the release of the tape (refused in arena mode,
+    /// whose caches never allocate).
+    fn defer_free(&mut self, call: Value, dealloc: Value, ptr: Value, size: Value, align: Value) {
+        if self.engine.options.tape_arena {
+            self.error(
+                call,
+                "a block the primal frees while the reversal still needs it (arena mode: its shadow would be freed at the end of the call)".into(),
+                "in arena mode (GPU kernels) a derivative keeps nothing on the heap: allocate the block outside the differentiated function",
+            );
+            return;
+        }
+        self.tape_used = true;
+        tape::defer_free(self.module(), &self.b, self.tape, dealloc, ptr, size, align);
     }
 
     /// The primal frees a block whose shadow the reverse sweep still needs: the shadow's free
@@ -254,8 +266,7 @@ impl Gen<'_> {
                 let eq = runtime_activity::same(&self.b, s, self.val(args[0]));
                 s = self.b.select(eq, s.ty().zero(), s);
             }
-            self.tape_used = true;
-            tape::defer_free(m, &self.b, self.tape, dealloc, s, size, align);
+            self.defer_free(call, dealloc, s, size, align);
         }
     }
 
