@@ -4,8 +4,8 @@
 //! A loop whose trip count is bounded on entry ([`crate::cfg::TripBound`]: an exit test against
 //! a value from before the loop, run in every iteration) gets a buffer of `bound × stride`
 //! bytes, reserved on the tape on the edge into its header (one growth check per execution of
-//! the loop, none per iteration). A block of the loop that runs at most once per iteration
-//! (it is on no cycle inside the loop) stores each value at
+//! the loop, none per iteration). A block of the loop that runs exactly once per iteration
+//! (it dominates the latch and is on no cycle inside the loop) stores each value at
 //! `data + offset + iteration × stride + slot`, where `iteration` is the primary induction
 //! variable's count; the reversal loads it from the same place, with the count it keeps anyway
 //! to run the loop backwards. The offset of the buffer is kept once per execution of the loop
@@ -13,9 +13,11 @@
 //! buffer, with everything above it, when it leaves the loop through its preheader.
 //!
 //! Iterations are independent stores and loads at computed addresses: no length updated per
-//! iteration, nothing that stops vectorization. Blocks inside an inner cycle without a counted
-//! induction variable, and loops with an exit to a returning block that is not a counting one
-//! (an early `break`/`return`: its bound could be far above what runs), keep the tape.
+//! iteration, nothing that stops vectorization. Blocks that run in some iterations only (the
+//! buffer would hold a row for every iteration), blocks inside an inner cycle without a
+//! counted induction variable, and loops with an exit to a returning block that is not a
+//! counting one (an early `break`/`return`: its bound could be far above what runs) keep the
+//! tape.
 
 use super::*;
 use crate::cfg::{TripBound, TripTest};
@@ -44,7 +46,7 @@ const MAX_BUFFER_BYTES: u64 = 1 << 62;
 impl Gen<'_> {
     /// Before the forward phis are filled: which counted loops get a buffer, and the forward
     /// edge into each such loop's header split to hold the reservation.
-    pub(super) fn plan_buffers(&mut self) {
+    pub(super) fn plan_buffers(&mut self, cfg: &Cfg) {
         let ctx = context_of(self.module());
         self.buffers = (0..self.loops.len()).map(|_| None).collect();
         for li in 0..self.loops.len() {
@@ -88,13 +90,16 @@ impl Gen<'_> {
             let rev_off = self.slots_b.alloca(i64t);
             self.buffers[li] = Some(LoopBuffer { trip, enter, fwd_off, rev_off, stride: 0, loads: Vec::new(), leaves: Vec::new() });
         }
-        // Blocks that run at most once per iteration of their innermost counted loop, when
-        // that loop has a buffer.
+        // Blocks that run exactly once per iteration of their innermost counted loop (they
+        // dominate its latch, and lie on no cycle inside it), when that loop has a buffer. A
+        // block that runs only in some iterations keeps the tape: a row in every iteration
+        // for it could take far more memory than the iterations that run it (a running
+        // minimum updated a handful of times in a thousand iterations).
         for &b in self.bmap.keys() {
             let Some((li, l)) = self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).min_by_key(|(_, l)| l.body.len()) else {
                 continue;
             };
-            if self.buffers[li].is_some() && !on_inner_cycle(b, l) {
+            if self.buffers[li].is_some() && cfg.dominates(b, l.latch) && !on_inner_cycle(b, l) {
                 self.buffered_in.insert(b, li);
             }
         }

@@ -479,7 +479,7 @@ impl Gen<'_> {
             }
         }
         self.save_loop_exits();
-        self.plan_buffers();
+        self.plan_buffers(&cfg);
         self.fill_phis();
         for l in self.modref.invariant_loads() {
             if let Some(&fv) = self.vmap.get(&l) {
