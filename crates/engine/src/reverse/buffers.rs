@@ -30,7 +30,8 @@ pub(super) struct LoopBuffer {
     /// The buffer's offset in the tape: forward slot, reverse slot.
     fwd_off: Value,
     rev_off: Value,
-    /// Bytes per iteration so far.
+    /// Bytes of a row so far: values at their natural alignment (a flag takes one byte, not a
+    /// tape entry's eight).
     stride: u64,
     /// Loads in the reversal waiting for their address: (load, byte within an iteration's
     /// row).
@@ -107,17 +108,18 @@ impl Gen<'_> {
 
     /// The reversal of a block in loop `li` needs `fv` from the same iteration: a load from the
     /// loop's buffer, addressed once the row's layout is known ([`Gen::finish_buffers`]).
-    pub(super) fn fetch_buffered(&mut self, li: usize, fv: Value) -> (Value, u64) {
+    /// Returns the load, the value's byte in the row, and its size.
+    pub(super) fn fetch_buffered(&mut self, li: usize, fv: Value) -> (Value, u64, u64) {
         let m = self.module();
-        let size = tape::entry_size(m, fv.ty());
+        let (size, align) = layout(m, fv.ty());
         let buf = self.buffers[li].as_mut().expect("a buffered loop");
-        let at = buf.stride;
-        buf.stride += size;
+        let at = buf.stride.next_multiple_of(align);
+        buf.stride = at + size;
         let load = self.hb.load(fv.ty(), Type::ptr(context_of(m)).undef());
-        load.set_alignment(8);
+        load.set_alignment(align as u32);
         self.buffers[li].as_mut().unwrap().loads.push((load, at));
         self.tape_tag(load);
-        (load, at)
+        (load, at, size)
     }
 
     /// The reversal of the header of loop `li` leaves the loop backwards from the block being
@@ -166,7 +168,7 @@ impl Gen<'_> {
         let data = tape::data(m, b, local);
         let off = b.load(i64t, off_slot);
         let count = self.iteration_count(b, li, forward);
-        let row = b.add(off, b.mul(count, i64t.const_int(buf.stride)));
+        let row = b.add(off, b.mul(count, i64t.const_int(row_bytes(buf.stride))));
         b.gep(Type::i8(context_of(m)), data, &[b.add(row, i64t.const_int(at))])
     }
 
@@ -219,7 +221,7 @@ impl Gen<'_> {
             if buf.stride == 0 {
                 continue;
             }
-            let (trip, enter, fwd_off, stride) = (buf.trip, buf.enter, buf.fwd_off, buf.stride);
+            let (trip, enter, fwd_off, stride) = (buf.trip, buf.enter, buf.fwd_off, row_bytes(buf.stride));
             let b = Builder::new(ctx);
             b.position_before(enter.terminator().expect("the edge into a loop ends in its branch"));
             let visits = self.visits(&b, &trip);
@@ -236,7 +238,7 @@ impl Gen<'_> {
     pub(super) fn store_buffered(&mut self, li: usize, at: u64, fv: Value) {
         let addr = self.buffer_address(&self.b, li, at, true);
         let st = self.b.store(fv, addr);
-        st.set_alignment(8);
+        st.set_alignment(layout(self.module(), fv.ty()).1 as u32);
         self.tag(st, &[Space::Tape]);
     }
 
@@ -316,6 +318,19 @@ impl Gen<'_> {
             }
         }
     }
+}
+
+/// Size and alignment of a value in a buffer row: its store size at its ABI alignment (at most
+/// 8, which every row start has).
+fn layout(m: LLVMModuleRef, ty: Type) -> (u64, u64) {
+    let size = abi_size(m, ty).max(1);
+    let align = u64::from(oxidase_llvm::module::abi_alignment(m, ty)).clamp(1, 8);
+    (size, align)
+}
+
+/// A row's bytes: rows start 8-aligned (the tape keeps its length a multiple of 8).
+fn row_bytes(used: u64) -> u64 {
+    used.next_multiple_of(8)
 }
 
 /// Whether `b` can run twice in one iteration of `l`: it lies on a cycle of the loop's body

@@ -67,8 +67,7 @@ impl Gen<'_> {
                 (self.hb.load(fv.ty(), slot), carrier)
             }
             Carrier::Buffer(li, _) => {
-                let (load, at) = self.fetch_buffered(li, fv);
-                let size = tape::entry_size(m, fv.ty());
+                let (load, at, size) = self.fetch_buffered(li, fv);
                 self.stats.buffered += 1;
                 self.stats.looped.push((b, fv.print().trim().to_string(), size, true));
                 (load, Carrier::Buffer(li, at))
