@@ -70,6 +70,7 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
         print_steps: flags.print_steps,
         print_perf: flags.print_perf,
         function_filter: flags.function_to_analyze.clone(),
+        ..Options::default()
     };
     // Debugging aids: the module as the engine receives it and as it leaves it (before the
     // optimizer), as bitcode (`llvm-dis` reads it).
