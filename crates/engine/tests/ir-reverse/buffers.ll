@@ -16,6 +16,8 @@
 ; REV: @by4 args=dup,const ret=active
 ; AT: @by4 [0.3, -0.2, 0.9, 0.4, 0.1, 0.5, -0.6, 0.2, 0.8], 9
 ; AT: @by4 [0.3, -0.2, 0.9], 3
+; REV: @calls args=dup,const,const ret=active
+; AT: @calls [0.3, -0.2, 0.9, 0.4, 0.1, 0.5, -0.6, 0.2, 0.8, 0.7, -0.1, 0.25], 12, 60
 ; REV: @grows args=dup,const,const ret=active
 ; AT: @grows [0.3, -0.2, 0.9, 0.4, 0.1, 0.5, -0.6, 0.2, 0.8, 0.7, -0.1, 0.25], 12, 60
 ; REV: @narrow args=dup,const ret=active
@@ -162,8 +164,8 @@ done:
   ret double %out
 }
 
-; A callee that keeps its own values on the tape (a loop of unknown length) called from a
-; buffered loop: the tape grows, and its buffer moves, while the caller's buffer is live.
+; A callee that keeps its own values on the tape (a loop of unknown length) called in a loop:
+; the callee pushes in every iteration anyway, so the caller's loop keeps the tape too.
 define internal double @spin(double %v, i64 %k) noinline {
 entry:
   br label %loop
@@ -178,7 +180,7 @@ out:
   ret double %y1
 }
 
-define double @grows(ptr noalias readonly %x, i64 %n, i64 %k) {
+define double @calls(ptr noalias readonly %x, i64 %n, i64 %k) {
 entry:
   br label %loop
 loop:
@@ -190,6 +192,36 @@ loop:
   %big = shl i64 %k, 40
   %y = call double @spin(double %a, i64 %big)
   %q = fmul double %y, %y
+  %s1 = fadd double %s, %q
+  %i1 = add nuw i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %done
+done:
+  ret double %s1
+}
+
+; An inner loop of unknown length keeps its values on the tape while the counted loop's buffer
+; is live: the tape grows, and its buffer moves, in the middle of the counted loop.
+define double @grows(ptr noalias readonly %x, i64 %n, i64 %k) {
+entry:
+  %big = shl i64 %k, 40
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %tail ]
+  %s = phi double [ 0.0, %entry ], [ %s1, %tail ]
+  %p = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %p
+  %a = fadd double %xi, %s
+  br label %spin
+spin:
+  %c = phi i64 [ %big, %loop ], [ %c1, %spin ]
+  %y = phi double [ %a, %loop ], [ %y1, %spin ]
+  %y1 = call double @llvm.sin.f64(double %y)
+  %c1 = lshr i64 %c, 1
+  %go = icmp ugt i64 %c, 1
+  br i1 %go, label %spin, label %tail
+tail:
+  %q = fmul double %y1, %y1
   %s1 = fadd double %s, %q
   %i1 = add nuw i64 %i, 1
   %more = icmp ult i64 %i1, %n
@@ -239,5 +271,7 @@ done:
 ; CHECK: oxidase: reverse derivative of inner (Combined): {{.*}}, {{[1-9]}} in buffers of 1 loops sized by their trip counts, {{[1-9]}} on the tape
 ; CHECK-NEXT: loop at depth 1: {{[1-9][0-9]*}} bytes per iteration in a buffer sized by its trip count, {{[1-9][0-9]*}} bytes taped per iteration
 ; CHECK: oxidase: reverse derivative of by4 (Combined): {{.*}}, {{[1-9][0-9]*}} in buffers of 2 loops sized by their trip counts, 0 on the tape
-; CHECK: oxidase: reverse derivative of grows (Combined): {{.*}}, {{[1-9]}} in buffers of 1 loops sized by their trip counts, 0 on the tape
+; CHECK: oxidase: reverse derivative of calls (Combined): {{.*}}, 0 in buffers of 0 loops sized by their trip counts, {{[1-9]}} on the tape
+; CHECK: oxidase: reverse derivative of grows (Combined): {{.*}}, {{[1-9]}} in buffers of 1 loops sized by their trip counts, {{[1-9]}} on the tape
+; CHECK-NEXT: loop at depth 1: {{[1-9][0-9]*}} bytes per iteration in a buffer sized by its trip count, {{[1-9][0-9]*}} bytes taped per iteration
 ; CHECK: oxidase: reverse derivative of narrow (Combined): {{.*}}, {{[1-9]}} in buffers of 1 loops sized by their trip counts, 0 on the tape
