@@ -536,5 +536,63 @@ done:
         let mut exits: Vec<(String, String)> = outer.exits.iter().map(|&(a, b)| (name(a), name(b))).collect();
         exits.sort();
         assert_eq!(exits, [("inner".into(), "found".into()), ("outer.latch".into(), "spin".into())]);
+
+        // Trip bounds: the inner loop's pointer meets `%end` (its early exit tests data); the
+        // outer loop steps by 2 without `nsw` under a signed test: it could wrap, no bound.
+        assert_eq!(inner.trips.len(), 1);
+        let t = inner.trips[0];
+        assert_eq!((name(t.exit.0), t.test, t.next, t.bound.name()), ("inner.latch".into(), TripTest::Differs, true, "end".into()));
+        assert!(outer.trips.is_empty());
+    }
+
+    /// Counting exits in the shapes rustc and LLVM leave: down by one while `i > 0` (`nsw`),
+    /// `n > i` with the operands swapped (`nuw`), an equality leaving on the true edge, and an
+    /// inclusive test.
+    const TRIPS: &str = r#"
+define void @trips(i64 %n, i32 %m) {
+entry:
+  br label %down
+down:
+  %d = phi i64 [ %n, %entry ], [ %d1, %down ]
+  %d1 = add nsw i64 %d, -1
+  %dc = icmp sgt i64 %d, 0
+  br i1 %dc, label %down, label %up
+up:
+  %u = phi i64 [ 0, %down ], [ %u1, %up ]
+  %u1 = add nuw i64 %u, 3
+  %uc = icmp ugt i64 %n, %u1
+  br i1 %uc, label %up, label %eq
+eq:
+  %e = phi i64 [ 0, %up ], [ %e1, %eq ]
+  %e1 = add i64 %e, 1
+  %ec = icmp eq i64 %e1, %n
+  br i1 %ec, label %incl, label %eq
+incl:
+  %k = phi i32 [ 0, %eq ], [ %k1, %incl ]
+  %k1 = add nsw i32 %k, 2
+  %kc = icmp sle i32 %k1, %m
+  br i1 %kc, label %incl, label %done
+done:
+  ret void
+}
+"#;
+
+    #[test]
+    fn trip_bounds() {
+        let ctx = Context::new();
+        let owned = ctx.parse_ir(TRIPS, "t").unwrap();
+        let f = module::get_function(owned.raw(), "trips").unwrap();
+        let cfg = Cfg::new(reverse_post_order(f));
+        let loops = cfg.counted_loops();
+        let trip = |h: &str| {
+            let l = loops.iter().find(|l| l.header.name() == h).unwrap();
+            assert_eq!(l.trips.len(), 1, "{h}");
+            let t = l.trips[0];
+            (t.test, t.next, t.iv.2, t.may_wrap)
+        };
+        assert_eq!(trip("down"), (TripTest::Before { signed: true }, false, -1, false));
+        assert_eq!(trip("up"), (TripTest::Before { signed: false }, true, 3, false));
+        assert_eq!(trip("eq"), (TripTest::Differs, true, 1, false));
+        assert_eq!(trip("incl"), (TripTest::UpTo { signed: true }, true, 2, false));
     }
 }

@@ -149,11 +149,19 @@ impl Body<'_> {
                 self.vectors.push(v);
             }
             5 => {
-                // accumulate in a loop, reading x and c beside each other
+                // accumulate in a loop, reading x and c beside each other: a sum, or a
+                // nonlinear recurrence (whose values the reversal keeps per iteration) over a
+                // range up, down, by two, or a counter in a `while`
                 let s = self.fresh("s");
                 let e = self.expr(2, &["x[i]", "c[i]"]);
-                self.lines.push(format!("let mut {s} = 0.0;"));
-                self.lines.push(format!("for i in 0..N {{ {s} += {e}; }}"));
+                self.lines.push(format!("let mut {s}: f64 = 0.0;"));
+                let line = match self.rng.below(4) {
+                    0 => format!("for i in 0..N {{ {s} += {e}; }}"),
+                    1 => format!("for i in (0..N).rev() {{ {s} = 0.5 * {s} + ({e}) * {s}.cos(); }}"),
+                    2 => format!("for i in (0..N).step_by(2) {{ {s} = ({s} + {e}).sin(); }}"),
+                    _ => format!("let mut i = 0; while i < N {{ {s} = (0.7 * {s} + {e}).tanh(); i += 1; }}"),
+                };
+                self.lines.push(line);
                 self.scalars.push(s);
             }
             6 => {
@@ -429,7 +437,7 @@ mod tests {
     #[test]
     fn every_statement_kind_is_generated() {
         let p = program(1, 0, 60);
-        for needle in [".collect()", "vec![0.0; N]", "sort_by", "Pair {", "checked(", "let w = |t: f64|", "helper", "} else {", "[0.0f64; 4]", "while ", ".zip(c"] {
+        for needle in [".collect()", "vec![0.0; N]", "sort_by", "Pair {", "checked(", "let w = |t: f64|", "helper", "} else {", "[0.0f64; 4]", "while ", ".zip(c", ".rev()", ".step_by(2)", "while i < N"] {
             assert!(p.contains(needle), "no `{needle}` in 60 functions");
         }
     }
