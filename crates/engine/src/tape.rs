@@ -431,6 +431,29 @@ pub fn libc_function(m: LLVMModuleRef, name: &str) -> Value {
 
 /// `void oxidase.tape.reserve(ptr tape, i64 n)`: makes room for `n` more bytes.
 fn reserve_function(m: LLVMModuleRef) -> Value {
+    build_reserve(m, |b, tape, n, done| {
+        let grow = grow_function(m);
+        b.call(grow.function_type(), grow, &[tape, n]);
+        b.br(done);
+    })
+}
+
+/// Arena mode ([`crate::Options::tape_arena`]): defines `oxidase.tape.reserve` before any
+/// derivative asks for it as a check that stops the program (`llvm.trap`) when the caller's
+/// arena cannot take `n` more bytes, instead of growing the buffer: nothing allocates, no
+/// thread-local is read.
+pub fn use_arena(m: LLVMModuleRef) {
+    build_reserve(m, |b, _, _, _| {
+        let trap = oxidase_llvm::intrinsic_declaration(m, "llvm.trap", &[]).expect("llvm.trap");
+        b.call(trap.function_type(), trap, &[]);
+        b.unreachable();
+    });
+}
+
+/// `oxidase.tape.reserve` (found, or built): when `len + n` exceeds `cap`, `full(builder,
+/// tape, n, done)` ends the block that handles it (grows the buffer and goes on to `done`,
+/// or stops the program).
+fn build_reserve(m: LLVMModuleRef, full: impl FnOnce(&Builder, Value, Value, Block)) -> Value {
     let ctx = context_of(m);
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
     let f = match helper(m, "oxidase.tape.reserve", Type::function(Type::void(ctx), &[p, i64t], false)) {
@@ -441,52 +464,18 @@ fn reserve_function(m: LLVMModuleRef) -> Value {
     let (tape, n) = (f.param(0), f.param(1));
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");
-    let grow_bb = Block::append(ctx, f, "grow");
+    let full_bb = Block::append(ctx, f, "full");
     let done = Block::append(ctx, f, "done");
     b.position_at_end(entry);
     let len = b.load(i64t, field(m, &b, tape, 1));
     let cap = b.load(i64t, field(m, &b, tape, 2));
     let need = b.add(len, n);
-    let full = b.icmp(IntPredicate::LLVMIntUGT, need, cap);
-    b.cond_br(full, grow_bb, done);
-    b.position_at_end(grow_bb);
-    let grow = grow_function(m);
-    b.call(grow.function_type(), grow, &[tape, n]);
-    b.br(done);
+    b.cond_br(b.icmp(IntPredicate::LLVMIntUGT, need, cap), full_bb, done);
+    b.position_at_end(full_bb);
+    full(&b, tape, n, done);
     b.position_at_end(done);
     b.ret_void();
     f
-}
-
-/// Arena mode ([`crate::Options::tape_arena`]): defines `oxidase.tape.reserve` before any
-/// derivative asks for it as a check that stops the program (`llvm.trap`) when the caller's
-/// arena cannot take `n` more bytes, instead of growing the buffer: nothing allocates, no
-/// thread-local is read.
-pub fn use_arena(m: LLVMModuleRef) {
-    let ctx = context_of(m);
-    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
-    let f = match helper(m, "oxidase.tape.reserve", Type::function(Type::void(ctx), &[p, i64t], false)) {
-        Ok(_) => return,
-        Err(f) => f,
-    };
-    f.add_fn_attribute("alwaysinline");
-    let (tape, n) = (f.param(0), f.param(1));
-    let b = Builder::new(ctx);
-    let entry = Block::append(ctx, f, "entry");
-    let full = Block::append(ctx, f, "overflow");
-    let done = Block::append(ctx, f, "done");
-    b.position_at_end(entry);
-    let len = b.load(i64t, field(m, &b, tape, 1));
-    let cap = b.load(i64t, field(m, &b, tape, 2));
-    // `n > cap - len` (never wraps: len <= cap).
-    let room = b.sub(cap, len);
-    b.cond_br(b.icmp(IntPredicate::LLVMIntUGT, n, room), full, done);
-    b.position_at_end(full);
-    let trap = oxidase_llvm::intrinsic_declaration(m, "llvm.trap", &[]).expect("llvm.trap");
-    b.call(trap.function_type(), trap, &[]);
-    b.unreachable();
-    b.position_at_end(done);
-    b.ret_void();
 }
 
 /// The most bytes the derivative `f` (and the derivatives it calls) can keep on its tape in

@@ -1643,11 +1643,12 @@ done:
     assert_eq!(dx, [2.0, 8.0, 20.0, 0.0]);
 }
 
-/// `Σ sin(x[i] · x[i+1])` over four fixed pairs, then over `n - 1` pairs: a loop with a
-/// constant trip count and one whose count comes with the call.
-const ARENA: &str = "
-declare double @llvm.sin.f64(double)
-define double @fixed(ptr noalias readonly %x) {
+/// `Σ sin(x[i] · x[i+1] + s)` over the pairs up to `bound` (the loop's exit test): `@fixed`
+/// with a constant trip count, `@runtime` with one that comes with the call (`%n`).
+fn arena_ir() -> String {
+    let chain = |name: &str, params: &str, bound: &str| {
+        format!(
+            "define double @{name}(ptr noalias readonly %x{params}) {{
 entry:
   br label %loop
 loop:
@@ -1662,32 +1663,16 @@ loop:
   %t = fadd double %ab, %s
   %sn = call double @llvm.sin.f64(double %t)
   %s1 = fadd double %s, %sn
-  %more = icmp ult i64 %i1, 4
+  %more = icmp ult i64 %i1, {bound}
   br i1 %more, label %loop, label %done
 done:
   ret double %s1
+}}
+"
+        )
+    };
+    format!("declare double @llvm.sin.f64(double)\n{}{}", chain("fixed", "", "4"), chain("runtime", ", i64 %n", "%n"))
 }
-define double @runtime(ptr noalias readonly %x, i64 %n) {
-entry:
-  br label %loop
-loop:
-  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
-  %s = phi double [ 0.0, %entry ], [ %s1, %loop ]
-  %p = getelementptr double, ptr %x, i64 %i
-  %a = load double, ptr %p
-  %i1 = add nuw i64 %i, 1
-  %q = getelementptr double, ptr %x, i64 %i1
-  %b = load double, ptr %q
-  %ab = fmul double %a, %b
-  %t = fadd double %ab, %s
-  %sn = call double @llvm.sin.f64(double %t)
-  %s1 = fadd double %s, %sn
-  %more = icmp ult i64 %i1, %n
-  br i1 %more, label %loop, label %done
-done:
-  ret double %s1
-}
-";
 
 fn chain(x: &[f64], pairs: usize) -> f64 {
     let mut s = 0.0;
@@ -1704,13 +1689,14 @@ fn chain(x: &[f64], pairs: usize) -> f64 {
 fn arena_mode() {
     let options = Options { tape_arena: true, ..Options::default() };
     let key = |function, args| ReverseKey { function, args, ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false };
-    let fixed = compile_opts(ARENA, "fixed", options.clone(), |e, f| e.reverse(&key(f, vec![RevArg::Duplicated]))).unwrap();
+    let ir = arena_ir();
+    let fixed = compile_opts(&ir, "fixed", options.clone(), |e, f| e.reverse(&key(f, vec![RevArg::Duplicated]))).unwrap();
     let bytes = unsafe { *(fixed.jit.lookup(&format!("{}.tape_bytes", fixed.grad_name)).unwrap() as *const u64) };
     assert!(bytes > 0 && bytes < 1024, "a loop of four iterations needs a small arena, got {bytes}");
-    let runtime = compile_opts(ARENA, "runtime", options, |e, f| e.reverse(&key(f, vec![RevArg::Duplicated, RevArg::Const]))).unwrap();
+    let runtime = compile_opts(&ir, "runtime", options, |e, f| e.reverse(&key(f, vec![RevArg::Duplicated, RevArg::Const]))).unwrap();
     let unknown = unsafe { *(runtime.jit.lookup(&format!("{}.tape_bytes", runtime.grad_name)).unwrap() as *const u64) };
     assert_eq!(unknown, u64::MAX, "the trip count comes with the call");
-    let plain = compile(ARENA, "runtime", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
+    let plain = compile(&ir, "runtime", vec![RevArg::Duplicated, RevArg::Const], RevRet::Active, 1).unwrap();
 
     let mut x: Vec<f64> = (0..9).map(|i| 0.3 + 0.1 * i as f64).collect();
     // An arena of exactly the published size: { data, len, cap, frees }.

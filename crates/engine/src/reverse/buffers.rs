@@ -81,13 +81,7 @@ impl Gen<'_> {
                         continue;
                     }
                     let target = self.bmap[&header];
-                    let e = Block::append(ctx, self.fwd_fn, "loop.enter");
-                    for i in 0..t.successors().len() as u32 {
-                        if t.successors()[i as usize] == target {
-                            t.set_successor(i, e);
-                        }
-                    }
-                    self.b.position_at_end(e);
+                    let e = self.split_forward_edge(pre, target, "loop.enter");
                     self.b.br(target);
                     self.edge_from.insert((pre, header), e);
                     e
@@ -189,19 +183,21 @@ impl Gen<'_> {
         b.gep(Type::i8(context_of(m)), data, &[b.add(row, i64t.const_int(at))])
     }
 
+    /// The loops whose buffer holds something (a loop whose reversal needs nothing from its
+    /// iterations keeps no buffer).
+    fn used_buffers(&self) -> Vec<usize> {
+        (0..self.buffers.len()).filter(|&li| self.buffers[li].as_ref().is_some_and(|b| b.stride > 0)).collect()
+    }
+
     /// After the reverse sweep, when each buffer's row is complete: the addresses of the
     /// reversal's loads, the pops where the reversal leaves the loops, and the offsets kept
-    /// once per execution of the loop (handed over on its exits). A loop whose reversal needs
-    /// nothing from its iterations keeps no buffer.
+    /// once per execution of the loop (handed over on its exits).
     pub(super) fn finish_buffers(&mut self) {
         let m = self.module();
         let ctx = context_of(m);
         let i64t = Type::i64(ctx);
-        for li in 0..self.buffers.len() {
-            let Some(buf) = self.buffers[li].as_ref() else { continue };
-            if buf.stride == 0 {
-                continue;
-            }
+        for li in self.used_buffers() {
+            let buf = self.buffers[li].as_ref().unwrap();
             let (fwd_off, rev_off) = (buf.fwd_off, buf.rev_off);
             let (loads, leaves) = (buf.loads.clone(), buf.leaves.clone());
             let b = Builder::new(ctx);
@@ -233,11 +229,8 @@ impl Gen<'_> {
         let m = self.module();
         let ctx = context_of(m);
         let i64t = Type::i64(ctx);
-        for li in 0..self.buffers.len() {
-            let Some(buf) = self.buffers[li].as_ref() else { continue };
-            if buf.stride == 0 {
-                continue;
-            }
+        for li in self.used_buffers() {
+            let buf = self.buffers[li].as_ref().unwrap();
             let (trip, enter, fwd_off, stride) = (buf.trip, buf.enter, buf.fwd_off, row_bytes(buf.stride));
             let b = Builder::new(ctx);
             b.position_before(enter.terminator().expect("the edge into a loop ends in its branch"));

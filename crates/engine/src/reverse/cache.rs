@@ -53,34 +53,23 @@ impl Gen<'_> {
             }
         }
         let m = self.module();
-        let carrier = if self.shape == Shape::Combined && !self.cyclic.contains(&b) {
+        let (v, carrier) = if self.shape == Shape::Combined && !self.cyclic.contains(&b) {
             let slot = self.fwd_slots_b.alloca(fv.ty());
-            Carrier::Slot(slot)
+            self.stats.slots += 1;
+            (self.hb.load(fv.ty(), slot), Carrier::Slot(slot))
         } else if let Some(&li) = self.buffered_in.get(&b) {
-            Carrier::Buffer(li, u64::MAX)
+            let (load, at, size) = self.fetch_buffered(li, fv);
+            self.stats.buffered += 1;
+            self.stats.looped.push((b, fv.print().trim().to_string(), size, true));
+            (load, Carrier::Buffer(li, at))
         } else {
-            Carrier::Tape
-        };
-        let (v, carrier) = match carrier {
-            Carrier::Slot(slot) => {
-                self.stats.slots += 1;
-                (self.hb.load(fv.ty(), slot), carrier)
+            self.stats.taped += 1;
+            if self.cyclic.contains(&b) {
+                let size = tape::entry_size(m, fv.ty());
+                self.stats.tape_bytes += size;
+                self.stats.looped.push((b, fv.print().trim().to_string(), size, false));
             }
-            Carrier::Buffer(li, _) => {
-                let (load, at, size) = self.fetch_buffered(li, fv);
-                self.stats.buffered += 1;
-                self.stats.looped.push((b, fv.print().trim().to_string(), size, true));
-                (load, Carrier::Buffer(li, at))
-            }
-            Carrier::Tape => {
-                self.stats.taped += 1;
-                if self.cyclic.contains(&b) {
-                    let size = tape::entry_size(m, fv.ty());
-                    self.stats.tape_bytes += size;
-                    self.stats.looped.push((b, fv.print().trim().to_string(), size, false));
-                }
-                (self.tape_tag(tape::pop(m, &self.hb, self.rev_local, fv.ty())), carrier)
-            }
+            (self.tape_tag(tape::pop(m, &self.hb, self.rev_local, fv.ty())), Carrier::Tape)
         };
         self.saves.entry(b).or_default().push((fv, carrier));
         self.fetched.insert((b, fv), v);

@@ -98,7 +98,6 @@ impl Gen<'_> {
     /// Splits each exit edge of the counted loops in the forward function and saves the
     /// induction variable (and a non-constant start) there.
     pub(super) fn save_loop_exits(&mut self) {
-        let ctx = context_of(self.module());
         let m = self.module();
         // An edge that leaves several loops at once is split once; each loop saves there.
         let mut split: HashMap<(Block, Block), Block> = HashMap::new();
@@ -116,17 +115,7 @@ impl Gen<'_> {
                         self.b.position_before(e.terminator().expect("a split edge ends in its branch"));
                         e
                     }
-                    None => {
-                        let t = self.save_point[&x];
-                        let e = Block::append(ctx, self.fwd_fn, "loop.exit");
-                        for i in 0..t.successors().len() as u32 {
-                            if t.successors()[i as usize] == target {
-                                t.set_successor(i, e);
-                            }
-                        }
-                        self.b.position_at_end(e);
-                        e
-                    }
+                    None => self.split_forward_edge(x, target, "loop.exit"),
                 };
                 let mut vals = vec![self.val(l.iv)];
                 if rstart.is_some() {
@@ -150,6 +139,20 @@ impl Gen<'_> {
                 self.loop_exits.entry((x, o)).or_default().push((li, slots));
             }
         }
+    }
+
+    /// A new forward block on the edge from primal block `x` (its terminator) to the forward
+    /// block `target`, with the builder at its end (its branch to `target` is the caller's).
+    pub(super) fn split_forward_edge(&mut self, x: Block, target: Block, name: &str) -> Block {
+        let t = self.save_point[&x];
+        let e = Block::append(context_of(self.module()), self.fwd_fn, name);
+        for i in 0..t.successors().len() as u32 {
+            if t.successors()[i as usize] == target {
+                t.set_successor(i, e);
+            }
+        }
+        self.b.position_at_end(e);
+        e
     }
 
     pub(super) fn fill_phis(&mut self) {
