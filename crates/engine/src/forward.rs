@@ -17,9 +17,10 @@ use crate::error::{describe, AdError};
 use crate::emit;
 use crate::rules::{self, Partial, Rule};
 use crate::runtime_activity;
+use crate::shadows::{self, Mapping, Param};
 use crate::types::Contents;
 use crate::{ArgActivity, Engine, ForwardKey};
-use oxidase_llvm::module::{abi_size, context_of};
+use oxidase_llvm::module::context_of;
 use oxidase_llvm::{Block, Builder, IntPredicate, Opcode, Type, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -60,12 +61,8 @@ struct Gen<'e> {
     activity: Activity,
     subst: HashMap<Value, Value>,
     b: Builder,
-    /// Primal value → its copy in the derivative.
-    vmap: HashMap<Value, Value>,
-    /// Primal value → tangents (one per lane).
-    tmap: HashMap<Value, Vec<Value>>,
-    /// Primal block → first derivative block.
-    bmap: HashMap<Block, Block>,
+    /// Primal values and blocks → their copies and tangents ([`crate::shadows`]).
+    map: Mapping,
     /// (primal predecessor, primal successor) → derivative block the edge leaves from.
     edge_from: HashMap<(Block, Block), Block>,
     /// Primal phi → (copy, tangent phis), filled once all blocks exist.
@@ -125,9 +122,7 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
         activity,
         subst,
         b: Builder::new(ctx),
-        vmap: HashMap::new(),
-        tmap: HashMap::new(),
-        bmap: HashMap::new(),
+        map: Mapping::new(false),
         edge_from: HashMap::new(),
         phis: Vec::new(),
         errors: Vec::new(),
@@ -182,37 +177,25 @@ impl Gen<'_> {
     fn run(&mut self, key: &ForwardKey, df: Value) {
         let ctx = context_of(self.module());
         // Parameters.
-        let mut new_params = df.params().into_iter();
-        for (i, (p, a)) in self.primal.params().into_iter().zip(&key.args).enumerate() {
-            match a {
-                ArgActivity::Constant(c) => {
-                    self.vmap.insert(p, *c);
-                    if let Some(s) = self.engine.constant_shadows(*c, false, self.width) {
-                        self.tmap.insert(p, s);
-                    }
-                }
-                ArgActivity::Const => {
-                    let np = new_params.next().unwrap();
-                    self.vmap.insert(p, np);
-                    if self.self_shadowed.contains(&i) {
-                        self.tmap.insert(p, vec![np; self.width]);
-                    }
-                }
-                ArgActivity::Dual => {
-                    self.vmap.insert(p, new_params.next().unwrap());
-                    let shadows: Vec<Value> = (0..self.width).map(|_| new_params.next().unwrap()).collect();
-                    self.tmap.insert(p, shadows);
-                }
-            }
-        }
+        let params: Vec<Param> = key
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match a {
+                ArgActivity::Constant(c) => Param::Specialized(*c),
+                ArgActivity::Const => Param::Plain { own_shadow: self.self_shadowed.contains(&i) },
+                ArgActivity::Dual => Param::Shadowed,
+            })
+            .collect();
+        self.map.map_params(self.engine, self.primal, df.params(), &params, self.width);
         df.copy_personality_from(self.primal);
         let order = reverse_post_order(self.primal);
         for &b in &order {
             let nb = Block::append(ctx, df, &b.name());
-            self.bmap.insert(b, nb);
+            self.map.bmap.insert(b, nb);
         }
         for &b in &order {
-            self.b.position_at_end(self.bmap[&b]);
+            self.b.position_at_end(self.map.bmap[&b]);
             let returns = self.activity.returning.contains(&b);
             for inst in b.instructions() {
                 if !returns {
@@ -242,30 +225,12 @@ impl Gen<'_> {
     // ---- value lookup ----
 
     fn val(&self, v: Value) -> Value {
-        if v.is_basic_block() {
-            return self.bmap[&v.as_block()].as_value();
-        }
-        match self.vmap.get(&v) {
-            Some(&n) => n,
-            None => v, // constants, globals, functions, metadata
-        }
+        self.map.val(v)
     }
 
+    /// The tangent (or shadow) of `v` in lane `k`; `None`: known to be zero.
     fn tan(&mut self, v: Value, k: usize) -> Option<Value> {
-        if let Some(t) = self.tmap.get(&v) {
-            return Some(t[k]);
-        }
-        if self.activity.shadow_globals.contains(&v) {
-            return Some(self.engine.shadow_global(v, false, k));
-        }
-        if v.is_function() {
-            return Some(v);
-        }
-        if activity::is_sentinel(v) && !self.activity.is_active(v) {
-            // A sentinel address made from an integer is its own shadow (activity.rs).
-            return Some(self.val(v));
-        }
-        None
+        self.map.shadow(self.engine, &self.activity, v, k)
     }
 
     fn tan_or_zero(&mut self, v: Value, k: usize) -> Value {
@@ -290,27 +255,23 @@ impl Gen<'_> {
     fn set_tangents(&mut self, inst: Value, lanes: Lanes) {
         let ty = inst.ty();
         let vals = lanes.into_iter().map(|t| t.unwrap_or_else(|| ty.zero())).collect();
-        self.tmap.insert(inst, vals);
+        self.map.smap.insert(inst, vals);
     }
 
     // ---- emission helpers ----
 
     /// Clones `inst` at the builder, remapping operands, then overriding `overrides`.
     fn emit_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        emit::clone_at(&self.b, inst, |v| self.val(v), overrides)
+        self.map.emit_like(&self.b, inst, overrides)
     }
 
     /// A clone that computes a shadow: primal-only metadata is dropped.
     fn emit_shadow_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        let c = self.emit_like(inst, overrides);
-        emit::strip_primal_facts(c);
-        c
+        self.map.emit_shadow_like(&self.b, inst, overrides)
     }
 
     fn copy_primal(&mut self, inst: Value) -> Value {
-        let c = self.emit_like(inst, &[]);
-        self.vmap.insert(inst, c);
-        c
+        self.map.copy_primal(&self.b, inst)
     }
 
     // ---- the visitor ----
@@ -321,7 +282,7 @@ impl Gen<'_> {
         match inst.opcode() {
             LLVMPHI => {
                 let new = self.b.phi(inst.ty());
-                self.vmap.insert(inst, new);
+                self.map.vmap.insert(inst, new);
                 self.phis.push((inst, new, Vec::new()));
             }
             LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr | LLVMInvoke => {
@@ -339,13 +300,13 @@ impl Gen<'_> {
         match inst.opcode() {
             LLVMPHI => {
                 let new = self.b.phi(inst.ty());
-                self.vmap.insert(inst, new);
+                self.map.vmap.insert(inst, new);
                 let mut tangents = Vec::new();
                 if active {
                     for _ in 0..self.width {
                         tangents.push(self.b.phi(inst.ty()));
                     }
-                    self.tmap.insert(inst, tangents.clone());
+                    self.map.smap.insert(inst, tangents.clone());
                 }
                 self.phis.push((inst, new, tangents));
             }
@@ -393,11 +354,11 @@ impl Gen<'_> {
             }
             self.b.ret(agg);
         } else if let Some(live) = folded_branch(inst) {
-            let c = self.b.br(self.bmap[&live]);
-            self.vmap.insert(inst, c);
+            let c = self.b.br(self.map.bmap[&live]);
+            self.map.vmap.insert(inst, c);
         } else {
             let c = self.emit_like(inst, &[]);
-            self.vmap.insert(inst, c);
+            self.map.vmap.insert(inst, c);
         }
         let from = self.b.insert_block();
         for s in crate::fold::live_targets(inst) {
@@ -506,25 +467,14 @@ impl Gen<'_> {
                 return;
             }
             LLVMAlloca => {
-                let m = self.module();
-                let ty = inst.allocated_type();
-                let size = abi_size(m, ty);
-                let align = inst.alignment().max(1);
-                let count = self.val(inst.operand(0));
-                let i64t = Type::i64(context_of(m));
-                let mut out = Vec::new();
-                for _ in 0..w {
-                    let s = self.emit_shadow_like(inst, &[]);
-                    let bytes = if let Some(n) = count.const_int_value() {
-                        i64t.const_int(size * n as u64)
-                    } else {
-                        let n = self.b.cast(Opcode::LLVMZExt, count, i64t);
-                        self.b.mul(n, i64t.const_int(size))
-                    };
-                    self.b.memset(s, Type::i8(context_of(m)).zero(), bytes, align);
-                    out.push(Some(s));
-                }
-                out
+                let bytes = self.map.alloca_bytes(self.module(), &self.b, inst);
+                (0..w)
+                    .map(|_| {
+                        let s = self.map.stack_shadow(&self.b, inst);
+                        shadows::zero_fill(&self.b, s, bytes, inst.alignment().max(1));
+                        Some(s)
+                    })
+                    .collect()
             }
             LLVMSelect => {
                 let (ta, tb) = (self.lanes(inst.operand(1)), self.lanes(inst.operand(2)));
@@ -606,16 +556,10 @@ impl Gen<'_> {
         match kind {
             CallKind::Ignored if is_dbg_intrinsic(call) => {}
             // A call is differentiated when an argument is active, or when only its result needs a
-            // shadow (a pointer built inside the callee and stored in shadowed memory).
-            CallKind::Defined(f)
-                if self.activity.is_active(call) || args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)) =>
-            {
-                self.call_derivative(call, &[f], false, &args)
-            }
-            CallKind::Indirect
-                if args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a))
-                    && !crate::calls::indirect_candidates(call).is_empty() =>
-            {
+            // shadow (a pointer built inside the callee and stored in shadowed memory), directly
+            // or through a function pointer (as in reverse mode).
+            CallKind::Defined(f) if self.call_touches_shadow(call, kind, &args) => self.call_derivative(call, &[f], false, &args),
+            CallKind::Indirect if self.call_touches_shadow(call, kind, &args) && !crate::calls::indirect_candidates(call).is_empty() => {
                 self.call_derivative(call, &crate::calls::indirect_candidates(call), true, &args)
             }
             _ if is_invoke => {
@@ -670,17 +614,10 @@ impl Gen<'_> {
                 let dst = args[0];
                 if self.activity.is_active(dst) {
                     for k in 0..self.width {
+                        // Constant fill bytes: zero tangents.
                         let d = self.tan(dst, k).unwrap();
-                        let zero = args[1].ty().zero();
-                        if self.guarded(dst) {
-                            // Never write into constant memory that is its own shadow.
-                            let len = self.val(args[2]);
-                            let eq = runtime_activity::same(&self.b, d, self.val(dst));
-                            let len = self.b.select(eq, len.ty().zero(), len);
-                            self.emit_shadow_like(call, &[(0, d), (1, zero), (2, len)]);
-                        } else {
-                            self.emit_shadow_like(call, &[(0, d), (1, zero)]);
-                        }
+                        let guarded = self.guarded(dst);
+                        self.map.shadow_memset(&self.b, call, d, Some(args[1].ty().zero()), guarded);
                     }
                 }
             }
@@ -703,9 +640,9 @@ impl Gen<'_> {
                 }
             }
             CallKind::Allocation(alloc) => {
-                let c = self.copy_primal(call);
+                self.copy_primal(call);
                 if self.activity.is_active(call) {
-                    self.shadow_allocation(call, c, alloc, &args);
+                    self.shadow_allocation(call, alloc, &args);
                 }
             }
             CallKind::Deallocation => {
@@ -735,73 +672,64 @@ impl Gen<'_> {
     }
 
     fn call_touches_shadow(&self, call: Value, kind: CallKind, args: &[Value]) -> bool {
-        match kind {
-            CallKind::Ignored | CallKind::IntegerOnly => false,
-            _ => self.activity.is_active(call) || args.iter().any(|&a| differentiable_type(a.ty()) && self.activity.is_active(a)),
-        }
+        shadows::call_touches_shadow(&self.activity, call, kind, args)
     }
 
-    fn shadow_allocation(&mut self, call: Value, primal_copy: Value, alloc: Alloc, args: &[Value]) {
-        let ctx = context_of(self.module());
-        let name = call.called_function().map(|f| crate::calls::allocator_symbol(&f.name())).unwrap_or_default();
+    /// The tangents of a heap allocation: a fresh zeroed shadow block ([`Mapping::heap_shadow`]),
+    /// or for `realloc` the old shadow reallocated alongside (its grown tail zeroed), moved to
+    /// a fresh block where it may be the primal block itself ([`Mapping::moved_shadow`]).
+    fn shadow_allocation(&mut self, call: Value, alloc: Alloc, args: &[Value]) {
+        let m = self.module();
+        let ctx = context_of(m);
         let mut lanes = Vec::new();
         for k in 0..self.width {
-            let c_family = crate::heap::is_c_allocation(call);
-            let s = match alloc {
-                Alloc::Uninit | Alloc::Zeroed | Alloc::Out => self.emit_like(call, &[]),
-                Alloc::Realloc if c_family && !self.guarded(args[0]) => {
-                    let Some(old) = self.tan(args[0], k) else {
-                        self.error(call, "reallocation of memory that has no shadow".into(), "please report this shape");
-                        return;
-                    };
-                    let f = self.val(call.called_value());
-                    let n = self.val(args[1]);
-                    lanes.push(Some(crate::heap::realloc_in_place(self.module(), &self.b, f, old, n)));
-                    continue;
-                }
-                Alloc::Realloc => {
-                    let Some(old) = self.tan(args[0], k) else {
-                        self.error(call, "reallocation of memory that has no shadow".into(), "please report this shape");
-                        return;
-                    };
-                    if self.guarded(args[0]) {
-                        match self.guarded_realloc(call, old, args) {
-                            Some(s) => {
-                                lanes.push(Some(s));
-                                continue;
-                            }
-                            None => return,
-                        }
-                    }
-                    self.emit_like(call, &[(0, old)])
-                }
-            };
-            let zero = Type::i8(ctx).zero();
-            match (alloc, name.as_str()) {
-                (Alloc::Uninit | Alloc::Zeroed, _) if c_family => crate::heap::zero_c_block(self.module(), &self.b, s),
-                (Alloc::Zeroed | Alloc::Out, _) => {}
-                (Alloc::Uninit, _) => {
-                    let size = self.val(args[0]);
-                    self.b.memset(s, zero, size, 1);
-                }
-                (Alloc::Realloc, "__rust_realloc" | "__rdl_realloc") => {
-                    // (ptr, old_size, align, new_size): zero the grown tail of the shadow.
-                    let (old, new) = (self.val(args[1]), self.val(args[3]));
-                    let grows = self.b.icmp(IntPredicate::LLVMIntUGT, new, old);
-                    let diff = self.b.sub(new, old);
-                    let len = self.b.select(grows, diff, old.ty().zero());
-                    let start = self.b.select(grows, old, new);
-                    let tail = self.b.gep(Type::i8(ctx), s, &[start]);
-                    self.b.memset(tail, zero, len, 1);
-                }
-                (Alloc::Realloc, _) => {
-                    self.error(call, format!("`{name}` on differentiated memory (its old size is unknown)"), "use Rust's allocator (Vec, Box)");
-                    return;
-                }
+            if alloc != Alloc::Realloc {
+                lanes.push(Some(self.map.heap_shadow(m, &self.b, call, alloc, args)));
+                continue;
             }
+            let Some(old) = self.tan(args[0], k) else {
+                self.error(call, "reallocation of memory that has no shadow".into(), "please report this shape");
+                return;
+            };
+            if self.guarded(args[0]) {
+                // The old shadow may be the primal block: a fresh one, and ours freed now.
+                let moved = match self.map.moved_shadow(m, &self.b, call, old, true) {
+                    Ok(moved) => moved,
+                    Err(construct) => return self.error(call, construct, shadows::REALLOC_HINT),
+                };
+                let has = self.b.icmp(IntPredicate::LLVMIntNE, moved.old, Type::ptr(ctx).zero());
+                let free = runtime_activity::call_if(m, moved.dealloc);
+                let free_args: &[Value] = if crate::heap::is_c_allocation(call) {
+                    &[has, moved.old]
+                } else {
+                    &[has, moved.old, moved.size, moved.align]
+                };
+                self.b.call(free.function_type(), free, free_args);
+                lanes.push(Some(moved.new));
+                continue;
+            }
+            if crate::heap::is_c_allocation(call) {
+                let f = self.val(call.called_value());
+                let n = self.val(args[1]);
+                lanes.push(Some(crate::heap::realloc_in_place(m, &self.b, f, old, n)));
+                continue;
+            }
+            let name = call.called_function().map(|f| crate::calls::allocator_symbol(&f.name())).unwrap_or_default();
+            if !matches!(name.as_str(), "__rust_realloc" | "__rdl_realloc") {
+                self.error(call, format!("`{name}` on differentiated memory (its old size is unknown)"), "use Rust's allocator (Vec, Box)");
+                return;
+            }
+            // __rust_realloc(ptr, old_size, align, new_size) on the shadow: zero its grown tail.
+            let s = self.emit_like(call, &[(0, old)]);
+            let (old_size, new_size) = (self.val(args[1]), self.val(args[3]));
+            let grows = self.b.icmp(IntPredicate::LLVMIntUGT, new_size, old_size);
+            let diff = self.b.sub(new_size, old_size);
+            let len = self.b.select(grows, diff, old_size.ty().zero());
+            let start = self.b.select(grows, old_size, new_size);
+            let tail = self.b.gep(Type::i8(ctx), s, &[start]);
+            shadows::zero_fill(&self.b, tail, len, 1);
             lanes.push(Some(s));
         }
-        let _ = primal_copy;
         self.set_tangents(call, lanes);
     }
 
@@ -881,51 +809,6 @@ impl Gen<'_> {
         }
     }
 
-    /// `__rust_realloc(old, old_size, align, new_size)` whose old shadow may be the primal
-    /// block itself: the new shadow is a fresh zeroed block holding the old shadow's bytes
-    /// unless the old one was the primal (constant data has zero tangents).
-    fn guarded_realloc(&mut self, call: Value, old_shadow: Value, args: &[Value]) -> Option<Value> {
-        let m = self.module();
-        let callee = call.called_value();
-        if crate::heap::is_c_allocation(call) {
-            // realloc(old, n): a fresh block holding the old shadow's bytes unless the old one
-            // was the primal; the old shadow freed unless it was the primal.
-            let (old_p, n) = (self.val(args[0]), self.val(args[1]));
-            let eq = runtime_activity::same(&self.b, old_shadow, old_p);
-            let s_new = crate::heap::fresh_c_block(m, &self.b, n);
-            // Never ask the size of the primal's block (its realloc may have freed it).
-            let ours = self.b.select(eq, old_shadow.ty().zero(), old_shadow);
-            let kept = crate::heap::kept_bytes(m, &self.b, ours, n);
-            self.b.memcpy(s_new, 1, old_shadow, 1, kept);
-            let ne = runtime_activity::differs(&self.b, old_shadow, old_p);
-            let f = runtime_activity::call_if(m, crate::tape::libc_function(m, "free"));
-            self.b.call(f.function_type(), f, &[ne, old_shadow]);
-            return Some(s_new);
-        }
-        let (Some(alloc), Some(dealloc), 4) = (
-            crate::calls::allocator_sibling(m, callee, "alloc_zeroed"),
-            crate::calls::allocator_sibling(m, callee, "dealloc"),
-            args.len(),
-        ) else {
-            self.error(call, format!("`{}` on differentiated memory (its old size is unknown)", describe(call)), "use Rust's allocator (Vec, Box)");
-            return None;
-        };
-        let (old_p, old, align, new) = (self.val(args[0]), self.val(args[1]), self.val(args[2]), self.val(args[3]));
-        let eq = runtime_activity::same(&self.b, old_shadow, old_p);
-        let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
-        let kept = self.b.select(grows, old, new);
-        let kept = self.b.select(eq, kept.ty().zero(), kept);
-        let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
-        self.b.memcpy(s_new, 1, old_shadow, 1, kept);
-        let freed = self.b.select(eq, old_shadow.ty().zero(), old_shadow);
-        // Only a shadow block of our own is freed here (the primal's realloc frees its own).
-        let ctx = context_of(m);
-        let has = self.b.icmp(IntPredicate::LLVMIntNE, freed, Type::ptr(ctx).zero());
-        let f = runtime_activity::call_if(m, dealloc);
-        self.b.call(f.function_type(), f, &[has, freed, old, align]);
-        Some(s_new)
-    }
-
     /// The derivative's arguments for a call with these primal arguments.
     fn derivative_args(&mut self, key: &ForwardKey, args: &[Value]) -> Vec<Value> {
         let mut new_args = Vec::new();
@@ -975,13 +858,13 @@ impl Gen<'_> {
             let here = call.parent_block();
             let normal = call.normal_dest();
             let cont = Block::append(ctx, self.b.insert_block().parent(), "invoke.cont");
-            let unwind = self.bmap[&call.unwind_dest()];
+            let unwind = self.map.bmap[&call.unwind_dest()];
             let r = self.b.invoke(fty, df, &new_args, cont, unwind);
             self.edge_from.insert((here, call.unwind_dest()), self.b.insert_block());
             self.b.position_at_end(cont);
             self.edge_from.insert((here, normal), cont);
             self.finish_call_result(call, r);
-            self.b.br(self.bmap[&normal]);
+            self.b.br(self.map.bmap[&normal]);
             return;
         } else {
             self.b.call(fty, df, &new_args)
@@ -991,11 +874,11 @@ impl Gen<'_> {
 
     fn finish_call_result(&mut self, call: Value, r: Value) {
         if call.ty().is_void() {
-            self.vmap.insert(call, r);
+            self.map.vmap.insert(call, r);
             return;
         }
         let p = self.b.extract_value(r, 0);
-        self.vmap.insert(call, p);
+        self.map.vmap.insert(call, p);
         if self.activity.is_active(call) {
             let lanes = (0..self.width).map(|k| Some(self.b.extract_value(r, 1 + k as u32))).collect();
             self.set_tangents(call, lanes);

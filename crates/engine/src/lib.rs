@@ -26,6 +26,7 @@ pub mod requests;
 pub mod reverse;
 pub mod rules;
 pub mod runtime_activity;
+mod shadows;
 pub mod tape;
 pub mod types;
 

@@ -80,7 +80,7 @@ impl Gen<'_> {
                     if t.opcode() != Opcode::LLVMBr {
                         continue;
                     }
-                    let target = self.bmap[&header];
+                    let target = self.map.bmap[&header];
                     let e = self.split_forward_edge(pre, target, "loop.enter");
                     self.b.br(target);
                     self.edge_from.insert((pre, header), e);
@@ -97,7 +97,7 @@ impl Gen<'_> {
         // block that runs only in some iterations keeps the tape: a row in every iteration
         // for it could take far more memory than the iterations that run it (a running
         // minimum updated a handful of times in a thousand iterations).
-        for &b in self.bmap.keys() {
+        for &b in self.map.bmap.keys() {
             let Some((li, l)) = self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).min_by_key(|(_, l)| l.body.len()) else {
                 continue;
             };

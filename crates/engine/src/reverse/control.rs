@@ -36,7 +36,7 @@ impl Gen<'_> {
     /// the block being reversed: the reversal has that variable's current value.
     pub(super) fn live_induction_variable(&self, fv: Value) -> Option<usize> {
         let b = self.current?;
-        self.loops.iter().position(|l| self.vmap.get(&l.iv) == Some(&fv) && l.body.contains(&b))
+        self.loops.iter().position(|l| self.map.vmap.get(&l.iv) == Some(&fv) && l.body.contains(&b))
     }
 
     /// The counted loop, around the block being reversed, of which the forward value `fv` is an
@@ -47,10 +47,10 @@ impl Gen<'_> {
     pub(super) fn live_computed_induction(&self, fv: Value) -> Option<(usize, Option<usize>, Option<usize>)> {
         let b = self.current?;
         self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).find_map(|(li, l)| {
-            if let Some(k) = l.others.iter().position(|o| self.vmap.get(&o.0) == Some(&fv)) {
+            if let Some(k) = l.others.iter().position(|o| self.map.vmap.get(&o.0) == Some(&fv)) {
                 return Some((li, Some(k), None));
             }
-            let lane = |phi: Value| self.smap.get(&phi).and_then(|s| s.iter().position(|&x| x == fv));
+            let lane = |phi: Value| self.map.smap.get(&phi).and_then(|s| s.iter().position(|&x| x == fv));
             if l.iv.ty().is_pointer() {
                 if let Some(lane) = lane(l.iv) {
                     return Some((li, None, Some(lane)));
@@ -109,7 +109,7 @@ impl Gen<'_> {
                 if !self.activity.returning.contains(&o) {
                     continue;
                 }
-                let target = self.bmap[&o];
+                let target = self.map.bmap[&o];
                 let e = match split.get(&(x, o)) {
                     Some(&e) => {
                         self.b.position_before(e.terminator().expect("a split edge ends in its branch"));

@@ -43,6 +43,7 @@ use crate::forward::reverse_post_order;
 use crate::emit;
 use crate::rules::{self, Partial, Rule};
 use crate::runtime_activity;
+use crate::shadows::{self, Mapping, Param};
 use crate::types::{copy_contents, memory_contents, Contents};
 use crate::{tape, types, Engine, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
@@ -121,10 +122,8 @@ struct Gen<'e> {
     fwd_local: Value,
     rev_local: Value,
     // forward sweep
-    vmap: HashMap<Value, Value>,
-    /// Primal pointer value → its shadows (one per lane).
-    smap: HashMap<Value, Vec<Value>>,
-    bmap: HashMap<Block, Block>,
+    /// Primal values and blocks → their copies and shadows ([`crate::shadows`]).
+    map: Mapping,
     edge_from: HashMap<(Block, Block), Block>,
     phis: Vec<(Value, Value, Vec<Value>)>,
     /// Primal block → the instruction before which its values are saved for the reverse sweep.
@@ -299,9 +298,7 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         rev_tape: Type::ptr(ctx).zero(),
         fwd_local: Type::ptr(ctx).zero(),
         rev_local: Type::ptr(ctx).zero(),
-        vmap: HashMap::new(),
-        smap: HashMap::new(),
-        bmap: HashMap::new(),
+        map: Mapping::new(true),
         edge_from: HashMap::new(),
         phis: Vec::new(),
         save_point: HashMap::new(),
@@ -454,16 +451,16 @@ impl Gen<'_> {
         // Forward sweep.
         for &b in &order {
             let nb = Block::append(ctx, self.fwd_fn, &b.name());
-            self.bmap.insert(b, nb);
+            self.map.bmap.insert(b, nb);
         }
         self.b.position_at_end(fwd_entry);
-        let entry_br = self.b.br(self.bmap[&order[0]]);
+        let entry_br = self.b.br(self.map.bmap[&order[0]]);
         self.fwd_slots_b.position_before(entry_br);
         if self.shape == Shape::Combined {
             self.slots_b.position_before(entry_br);
         }
         for &b in &order {
-            self.b.position_at_end(self.bmap[&b]);
+            self.b.position_at_end(self.map.bmap[&b]);
             self.add_choice(b);
             let returns = self.activity.returning.contains(&b);
             for inst in b.instructions() {
@@ -482,7 +479,7 @@ impl Gen<'_> {
         self.plan_buffers(&cfg);
         self.fill_phis();
         for l in self.modref.invariant_loads() {
-            if let Some(&fv) = self.vmap.get(&l) {
+            if let Some(&fv) = self.map.vmap.get(&l) {
                 self.invariant_loads.insert(fv);
             }
         }
@@ -491,7 +488,7 @@ impl Gen<'_> {
             for &b in &l.body {
                 for i in b.instructions() {
                     if i.opcode() == Opcode::LLVMLoad && self.modref.invariant_within(i, &l.body) {
-                        if let Some(&fv) = self.vmap.get(&i) {
+                        if let Some(&fv) = self.map.vmap.get(&i) {
                             self.loop_invariant_loads.entry(fv).or_default().push(li);
                         }
                     }
@@ -502,13 +499,13 @@ impl Gen<'_> {
         // function, or an instruction in the forward copy of a primal block (its first piece, or
         // the one ending where its saves go).
         let mut home_of: HashMap<Block, Block> = HashMap::new();
-        for (&b, &nb) in &self.bmap {
+        for (&b, &nb) in &self.map.bmap {
             home_of.insert(nb, b);
             if let Some(t) = self.save_point.get(&b) {
                 home_of.insert(t.parent_block(), b);
             }
         }
-        let values: Vec<Value> = self.vmap.values().copied().chain(self.smap.values().flatten().copied()).collect();
+        let values: Vec<Value> = self.map.vmap.values().copied().chain(self.map.smap.values().flatten().copied()).collect();
         for fv in values {
             let home = if fv.is_argument() && fv.parent_function() == self.fwd_fn {
                 Some(order[0])

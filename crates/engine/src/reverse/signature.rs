@@ -98,31 +98,18 @@ pub fn split_reverse_type(key: &ReverseKey) -> Type {
 
 impl Gen<'_> {
     pub(super) fn map_params(&mut self) {
-        let mut new_params = self.fwd_fn.params().into_iter();
-        let args = self.key.args.clone();
-        for (i, (p, a)) in self.primal.params().into_iter().zip(&args).enumerate() {
-            match a {
-                RevArg::Constant(c) => {
-                    self.vmap.insert(p, *c);
-                    if let Some(s) = self.engine.constant_shadows(*c, true, self.width) {
-                        self.smap.insert(p, s);
-                    }
-                }
-                RevArg::Const | RevArg::Active => {
-                    let np = new_params.next().unwrap();
-                    self.vmap.insert(p, np);
-                    if self.self_shadowed.contains(&i) {
-                        self.smap.insert(p, vec![np; self.width]);
-                    }
-                }
-                RevArg::Duplicated => {
-                    let np = new_params.next().unwrap();
-                    self.vmap.insert(p, np);
-                    let shadows: Vec<Value> = (0..self.width).map(|_| new_params.next().unwrap()).collect();
-                    self.smap.insert(p, shadows);
-                }
-            }
-        }
+        let params: Vec<Param> = self
+            .key
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match a {
+                RevArg::Constant(c) => Param::Specialized(*c),
+                RevArg::Const | RevArg::Active => Param::Plain { own_shadow: self.self_shadowed.contains(&i) },
+                RevArg::Duplicated => Param::Shadowed,
+            })
+            .collect();
+        self.map.map_params(self.engine, self.primal, self.fwd_fn.params(), &params, self.width);
     }
 
     /// Split reverse function: its entry pops which return the forward sweep took (if several)

@@ -33,7 +33,7 @@ impl Gen<'_> {
         match inst.opcode() {
             LLVMPHI => {
                 let new = self.b.phi(inst.ty());
-                self.vmap.insert(inst, new);
+                self.map.vmap.insert(inst, new);
                 self.phis.push((inst, new, Vec::new()));
             }
             LLVMBr | LLVMSwitch | LLVMRet | LLVMUnreachable | LLVMResume | LLVMIndirectBr | LLVMInvoke => {
@@ -50,13 +50,13 @@ impl Gen<'_> {
         match inst.opcode() {
             LLVMPHI => {
                 let new = self.b.phi(inst.ty());
-                self.vmap.insert(inst, new);
+                self.map.vmap.insert(inst, new);
                 let mut shadows = Vec::new();
                 if self.has_shadow(inst) {
                     for _ in 0..self.width {
                         shadows.push(self.b.phi(inst.ty()));
                     }
-                    self.smap.insert(inst, shadows.clone());
+                    self.map.smap.insert(inst, shadows.clone());
                 }
                 self.phis.push((inst, new, shadows));
             }
@@ -106,7 +106,7 @@ impl Gen<'_> {
                             self.emit_shadow_like(inst, &ov)
                         })
                         .collect();
-                    self.smap.insert(inst, lanes);
+                    self.map.smap.insert(inst, lanes);
                 }
             }
             LLVMShuffleVector if self.has_shadow(inst) => self.error(
@@ -132,7 +132,7 @@ impl Gen<'_> {
                 self.emit_shadow_like(inst, &[(0, s)])
             })
             .collect();
-        self.smap.insert(inst, lanes);
+        self.map.smap.insert(inst, lanes);
     }
 
     pub(super) fn visit_terminator(&mut self, inst: Value) {
@@ -166,12 +166,12 @@ impl Gen<'_> {
                 }
             }
         } else if let Some(live) = crate::forward::folded_branch(inst) {
-            let c = self.b.br(self.bmap[&live]);
-            self.vmap.insert(inst, c);
+            let c = self.b.br(self.map.bmap[&live]);
+            self.map.vmap.insert(inst, c);
             c
         } else {
             let c = self.emit_like(inst, &[]);
-            self.vmap.insert(inst, c);
+            self.map.vmap.insert(inst, c);
             c
         };
         self.save_point.insert(here, t);
@@ -267,21 +267,12 @@ impl Gen<'_> {
 
     pub(super) fn shadow_alloca(&mut self, inst: Value) {
         let m = self.module();
-        let ctx = context_of(m);
-        let ty = inst.allocated_type();
-        let size = abi_size(m, ty);
-        let count = self.val(inst.operand(0));
-        let i64t = Type::i64(ctx);
-        let bytes = if let Some(n) = count.const_int_value() {
-            i64t.const_int(size * n as u64)
-        } else {
-            let n = self.b.cast(Opcode::LLVMZExt, count, i64t);
-            self.b.mul(n, i64t.const_int(size))
-        };
+        let i64t = Type::i64(context_of(m));
+        let bytes = self.map.alloca_bytes(m, &self.b, inst);
         let mut lanes = Vec::new();
         for _ in 0..self.width {
             let s = match self.shape {
-                Shape::Combined => self.emit_shadow_like(inst, &[]),
+                Shape::Combined => self.map.stack_shadow(&self.b, inst),
                 // The forward function returns before the reverse sweep: its shadow stack memory
                 // lives on the heap until the allocation's reversal frees it.
                 // `malloc` aligns to 16 bytes: a slot aligned more (an AVX vector's, which
@@ -299,9 +290,9 @@ impl Gen<'_> {
                     self.b.call(malloc.function_type(), malloc, &[bytes])
                 }
             };
-            self.b.memset(s, Type::i8(ctx).zero(), bytes, inst.alignment().max(1));
+            shadows::zero_fill(&self.b, s, bytes, inst.alignment().max(1));
             lanes.push(s);
         }
-        self.smap.insert(inst, lanes);
+        self.map.smap.insert(inst, lanes);
     }
 }

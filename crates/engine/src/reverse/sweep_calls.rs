@@ -77,12 +77,8 @@ impl Gen<'_> {
                         None => {
                             for k in 0..self.width {
                                 let d = self.shadow_or_null(args[0], k);
-                                if self.guarded(args[0]) {
-                                    let len = self.len_unless_same(d, self.val(args[0]), self.val(args[2]));
-                                    self.emit_shadow_like(call, &[(0, d), (2, len)]);
-                                } else {
-                                    self.emit_shadow_like(call, &[(0, d)]);
-                                }
+                                let guarded = self.guarded(args[0]);
+                                self.map.shadow_memset(&self.b, call, d, None, guarded);
                             }
                         }
                     }
@@ -118,7 +114,7 @@ impl Gen<'_> {
                             self.emit_shadow_like(call, &[(0, g)])
                         })
                         .collect();
-                    self.smap.insert(call, lanes);
+                    self.map.smap.insert(call, lanes);
                 }
             }
             CallKind::Allocation(alloc) => {
@@ -154,86 +150,29 @@ impl Gen<'_> {
 
     /// Shadow memory for a fresh heap block, from the same allocator, zeroed.
     pub(super) fn shadow_allocation(&mut self, call: Value, alloc: Alloc, args: &[Value]) {
-        let ctx = context_of(self.module());
-        let mut lanes = Vec::new();
-        for _ in 0..self.width {
-            let s = self.emit_shadow_like(call, &[]);
-            if crate::heap::is_c_allocation(call) {
-                crate::heap::zero_c_block(self.module(), &self.b, s);
-            } else if alloc == Alloc::Uninit {
-                let size = self.val(args[0]);
-                self.b.memset(s, Type::i8(ctx).zero(), size, 1);
-            }
-            lanes.push(s);
-        }
-        self.smap.insert(call, lanes);
+        let m = self.module();
+        let lanes = (0..self.width).map(|_| self.map.heap_shadow(m, &self.b, call, alloc, args)).collect();
+        self.map.smap.insert(call, lanes);
     }
 
-    /// `__rust_realloc(old, old_size, align, new_size)` of differentiated memory: the shadow moves
-    /// to a fresh zeroed block holding a copy of the old shadow; the old shadow stays alive for
-    /// the reverse sweep (its free is deferred). The reversal copies the adjoints back.
+    /// `realloc` of differentiated memory: the shadow moves to a fresh zeroed block holding a
+    /// copy of the old shadow ([`Mapping::moved_shadow`]); the old shadow stays alive for the
+    /// reverse sweep (its free is deferred). The reversal copies the adjoints back.
     pub(super) fn shadow_realloc(&mut self, call: Value, args: &[Value]) {
         let m = self.module();
-        let callee = call.called_value();
-        if crate::heap::is_c_allocation(call) {
-            // realloc(old, n): the same with C's allocator, whose old size is the old shadow's
-            // usable size (see `heap`).
-            self.copy_primal(call);
-            let n = self.val(args[1]);
-            let i64t = Type::i64(context_of(m));
-            let free = tape::libc_function(m, "free");
-            let mut lanes = Vec::new();
-            for k in 0..self.width {
-                let s_old = self.shadow_or_null(args[0], k);
-                let s_old = if self.guarded(args[0]) {
-                    let eq = runtime_activity::same(&self.b, s_old, self.val(args[0]));
-                    self.b.select(eq, s_old.ty().zero(), s_old)
-                } else {
-                    s_old
-                };
-                let s_new = crate::heap::fresh_c_block(m, &self.b, n);
-                let kept = crate::heap::kept_bytes(m, &self.b, s_old, n);
-                self.b.memcpy(s_new, 1, s_old, 1, kept);
-                self.defer_free(call, free, s_old, i64t.zero(), i64t.zero());
-                lanes.push(s_new);
-            }
-            self.smap.insert(call, lanes);
-            return;
-        }
-        let (Some(alloc), Some(dealloc), 4) = (
-            crate::calls::allocator_sibling(m, callee, "alloc_zeroed"),
-            crate::calls::allocator_sibling(m, callee, "dealloc"),
-            args.len(),
-        ) else {
-            self.error(
-                call,
-                format!("`{}` on differentiated memory (its old size is unknown)", describe(call)),
-                "use Rust's allocator (Vec, Box)",
-            );
-            return;
-        };
         self.copy_primal(call);
-        let (old, align, new) = (self.val(args[1]), self.val(args[2]), self.val(args[3]));
-        let grows = self.b.icmp(IntPredicate::LLVMIntULT, old, new);
-        let kept = self.b.select(grows, old, new);
-        let mut lanes = Vec::new();
         let guarded = self.guarded(args[0]);
+        let mut lanes = Vec::new();
         for k in 0..self.width {
-            let mut s_old = self.shadow_or_null(args[0], k);
-            let mut kept = kept;
-            if guarded {
-                // The old shadow may be the primal block (constant data): nothing to copy, and
-                // the primal's realloc frees it.
-                let eq = runtime_activity::same(&self.b, s_old, self.val(args[0]));
-                kept = self.b.select(eq, kept.ty().zero(), kept);
-                s_old = self.b.select(eq, s_old.ty().zero(), s_old);
-            }
-            let s_new = self.b.call(alloc.function_type(), alloc, &[new, align]);
-            self.b.memcpy(s_new, 1, s_old, 1, kept);
-            self.defer_free(call, dealloc, s_old, old, align);
-            lanes.push(s_new);
+            let old = self.shadow_or_null(args[0], k);
+            let moved = match self.map.moved_shadow(m, &self.b, call, old, guarded) {
+                Ok(moved) => moved,
+                Err(construct) => return self.error(call, construct, shadows::REALLOC_HINT),
+            };
+            self.defer_free(call, moved.dealloc, moved.old, moved.size, moved.align);
+            lanes.push(moved.new);
         }
-        self.smap.insert(call, lanes);
+        self.map.smap.insert(call, lanes);
     }
 
     /// Defers `dealloc(ptr, size, align)` to the release of the tape (refused in arena mode,
@@ -271,13 +210,7 @@ impl Gen<'_> {
     }
 
     pub(super) fn call_touches_shadow(&self, call: Value, kind: CallKind, args: &[Value]) -> bool {
-        match kind {
-            CallKind::Ignored | CallKind::IntegerOnly => false,
-            _ => {
-                self.activity.is_active(call)
-                    || args.iter().any(|&a| activity::differentiable_type(a.ty()) && self.activity.is_active(a))
-            }
-        }
+        shadows::call_touches_shadow(&self.activity, call, kind, args)
     }
 
     pub(super) fn callee_key(&self, f: Value, call: Value, args: &[Value]) -> ReverseKey {
@@ -364,13 +297,13 @@ impl Gen<'_> {
             let here = call.parent_block();
             let normal = call.normal_dest();
             let cont = Block::append(ctx, self.fwd_fn, "invoke.cont");
-            let unwind = self.bmap[&call.unwind_dest()];
+            let unwind = self.map.bmap[&call.unwind_dest()];
             let r = self.b.invoke(fty, aug, &new_args, cont, unwind);
             self.edge_from.insert((here, call.unwind_dest()), self.b.insert_block());
             self.b.position_at_end(cont);
             tape::sync(self.module(), &self.b, self.tape, self.fwd_local);
             self.finish_call_result(call, r, &key);
-            let br = self.b.br(self.bmap[&normal]);
+            let br = self.b.br(self.map.bmap[&normal]);
             self.edge_from.insert((here, normal), cont);
             self.save_point.insert(here, br);
             return;
@@ -384,14 +317,14 @@ impl Gen<'_> {
 
     pub(super) fn finish_call_result(&mut self, call: Value, r: Value, key: &ReverseKey) {
         if call.ty().is_void() {
-            self.vmap.insert(call, r);
+            self.map.vmap.insert(call, r);
             return;
         }
         let p = self.b.extract_value(r, 0);
-        self.vmap.insert(call, p);
+        self.map.vmap.insert(call, p);
         if returns_shadow(key) {
             let lanes = (0..self.width).map(|k| self.b.extract_value(r, 1 + k as u32)).collect();
-            self.smap.insert(call, lanes);
+            self.map.smap.insert(call, lanes);
         }
     }
 

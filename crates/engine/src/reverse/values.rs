@@ -4,39 +4,17 @@ use super::*;
 
 impl Gen<'_> {
     pub(super) fn val(&self, v: Value) -> Value {
-        if v.is_basic_block() {
-            return self.bmap[&v.as_block()].as_value();
-        }
-        self.vmap.get(&v).copied().unwrap_or(v)
+        self.map.val(v)
     }
 
+    /// The shadow of `v` in lane `k` ([`Mapping::shadow`]); an integer that carries no pointer
+    /// (it is not joined with pointers carried as integers) is a sentinel address, its own
+    /// shadow.
     pub(super) fn shadow(&mut self, v: Value, k: usize) -> Option<Value> {
-        if let Some(s) = self.smap.get(&v) {
-            return Some(s[k]);
-        }
-        if self.activity.shadow_globals.contains(&v) {
-            return Some(self.engine.shadow_global(v, true, k));
-        }
-        if v.is_function()
-            || (v.is_constant() && v.ty().is_pointer() && (v.is_null_constant() || v.is_undef()))
-        {
-            return Some(v);
-        }
-        // A field taken out of a constant aggregate (a dev build's `extractvalue { ptr, i64 }
-        // { ptr inttoptr (i64 8 to ptr), i64 0 }, 0`): a null or dangling address is its own
-        // shadow.
-        if v.is_instruction() && v.opcode() == Opcode::LLVMExtractValue && v.operand(0).is_constant_aggregate() {
-            let field = v.indices().iter().try_fold(v.operand(0), |c, &i| c.is_constant_aggregate().then(|| c.operand(i)));
-            if field.is_some_and(|f| f.is_null_constant() || f.is_undef() || f.is_int_to_ptr()) {
-                return Some(self.val(v));
-            }
-        }
-        if activity::is_sentinel(v) && !self.activity.is_active(v) {
-            // A sentinel address made from an integer is its own shadow (activity.rs).
-            return Some(self.val(v));
+        if let Some(s) = self.map.shadow(self.engine, &self.activity, v, k) {
+            return Some(s);
         }
         if v.ty().is_int() && !self.activity.pointer_ints.contains(&v) {
-            // An integer joined with pointers carried as integers: a sentinel address.
             return Some(self.val(v));
         }
         None
@@ -68,7 +46,7 @@ impl Gen<'_> {
         if !(op.ty().contains_pointer() || self.activity.pointer_ints.contains(&op)) {
             return self.val(op);
         }
-        if op.is_instruction() && op.opcode() == Opcode::LLVMInsertValue && !self.smap.contains_key(&op) && !self.activity.is_active(op) {
+        if op.is_instruction() && op.opcode() == Opcode::LLVMInsertValue && !self.map.smap.contains_key(&op) && !self.activity.is_active(op) {
             let agg = self.field_shadow(op.operand(0), k);
             let field = self.field_shadow(op.operand(1), k);
             return self.emit_shadow_like(op, &[(0, agg), (1, field)]);
@@ -101,18 +79,14 @@ impl Gen<'_> {
     // ---- forward sweep ----
 
     pub(super) fn emit_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        emit::clone_at(&self.b, inst, |v| self.val(v), overrides)
+        self.map.emit_like(&self.b, inst, overrides)
     }
 
     pub(super) fn emit_shadow_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        let c = self.emit_like(inst, overrides);
-        emit::strip_primal_facts(c);
-        c
+        self.map.emit_shadow_like(&self.b, inst, overrides)
     }
 
     pub(super) fn copy_primal(&mut self, inst: Value) -> Value {
-        let c = self.emit_like(inst, &[]);
-        self.vmap.insert(inst, c);
-        c
+        self.map.copy_primal(&self.b, inst)
     }
 }
