@@ -153,14 +153,14 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
         // Read-only comparisons and lengths of bytes (a `HashMap` comparing keys, `==` on
         // slices): an integer result, piecewise constant, and no memory written.
         "bcmp" | "memcmp" | "strlen" | "strnlen" | "strcmp" | "strncmp" => return CallKind::IntegerOnly,
-        // The tape's own buffer helpers (`tape::acquire_function`) behave as malloc and free.
-        "__rust_alloc" | "malloc" | "aligned_alloc" | "__rdl_alloc" | "oxidase.tape.acquire" => {
+        // The tape's own chunk helpers (`tape::chunk_function`) behave as malloc and free.
+        "__rust_alloc" | "malloc" | "aligned_alloc" | "__rdl_alloc" | "oxidase.tape.chunk" => {
             return CallKind::Allocation(Alloc::Uninit)
         }
         "posix_memalign" => return CallKind::Allocation(Alloc::Out),
         "__rust_alloc_zeroed" | "calloc" | "__rdl_alloc_zeroed" => return CallKind::Allocation(Alloc::Zeroed),
         "__rust_realloc" | "realloc" | "__rdl_realloc" => return CallKind::Allocation(Alloc::Realloc),
-        "__rust_dealloc" | "free" | "__rdl_dealloc" | "oxidase.tape.recycle" => return CallKind::Deallocation,
+        "__rust_dealloc" | "free" | "__rdl_dealloc" | "oxidase.tape.unchunk" => return CallKind::Deallocation,
         _ => {}
     }
     if is_inert_external(&name) {

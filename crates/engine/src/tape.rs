@@ -13,15 +13,21 @@
 //! In IR the tape is the struct `{ ptr data, i64 len, i64 cap, ptr frees }` held in memory,
 //! shared by a derivative and the callee derivatives it calls; each derivative pushes and pops
 //! through a private copy of its first three fields (synced around calls), which the optimizer
-//! keeps in registers. Pushes reserve
-//! space through `oxidase.tape.reserve` (a compare and, rarely, a call to the out-of-line
-//! `oxidase.tape.grow`), then store plain values. The first buffer comes from
-//! `oxidase.tape.acquire`, growth is C's `realloc` (a large buffer moves by remapping its pages,
-//! never by copying it into freshly faulted memory), and the release goes through
-//! `oxidase.tape.recycle`; forward mode can differentiate all three (higher order): the two
-//! helpers are an allocator and a deallocator to it. A thread keeps its two largest tape buffers
-//! (up to 1 GiB each; a derivative differentiated again has a tape and its shadow) for its next
-//! derivative call.
+//! keeps in registers.
+//!
+//! The bytes live in **chunks**: `data` is the current chunk's payload, `cap` its size, `len`
+//! the bytes used in it. A chunk starts with a header holding the previous chunk's `data`,
+//! `len` and `cap`. Pushes reserve space through `oxidase.tape.reserve` (a compare and, rarely,
+//! a call to the out-of-line `oxidase.tape.grow`), then store plain values; when the chunk is
+//! full, `grow` links a new one (twice the last one's size, from 64 KiB up to 64 MiB, or the
+//! size of a larger reservation): nothing already on the tape is ever copied or moved, so a
+//! loop buffer's address ([`reserve_block`]) stays valid while the tape grows. A pop
+//! (`oxidase.tape.pop`) that finds its chunk empty goes back to the previous one and hands the
+//! empty chunk back. Chunks come from a per-thread pool (`oxidase.tape.chunk` /
+//! `oxidase.tape.unchunk`, up to 1 GiB kept): a derivative called again reuses the chunks of its
+//! last call, without faulting in fresh pages. Forward mode can differentiate the tape code
+//! (higher order): the two pool helpers are an allocator and a deallocator to it, so a tape's
+//! shadow gets chunks of its own of the same sizes, and its headers hold shadow pointers.
 
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{abi_size, add_function, context_of, get_function};
@@ -53,12 +59,6 @@ pub fn sync(m: LLVMModuleRef, b: &Builder, from: Value, to: Value) {
     }
 }
 
-/// `thread_local i64 oxidase.tape.hint`: the capacity the last tape of this thread reached, so
-/// that the next derivative call allocates it at once instead of growing (and copying) it.
-fn capacity_hint(m: LLVMModuleRef) -> Value {
-    thread_local_global(m, "oxidase.tape.hint", Type::i64(context_of(m)))
-}
-
 /// The internal `thread_local` global `name` of type `ty`, zero-initialized, created on first use.
 fn thread_local_global(m: LLVMModuleRef, name: &str, ty: Type) -> Value {
     if let Some(g) = oxidase_llvm::module::get_global(m, name) {
@@ -71,136 +71,172 @@ fn thread_local_global(m: LLVMModuleRef, name: &str, ty: Type) -> Value {
     g
 }
 
-/// Largest tape buffer a thread keeps for its next derivative call (1 GiB): beyond that the
-/// memory is returned at once rather than held for the life of the thread.
-const MAX_KEPT_BYTES: u64 = 1 << 30;
+/// Bytes before a chunk's payload: `{ ptr prev_data, i64 prev_len, i64 prev_cap, i64 _ }`
+/// (32, so that payloads keep `malloc`'s 16-byte alignment).
+const CHUNK_HEADER: u64 = 32;
 
-/// `thread_local` globals holding the buffer a thread keeps between derivative calls and its
-/// capacity.
-fn kept_buffer(m: LLVMModuleRef, slot: usize) -> (Value, Value) {
+/// The first chunk's payload, and the least a new chunk gets.
+const MIN_CHUNK: u64 = 64 << 10;
+
+/// Chunks double in size up to this; a larger reservation gets a chunk of its own size.
+const MAX_CHUNK: u64 = 64 << 20;
+
+/// Most bytes of chunks a thread keeps for its next derivative call: beyond that a chunk handed
+/// back is freed at once rather than held for the life of the thread.
+const POOL_BYTES: u64 = 1 << 30;
+
+/// The thread's pool of free chunks: the first one (each free chunk starts with `{ ptr next,
+/// i64 size }`) and the bytes they hold.
+fn pool(m: LLVMModuleRef) -> (Value, Value) {
     let ctx = context_of(m);
-    let suffix = if slot == 0 { String::new() } else { format!(".{slot}") };
-    (
-        thread_local_global(m, &format!("oxidase.tape.kept{suffix}"), Type::ptr(ctx)),
-        thread_local_global(m, &format!("oxidase.tape.kept_cap{suffix}"), Type::i64(ctx)),
-    )
+    (thread_local_global(m, "oxidase.tape.pool", Type::ptr(ctx)), thread_local_global(m, "oxidase.tape.pool_bytes", Type::i64(ctx)))
 }
 
-/// How many buffers a thread keeps: a derivative differentiated again (forward over reverse)
-/// has a tape and the tape's shadow.
-const KEPT_SLOTS: usize = 2;
-
-/// `ptr oxidase.tape.acquire(i64 n)`: a buffer of at least `n` bytes, the one the thread kept
-/// from its last derivative call if it is large enough, otherwise from `malloc`.
+/// `ptr oxidase.tape.chunk(i64 n)`: a block of at least `n` bytes, the first one of the
+/// thread's pool that is large enough, otherwise from `malloc` (a failed `malloc` traps).
 ///
-/// Why keep it: a large buffer comes from `mmap` and goes back to the kernel on `free`, so every
+/// Why a pool: a large block comes from `mmap` and goes back to the kernel on `free`, so every
 /// call of a derivative with a tape of more than a few MB paid for faulting in (and the kernel
 /// zeroing) every page again — several times the cost of the derivative's own work.
 ///
-/// It and `oxidase.tape.recycle` are classified as an allocator and a deallocator
-/// (`calls::classify`): differentiating a derivative (higher order) gives the tape's shadow a
-/// buffer of its own from them and never looks into the thread-local globals.
-pub fn acquire_function(m: LLVMModuleRef) -> Value {
+/// It and `oxidase.tape.unchunk` are classified as an allocator and a deallocator
+/// (`calls::classify`): differentiating a derivative (higher order) gives the tape's shadow
+/// chunks of its own from them and never looks into the pool.
+pub fn chunk_function(m: LLVMModuleRef) -> Value {
     let ctx = context_of(m);
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
-    let f = match helper(m, "oxidase.tape.acquire", Type::function(p, &[i64t], false)) {
+    let f = match helper(m, "oxidase.tape.chunk", Type::function(p, &[i64t], false)) {
         Ok(f) => return f,
         Err(f) => f,
     };
     let n = f.param(0);
+    let (head, bytes) = pool(m);
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");
+    let walk = Block::append(ctx, f, "walk");
+    let look = Block::append(ctx, f, "look");
+    let take = Block::append(ctx, f, "take");
+    let fresh = Block::append(ctx, f, "fresh");
+    let oom = Block::append(ctx, f, "oom");
+    let ok = Block::append(ctx, f, "ok");
     b.position_at_end(entry);
-    // The first kept buffer large enough, taken out of its slot.
-    for slot in 0..KEPT_SLOTS {
-        let (kept, kept_cap) = kept_buffer(m, slot);
-        let reuse = Block::append(ctx, f, "reuse");
-        let next = Block::append(ctx, f, "next");
-        let k = b.load(p, kept);
-        let cap = b.load(i64t, kept_cap);
-        let has = b.icmp(IntPredicate::LLVMIntNE, k, p.zero());
-        let fits = b.icmp(IntPredicate::LLVMIntUGE, cap, n);
-        let ok = b.and(has, fits);
-        b.cond_br(ok, reuse, next);
-        b.position_at_end(reuse);
-        b.store(p.zero(), kept);
-        b.store(i64t.zero(), kept_cap);
-        b.ret(k);
-        b.position_at_end(next);
-    }
+    b.br(walk);
+    // `link` is where the pointer to the chunk looked at lives: the pool's head, then the
+    // `next` field of the chunk before.
+    b.position_at_end(walk);
+    let link = b.phi(p);
+    let cur = b.load(p, link);
+    b.cond_br(b.icmp(IntPredicate::LLVMIntEQ, cur, p.zero()), fresh, look);
+    b.position_at_end(look);
+    let size = b.load(i64t, b.gep(Type::i8(ctx), cur, &[i64t.const_int(8)]));
+    b.cond_br(b.icmp(IntPredicate::LLVMIntUGE, size, n), take, walk);
+    link.add_incoming(head, entry);
+    link.add_incoming(cur, look);
+    b.position_at_end(take);
+    b.store(b.load(p, cur), link);
+    b.store(b.sub(b.load(i64t, bytes), size), bytes);
+    b.ret(cur);
+    b.position_at_end(fresh);
     let malloc = libc_function(m, "malloc");
     let block = b.call(malloc.function_type(), malloc, &[n]);
+    b.cond_br(b.icmp(IntPredicate::LLVMIntEQ, block, p.zero()), oom, ok);
+    b.position_at_end(oom);
+    let trap = oxidase_llvm::intrinsic_declaration(m, "llvm.trap", &[]).expect("llvm.trap");
+    b.call(trap.function_type(), trap, &[]);
+    b.unreachable();
+    b.position_at_end(ok);
     b.ret(block);
     f
 }
 
-/// `void oxidase.tape.recycle(ptr block, i64 cap)`: gives a tape buffer back. The thread keeps
-/// its `KEPT_SLOTS` largest buffers (each up to `MAX_KEPT_BYTES`) and frees the others; a
-/// capacity of 0 (unknown) frees it.
-pub fn recycle_function(m: LLVMModuleRef) -> Value {
+/// `void oxidase.tape.unchunk(ptr block, i64 n)`: hands back a block of `n` bytes from
+/// `oxidase.tape.chunk`. The pool keeps it while it holds less than `POOL_BYTES`; otherwise,
+/// or when the size is not known (`n == 0`: a free deferred by a derivative of the tape code),
+/// it is freed.
+pub fn unchunk_function(m: LLVMModuleRef) -> Value {
     let ctx = context_of(m);
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
-    let f = match helper(m, "oxidase.tape.recycle", Type::function(Type::void(ctx), &[p, i64t], false)) {
+    let f = match helper(m, "oxidase.tape.unchunk", Type::function(Type::void(ctx), &[p, i64t], false)) {
         Ok(f) => return f,
         Err(f) => f,
     };
-    let (block, cap) = (f.param(0), f.param(1));
-    let free = libc_function(m, "free");
+    let (block, n) = (f.param(0), f.param(1));
+    let (head, bytes) = pool(m);
     let b = Builder::new(ctx);
     let entry = Block::append(ctx, f, "entry");
+    let keep = Block::append(ctx, f, "keep");
     let drop = Block::append(ctx, f, "drop");
     b.position_at_end(entry);
-    let small_enough = b.icmp(IntPredicate::LLVMIntULE, cap, i64t.const_int(MAX_KEPT_BYTES));
+    let held = b.load(i64t, bytes);
+    let total = b.add(held, n);
+    let fits = b.icmp(IntPredicate::LLVMIntULE, total, i64t.const_int(POOL_BYTES));
+    let sized = b.icmp(IntPredicate::LLVMIntUGE, n, i64t.const_int(16));
     let not_null = b.icmp(IntPredicate::LLVMIntNE, block, p.zero());
-    let sized = b.icmp(IntPredicate::LLVMIntNE, cap, i64t.zero());
-    let keepable = b.and(small_enough, not_null);
-    let keepable = b.and(keepable, sized);
-    let consider = Block::append(ctx, f, "consider");
-    b.cond_br(keepable, consider, drop);
-    b.position_at_end(consider);
-    // An empty slot takes it; otherwise it replaces the smallest kept buffer it is larger than.
-    for slot in 0..KEPT_SLOTS {
-        let (kept, kept_cap) = kept_buffer(m, slot);
-        let take = Block::append(ctx, f, "take");
-        let next = Block::append(ctx, f, "next");
-        let old = b.load(p, kept);
-        let empty = b.icmp(IntPredicate::LLVMIntEQ, old, p.zero());
-        b.cond_br(empty, take, next);
-        b.position_at_end(take);
-        b.store(block, kept);
-        b.store(cap, kept_cap);
-        b.ret_void();
-        b.position_at_end(next);
-    }
-    let (k0, c0) = kept_buffer(m, 0);
-    let (k1, c1) = kept_buffer(m, 1);
-    let cap0 = b.load(i64t, c0);
-    let cap1 = b.load(i64t, c1);
-    let first_smaller = b.icmp(IntPredicate::LLVMIntULE, cap0, cap1);
-    let (slot_p, slot_c, slot_cap) = (b.select(first_smaller, k0, k1), b.select(first_smaller, c0, c1), b.select(first_smaller, cap0, cap1));
-    let larger = b.icmp(IntPredicate::LLVMIntUGT, cap, slot_cap);
-    let replace = Block::append(ctx, f, "replace");
-    b.cond_br(larger, replace, drop);
-    b.position_at_end(replace);
-    let old = b.load(p, slot_p);
-    b.call(free.function_type(), free, &[old]);
-    b.store(block, slot_p);
-    b.store(cap, slot_c);
+    b.cond_br(b.and(b.and(fits, sized), not_null), keep, drop);
+    b.position_at_end(keep);
+    b.store(b.load(p, head), block);
+    b.store(n, b.gep(Type::i8(ctx), block, &[i64t.const_int(8)]));
+    b.store(block, head);
+    b.store(total, bytes);
     b.ret_void();
     b.position_at_end(drop);
+    let free = libc_function(m, "free");
     b.call(free.function_type(), free, &[block]);
     b.ret_void();
     f
 }
 
-/// Gives the tape's buffer back (`oxidase.tape.recycle`) and runs the deferred frees.
+/// Goes back from the current chunk of the tape header `tape` to the previous one (restoring
+/// its `data`, `len` and `cap`) and hands the current one back; returns the previous `len`.
+fn leave_chunk(m: LLVMModuleRef, b: &Builder, tape: Value) -> Value {
+    let ctx = context_of(m);
+    let (p, i64t, i8t) = (Type::ptr(ctx), Type::i64(ctx), Type::i8(ctx));
+    let data = b.load(p, tape);
+    let cap = b.load(i64t, field(m, b, tape, 2));
+    let c = b.gep(i8t, data, &[i64t.const_int((CHUNK_HEADER as i64).wrapping_neg() as u64)]);
+    let prev_data = b.load(p, c);
+    let prev_len = b.load(i64t, b.gep(i8t, c, &[i64t.const_int(8)]));
+    let prev_cap = b.load(i64t, b.gep(i8t, c, &[i64t.const_int(16)]));
+    let unchunk = unchunk_function(m);
+    b.call(unchunk.function_type(), unchunk, &[c, b.add(cap, i64t.const_int(CHUNK_HEADER))]);
+    b.store(prev_data, tape);
+    b.store(prev_len, field(m, b, tape, 1));
+    b.store(prev_cap, field(m, b, tape, 2));
+    prev_len
+}
+
+/// `void oxidase.tape.drop(ptr tape)`: hands every chunk of the tape back (the release).
+fn drop_function(m: LLVMModuleRef) -> Value {
+    let ctx = context_of(m);
+    let p = Type::ptr(ctx);
+    let f = match helper(m, "oxidase.tape.drop", Type::function(Type::void(ctx), &[p], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
+    let tape = f.param(0);
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let next = Block::append(ctx, f, "next");
+    let done = Block::append(ctx, f, "done");
+    b.position_at_end(entry);
+    b.br(next);
+    b.position_at_end(next);
+    let data = b.load(p, tape);
+    let more = Block::append(ctx, f, "more");
+    b.cond_br(b.icmp(IntPredicate::LLVMIntEQ, data, p.zero()), done, more);
+    b.position_at_end(more);
+    leave_chunk(m, &b, tape);
+    b.br(next);
+    b.position_at_end(done);
+    b.ret_void();
+    f
+}
+
+/// Hands the tape's chunks back (`oxidase.tape.drop`) and runs the deferred frees.
 pub fn release(m: LLVMModuleRef, b: &Builder, tape: Value) {
     let ctx = context_of(m);
-    let cap = b.load(Type::i64(ctx), field(m, b, tape, 2));
-    b.store(cap, capacity_hint(m));
-    let data = b.load(Type::ptr(ctx), tape);
-    let recycle = recycle_function(m);
-    b.call(recycle.function_type(), recycle, &[data, cap]);
+    let drop = drop_function(m);
+    b.call(drop.function_type(), drop, &[tape]);
     let frees = field(m, b, tape, 3);
     let head = b.load(Type::ptr(ctx), frees);
     let run = run_frees_function(m);
@@ -246,7 +282,7 @@ fn run_frees_function(m: LLVMModuleRef) -> Value {
     // Every deallocator a derivative may defer, known from the start: rebuilding the body later
     // would change it under a derivative of it being generated (reverse over reverse defers the
     // `free` of this very function's list nodes).
-    let mut known = vec![recycle_function(m), libc_function(m, "free")];
+    let mut known = vec![unchunk_function(m), libc_function(m, "free")];
     for g in oxidase_llvm::module::functions(m) {
         let name = crate::calls::allocator_symbol(&g.name());
         if matches!(name.as_str(), "__rust_dealloc" | "__rdl_dealloc") && !known.contains(&g) {
@@ -362,40 +398,122 @@ pub fn push(m: LLVMModuleRef, b: &Builder, tape: Value, values: &[Value]) -> Vec
 }
 
 /// Reserves a block of `n` bytes (a run-time value) on top of the stack at once and returns
-/// its offset from the buffer's start (the buffer may move later: address it from `data`).
+/// its address (chunks never move: it stays valid however the tape grows above it).
 pub fn reserve_block(m: LLVMModuleRef, b: &Builder, tape: Value, n: Value) -> Value {
-    let i64t = Type::i64(context_of(m));
+    let ctx = context_of(m);
+    let i64t = Type::i64(ctx);
     let reserve = reserve_function(m);
     b.call(reserve.function_type(), reserve, &[tape, n]);
+    let data = b.load(Type::ptr(ctx), tape);
     let len_ptr = field(m, b, tape, 1);
     let off = b.load(i64t, len_ptr);
     b.store(b.add(off, n), len_ptr);
-    off
+    b.gep(Type::i8(ctx), data, &[off])
 }
 
-/// The buffer's start (it moves when the tape grows).
-pub fn data(m: LLVMModuleRef, b: &Builder, tape: Value) -> Value {
-    b.load(Type::ptr(context_of(m)), tape)
-}
-
-/// Pops everything above `offset`: a block from [`reserve_block`] and what was pushed after it.
-pub fn pop_to(m: LLVMModuleRef, b: &Builder, tape: Value, offset: Value) {
-    b.store(offset, field(m, b, tape, 1));
+/// Pops everything from `block` up: a block from [`reserve_block`] and what was pushed after it
+/// (`oxidase.tape.pop_to`).
+pub fn pop_to(m: LLVMModuleRef, b: &Builder, tape: Value, block: Value) {
+    let f = pop_to_function(m);
+    b.call(f.function_type(), f, &[tape, block]);
 }
 
 /// Pops one value of type `ty`.
 pub fn pop(m: LLVMModuleRef, b: &Builder, tape: Value, ty: Type) -> Value {
-    let ctx = context_of(m);
-    let i64t = Type::i64(ctx);
-    let len_ptr = field(m, b, tape, 1);
-    let len = b.load(i64t, len_ptr);
-    let len = b.sub(len, i64t.const_int(entry_size(m, ty)));
-    b.store(len, len_ptr);
-    let data = b.load(Type::ptr(ctx), tape);
-    let at = b.gep(Type::i8(ctx), data, &[len]);
+    let i64t = Type::i64(context_of(m));
+    let f = pop_function(m);
+    let at = b.call(f.function_type(), f, &[tape, i64t.const_int(entry_size(m, ty))]);
     let v = b.load(ty, at);
     v.set_alignment(8);
     v
+}
+
+/// `ptr oxidase.tape.pop(ptr tape, i64 n)`: takes `n` bytes off the top and returns their
+/// address; an empty chunk is left for the previous one first ([`leave_chunk`]).
+fn pop_function(m: LLVMModuleRef) -> Value {
+    build_pop(m, true)
+}
+
+/// `void oxidase.tape.pop_to(ptr tape, ptr block)`: leaves the chunks above the one holding
+/// `block` and makes `block` the top.
+fn pop_to_function(m: LLVMModuleRef) -> Value {
+    build_pop_to(m, true)
+}
+
+/// `oxidase.tape.pop` (found, or built); `chunked == false` (arena mode): one chunk, so a pop
+/// only moves the length.
+fn build_pop(m: LLVMModuleRef, chunked: bool) -> Value {
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = match helper(m, "oxidase.tape.pop", Type::function(p, &[p, i64t], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
+    f.add_fn_attribute("alwaysinline");
+    let (tape, n) = (f.param(0), f.param(1));
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let done = Block::append(ctx, f, "done");
+    b.position_at_end(entry);
+    let len_ptr = field(m, &b, tape, 1);
+    let len = b.sub(b.load(i64t, len_ptr), n);
+    let len = if chunked {
+        let back = Block::append(ctx, f, "back");
+        b.cond_br(b.icmp(IntPredicate::LLVMIntSLT, len, i64t.zero()), back, done);
+        b.position_at_end(back);
+        let prev = b.sub(leave_chunk(m, &b, tape), n);
+        b.cond_br(b.icmp(IntPredicate::LLVMIntSLT, prev, i64t.zero()), back, done);
+        b.position_at_end(done);
+        let phi = b.phi(i64t);
+        phi.add_incoming(len, entry);
+        phi.add_incoming(prev, back);
+        phi
+    } else {
+        b.br(done);
+        b.position_at_end(done);
+        len
+    };
+    b.store(len, len_ptr);
+    let data = b.load(p, tape);
+    b.ret(b.gep(Type::i8(ctx), data, &[len]));
+    f
+}
+
+/// `oxidase.tape.pop_to` (found, or built); see [`build_pop`].
+fn build_pop_to(m: LLVMModuleRef, chunked: bool) -> Value {
+    let ctx = context_of(m);
+    let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
+    let f = match helper(m, "oxidase.tape.pop_to", Type::function(Type::void(ctx), &[p, p], false)) {
+        Ok(f) => return f,
+        Err(f) => f,
+    };
+    f.add_fn_attribute("alwaysinline");
+    let (tape, block) = (f.param(0), f.param(1));
+    let b = Builder::new(ctx);
+    let entry = Block::append(ctx, f, "entry");
+    let check = Block::append(ctx, f, "check");
+    let done = Block::append(ctx, f, "done");
+    b.position_at_end(entry);
+    b.br(check);
+    b.position_at_end(check);
+    let data = b.load(p, tape);
+    let to_int = |v: Value| b.cast(oxidase_llvm::Opcode::LLVMPtrToInt, v, i64t);
+    let off = b.sub(to_int(block), to_int(data));
+    if chunked {
+        // In this chunk: 0 <= block - data <= cap.
+        let cap = b.load(i64t, field(m, &b, tape, 2));
+        let back = Block::append(ctx, f, "back");
+        b.cond_br(b.icmp(IntPredicate::LLVMIntULE, off, cap), done, back);
+        b.position_at_end(back);
+        leave_chunk(m, &b, tape);
+        b.br(check);
+    } else {
+        b.br(done);
+    }
+    b.position_at_end(done);
+    b.store(off, field(m, &b, tape, 1));
+    b.ret_void();
+    f
 }
 
 /// A runtime helper of the generated code: `Ok(f)` if the module has it already, otherwise
@@ -440,9 +558,11 @@ fn reserve_function(m: LLVMModuleRef) -> Value {
 
 /// Arena mode ([`crate::Options::tape_arena`]): defines `oxidase.tape.reserve` before any
 /// derivative asks for it as a check that stops the program (`llvm.trap`) when the caller's
-/// arena cannot take `n` more bytes, instead of growing the buffer: nothing allocates, no
-/// thread-local is read.
+/// arena cannot take `n` more bytes, instead of growing the buffer, and pops that never look
+/// for a previous chunk: nothing allocates, no thread-local is read.
 pub fn use_arena(m: LLVMModuleRef) {
+    build_pop(m, false);
+    build_pop_to(m, false);
     build_reserve(m, |b, _, _, _| {
         let trap = oxidase_llvm::intrinsic_declaration(m, "llvm.trap", &[]).expect("llvm.trap");
         b.call(trap.function_type(), trap, &[]);
@@ -567,7 +687,8 @@ pub fn publish_arena_bound(m: LLVMModuleRef, f: Value, bound: Option<u64>) {
     oxidase_llvm::module::set_global_constant(g, true);
 }
 
-/// `void oxidase.tape.grow(ptr tape, i64 n)`: reallocates the buffer to fit `n` more bytes.
+/// `void oxidase.tape.grow(ptr tape, i64 n)`: links a new chunk that fits `n` bytes, its header
+/// holding the current chunk's `data`, `len` and `cap` (all null for the first one).
 fn grow_function(m: LLVMModuleRef) -> Value {
     let ctx = context_of(m);
     let (p, i64t) = (Type::ptr(ctx), Type::i64(ctx));
@@ -580,53 +701,23 @@ fn grow_function(m: LLVMModuleRef) -> Value {
     f.add_fn_attribute("alwaysinline");
     let (tape, n) = (f.param(0), f.param(1));
     let b = Builder::new(ctx);
-    let entry = Block::append(ctx, f, "entry");
-    let fail = Block::append(ctx, f, "oom");
-    let hint = capacity_hint(m);
-    let ok = Block::append(ctx, f, "ok");
-    b.position_at_end(entry);
+    b.position_at_end(Block::append(ctx, f, "entry"));
     let data = b.load(p, tape);
     let len = b.load(i64t, field(m, &b, tape, 1));
     let cap = b.load(i64t, field(m, &b, tape, 2));
-    // new capacity: max(2·cap, len + n, 4096, what the previous tape of this thread needed)
-    let twice = b.add(cap, cap);
-    let need = b.add(len, n);
-    let c1 = b.icmp(IntPredicate::LLVMIntUGT, twice, need);
-    let m1 = b.select(c1, twice, need);
-    let last = b.load(i64t, hint);
-    let c0 = b.icmp(IntPredicate::LLVMIntUGT, last, i64t.const_int(4096));
-    let min = b.select(c0, last, i64t.const_int(4096));
-    let c2 = b.icmp(IntPredicate::LLVMIntUGT, m1, min);
-    let newcap = b.select(c2, m1, min);
-    // A first buffer comes from `acquire` (the one this thread kept, if large enough); a full
-    // one grows with `realloc`, which moves large buffers by remapping their pages instead of
-    // copying them (and faulting in a fresh copy) on every doubling.
-    let first = Block::append(ctx, f, "first");
-    let more = Block::append(ctx, f, "more");
-    let join = Block::append(ctx, f, "join");
-    let none = b.icmp(IntPredicate::LLVMIntEQ, data, p.zero());
-    b.cond_br(none, first, more);
-    b.position_at_end(first);
-    let acquire = acquire_function(m);
-    let f1 = b.call(acquire.function_type(), acquire, &[newcap]);
-    b.br(join);
-    b.position_at_end(more);
-    let realloc = libc_function(m, "realloc");
-    let f2 = b.call(realloc.function_type(), realloc, &[data, newcap]);
-    b.br(join);
-    b.position_at_end(join);
-    let fresh = b.phi(p);
-    fresh.add_incoming(f1, first);
-    fresh.add_incoming(f2, more);
-    let null = b.icmp(IntPredicate::LLVMIntEQ, fresh, p.zero());
-    b.cond_br(null, fail, ok);
-    b.position_at_end(fail);
-    let trap = oxidase_llvm::intrinsic_declaration(m, "llvm.trap", &[]).expect("llvm.trap");
-    b.call(trap.function_type(), trap, &[]);
-    b.unreachable();
-    b.position_at_end(ok);
-    b.store(fresh, tape);
-    b.store(newcap, field(m, &b, tape, 2));
+    // size: max(n, min(max(2·cap, MIN_CHUNK), MAX_CHUNK))
+    let umax = |x: Value, y: Value| b.select(b.icmp(IntPredicate::LLVMIntUGT, x, y), x, y);
+    let umin = |x: Value, y: Value| b.select(b.icmp(IntPredicate::LLVMIntULT, x, y), x, y);
+    let size = umin(umax(b.add(cap, cap), i64t.const_int(MIN_CHUNK)), i64t.const_int(MAX_CHUNK));
+    let size = umax(size, n);
+    let chunk = chunk_function(m);
+    let c = b.call(chunk.function_type(), chunk, &[b.add(size, i64t.const_int(CHUNK_HEADER))]);
+    b.store(data, c);
+    b.store(len, b.gep(Type::i8(ctx), c, &[i64t.const_int(8)]));
+    b.store(cap, b.gep(Type::i8(ctx), c, &[i64t.const_int(16)]));
+    b.store(b.gep(Type::i8(ctx), c, &[i64t.const_int(CHUNK_HEADER)]), tape);
+    b.store(i64t.zero(), field(m, &b, tape, 1));
+    b.store(size, field(m, &b, tape, 2));
     b.ret_void();
     f
 }
@@ -647,7 +738,7 @@ mod tests {
         let f = run_frees_function(m);
         let known = known_deallocators(f);
         let rust = oxidase_llvm::module::get_function(m, "__rust_dealloc").unwrap();
-        assert!(known.contains(&rust) && known.contains(&recycle_function(m)) && known.contains(&libc_function(m, "free")));
+        assert!(known.contains(&rust) && known.contains(&unchunk_function(m)) && known.contains(&libc_function(m, "free")));
         let entry = f.entry_block();
         register_deallocator(m, rust);
         assert!(f.entry_block() == entry, "the body was rebuilt for a known deallocator");

@@ -1728,3 +1728,191 @@ fn arena_mode() {
         }
     }
 }
+
+/// A counted loop whose iterations each run a loop of unknown length, twice (an outer loop of
+/// unknown length, whose values go on the tape too): the inner loop's values go on the tape
+/// (megabytes: many chunks, each linked to the last, the reversal going back through them)
+/// while the counted loop's buffer stays where it is. Called twice
+/// (the second call reuses the first one's chunks), and differentiated again in forward mode
+/// (the tape's shadow gets chunks of its own): gradient and Hessian-vector product against
+/// central differences.
+#[test]
+fn chunked_tape_across_many_chunks() {
+    use oxidase_engine::{ArgActivity, ForwardKey};
+    let ir = r#"
+declare double @llvm.sin.f64(double)
+define double @grows(ptr noalias readonly %x, i64 %n, i64 %k) {
+entry:
+  %big = shl i64 %k, 40
+  br label %outer
+outer:
+  %r = phi i64 [ 0, %entry ], [ %r2, %after ]
+  %tot = phi double [ 0.0, %entry ], [ %tot1, %after ]
+  %rf = uitofp i64 %r to double
+  %scale = fadd double %rf, 0.5
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %outer ], [ %i1, %tail ]
+  %s = phi double [ 0.0, %outer ], [ %s1, %tail ]
+  %p = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %p
+  %a = fmul double %xi, %scale
+  %s3 = fmul double %s, 0.001
+  %a1 = fadd double %a, %s3
+  br label %spin
+spin:
+  %c = phi i64 [ %big, %loop ], [ %c1, %spin ]
+  %y = phi double [ %a1, %loop ], [ %y1, %spin ]
+  %y1 = call double @llvm.sin.f64(double %y)
+  %c1 = lshr i64 %c, 1
+  %go = icmp ugt i64 %c, 1
+  br i1 %go, label %spin, label %tail
+tail:
+  %q = fmul double %y1, %y1
+  %s1 = fadd double %s, %q
+  %i1 = add nuw i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %after
+after:
+  %t = fmul double %s1, %tot
+  %tot1 = fadd double %t, %s1
+  %r1 = shl i64 %r, 1
+  %r2 = or i64 %r1, 1
+  %again = icmp ult i64 %r2, 3
+  br i1 %again, label %outer, label %done
+done:
+  ret double %tot1
+}"#;
+    oxidase_llvm::jit::initialize_native_target();
+    let ctx = Context::new();
+    let owned = ctx.parse_ir(&format!("{HEADER}{ir}"), "test").unwrap();
+    let m = owned.raw();
+    let function = module::get_function(m, "grows").unwrap();
+    let mut engine = Engine::new(m, Options::default());
+    let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const, RevArg::Const], ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false };
+    let grad = engine.reverse(&key).unwrap();
+    let fkey = ForwardKey { function: grad, args: vec![ArgActivity::Dual, ArgActivity::Dual, ArgActivity::Const, ArgActivity::Const, ArgActivity::Const], width: 1, runtime_activity: false };
+    let hvp = engine.forward(&fkey).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    drop(engine);
+    let (pw, gw, hw) = (wrap(m, function), wrap(m, grad), wrap(m, hvp));
+    module::verify_module(m).unwrap();
+    if std::env::var_os("OXIDASE_DUMP").is_some() {
+        eprintln!("{}", module::print_module(m));
+    }
+    let jit = Jit::new(ctx, owned).unwrap();
+    let look = |name: &str| unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(name).unwrap()) };
+    let (primal, g, h) = (look(&pw), look(&gw), look(&hw));
+    // 2 × 10,000 iterations × 47 inner ones × at least 8 bytes: more than 7 MB of tape; the
+    // counted loop's buffer (at least 80 KB) takes a chunk of its own size, so the reversal leaves
+    // the inner loop's last chunk for it where it pops the buffer, and then pops the outer
+    // loop's values below it.
+    let (n, k) = (10_000usize, 60u64);
+    let x: Vec<f64> = (0..n).map(|i| 0.3 + 0.4 * ((i * 7919) % 1000) as f64 / 1000.0).collect();
+    let value = |x: &[f64]| {
+        let mut x = x.to_vec();
+        let mut o = [0u64; 1];
+        primal([p(&mut x), n as u64, k].as_ptr(), o.as_mut_ptr());
+        f64::from_bits(o[0])
+    };
+    let gradient = |x: &[f64]| {
+        let mut x = x.to_vec();
+        let mut d = vec![0.0; n];
+        let mut o = [0u64; 1];
+        g([p(&mut x), p(&mut d), n as u64, k, f(1.0)].as_ptr(), o.as_mut_ptr());
+        (f64::from_bits(o[0]), d)
+    };
+    let (y, d) = gradient(&x);
+    assert_eq!(y.to_bits(), value(&x).to_bits());
+    assert_eq!(gradient(&x).1, d, "a second call (reusing the chunks) gives the same gradient");
+    let eps = 1e-6;
+    for i in [0, 1, n / 2, n - 2, n - 1] {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[i] += eps;
+        xm[i] -= eps;
+        let fd = (value(&xp) - value(&xm)) / (2.0 * eps);
+        assert!(close(d[i], fd, 1e-5), "i={i}: {} vs {fd}", d[i]);
+    }
+    let v: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { 1.0 } else { -0.5 }).collect();
+    let (mut xs, mut vs) = (x.clone(), v.clone());
+    let (mut dx, mut ddx) = (vec![0.0; n], vec![0.0; n]);
+    let mut out = [0u64; 2];
+    h([p(&mut xs), p(&mut vs), p(&mut dx), p(&mut ddx), n as u64, k, f(1.0)].as_ptr(), out.as_mut_ptr());
+    assert_eq!(dx, d, "forward over reverse: the primal part is the gradient");
+    let shifted = |s: f64| gradient(&x.iter().zip(&v).map(|(a, b)| a + s * b).collect::<Vec<_>>()).1;
+    let (gp, gm) = (shifted(eps), shifted(-eps));
+    for i in [0, 1, n / 2, n - 2, n - 1] {
+        let fd = (gp[i] - gm[i]) / (2.0 * eps);
+        assert!(close(ddx[i], fd, 1e-4), "i={i}: Hv {} vs {fd}", ddx[i]);
+    }
+}
+
+/// Nested counted loops, each with a buffer: the inner loop's block is reserved once per outer
+/// iteration (8 KB each, 800 KB in all), so some start a new chunk; the reversal pops each block
+/// back (`pop_to`), leaving a chunk that an inner block emptied for the chunk of the block below.
+#[test]
+fn nested_loop_buffers_across_chunks() {
+    let ir = r#"
+declare double @llvm.sin.f64(double)
+define double @nest(ptr noalias readonly %x, ptr noalias readonly %w, i64 %m, i64 %n) {
+entry:
+  br label %outer
+outer:
+  %j = phi i64 [ 0, %entry ], [ %j1, %next ]
+  %acc = phi double [ 0.1, %entry ], [ %acc2, %next ]
+  %pw = getelementptr double, ptr %w, i64 %j
+  %wj = load double, ptr %pw
+  br label %inner
+inner:
+  %i = phi i64 [ 0, %outer ], [ %i1, %inner ]
+  %a = phi double [ %acc, %outer ], [ %a1, %inner ]
+  %px = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %px
+  %t = fmul double %xi, %wj
+  %s3 = fmul double %a, 0.001
+  %u = fadd double %t, %s3
+  %su = call double @llvm.sin.f64(double %u)
+  %a1 = fadd double %a, %su
+  %i1 = add nuw i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %inner, label %next
+next:
+  %acc2 = fmul double %a1, 0.01
+  %j1 = add nuw i64 %j, 1
+  %again = icmp ult i64 %j1, %m
+  br i1 %again, label %outer, label %done
+done:
+  ret double %acc2
+}"#;
+    let c = compile(ir, "nest", vec![RevArg::Duplicated, RevArg::Duplicated, RevArg::Const, RevArg::Const], RevRet::Active, 1).unwrap();
+    let (m, n) = (100usize, 1000usize);
+    let x: Vec<f64> = (0..n).map(|i| 0.001 * ((i * 37) % 100) as f64).collect();
+    let w: Vec<f64> = (0..m).map(|j| 0.5 + 0.01 * j as f64).collect();
+    let value = |x: &[f64], w: &[f64]| {
+        let (mut x, mut w) = (x.to_vec(), w.to_vec());
+        let mut o = [0u64; 1];
+        (c.primal)([p(&mut x), p(&mut w), m as u64, n as u64].as_ptr(), o.as_mut_ptr());
+        f64::from_bits(o[0])
+    };
+    for _ in 0..2 {
+        let (mut xs, mut ws) = (x.clone(), w.clone());
+        let (mut dx, mut dw) = (vec![0.0; n], vec![0.0; m]);
+        let mut o = [0u64; 1];
+        (c.grad)([p(&mut xs), p(&mut dx), p(&mut ws), p(&mut dw), m as u64, n as u64, f(1.0)].as_ptr(), o.as_mut_ptr());
+        assert_eq!(f64::from_bits(o[0]).to_bits(), value(&x, &w).to_bits());
+        let eps = 1e-6;
+        for i in [0, n / 3, n - 1] {
+            let (mut xp, mut xm) = (x.clone(), x.clone());
+            xp[i] += eps;
+            xm[i] -= eps;
+            let fd = (value(&xp, &w) - value(&xm, &w)) / (2.0 * eps);
+            assert!(fd.abs() > 1e-3 && close(dx[i], fd, 1e-5), "x[{i}]: {} vs {fd}", dx[i]);
+        }
+        for j in [0, m / 2, m - 1] {
+            let (mut wp, mut wm) = (w.clone(), w.clone());
+            wp[j] += eps;
+            wm[j] -= eps;
+            let fd = (value(&x, &wp) - value(&x, &wm)) / (2.0 * eps);
+            assert!(close(dw[j], fd, 1e-5), "w[{j}]: {} vs {fd}", dw[j]);
+        }
+    }
+}

@@ -6,9 +6,10 @@
 //! bytes, reserved on the tape on the edge into its header (one growth check per execution of
 //! the loop, none per iteration). A block of the loop that runs exactly once per iteration
 //! (it dominates the latch and is on no cycle inside the loop) stores each value at
-//! `data + offset + iteration × stride + slot`, where `iteration` is the primary induction
-//! variable's count; the reversal loads it from the same place, with the count it keeps anyway
-//! to run the loop backwards. The offset of the buffer is kept once per execution of the loop
+//! `buffer + iteration × stride + slot`, where `iteration` is the primary induction variable's
+//! count; the reversal loads it from the same place, with the count it keeps anyway to run the
+//! loop backwards (the tape's chunks never move, [`crate::tape`]). The buffer's address is kept
+//! once per execution of the loop
 //! (handed over on its exits like [`Gen::fetch_per_loop`]'s values), and the reversal pops the
 //! buffer, with everything above it, when it leaves the loop through its preheader.
 //!
@@ -28,9 +29,9 @@ pub(super) struct LoopBuffer {
     trip: TripBound,
     /// The forward block on the edge into the header: where the buffer is reserved.
     enter: Block,
-    /// The buffer's offset in the tape: forward slot, reverse slot.
-    fwd_off: Value,
-    rev_off: Value,
+    /// The buffer's address (on the tape, which never moves it): forward slot, reverse slot.
+    fwd_base: Value,
+    rev_base: Value,
     /// Bytes of a row so far: values at their natural alignment (a flag takes one byte, not a
     /// tape entry's eight).
     stride: u64,
@@ -87,10 +88,9 @@ impl Gen<'_> {
                     e
                 }
             };
-            let i64t = Type::i64(ctx);
-            let fwd_off = self.fwd_slots_b.alloca(i64t);
-            let rev_off = self.slots_b.alloca(i64t);
-            self.buffers[li] = Some(LoopBuffer { trip, enter, fwd_off, rev_off, stride: 0, loads: Vec::new(), leaves: Vec::new() });
+            let fwd_base = self.fwd_slots_b.alloca(Type::ptr(ctx));
+            let rev_base = self.slots_b.alloca(Type::ptr(ctx));
+            self.buffers[li] = Some(LoopBuffer { trip, enter, fwd_base, rev_base, stride: 0, loads: Vec::new(), leaves: Vec::new() });
         }
         // Blocks that run exactly once per iteration of their innermost counted loop (they
         // dominate its latch, and lie on no cycle inside it), when that loop has a buffer. A
@@ -173,14 +173,14 @@ impl Gen<'_> {
     /// Where the value at byte `at` of the current row of loop `li`'s buffer lives.
     fn buffer_address(&self, b: &Builder, li: usize, at: u64, forward: bool) -> Value {
         let m = self.module();
-        let i64t = Type::i64(context_of(m));
+        let ctx = context_of(m);
+        let i64t = Type::i64(ctx);
         let buf = self.buffers[li].as_ref().unwrap();
-        let (local, off_slot) = if forward { (self.fwd_local, buf.fwd_off) } else { (self.rev_local, buf.rev_off) };
-        let data = tape::data(m, b, local);
-        let off = b.load(i64t, off_slot);
+        let slot = if forward { buf.fwd_base } else { buf.rev_base };
+        let base = b.load(Type::ptr(ctx), slot);
         let count = self.iteration_count(b, li, forward);
-        let row = b.add(off, b.mul(count, i64t.const_int(row_bytes(buf.stride))));
-        b.gep(Type::i8(context_of(m)), data, &[b.add(row, i64t.const_int(at))])
+        let row = b.mul(count, i64t.const_int(row_bytes(buf.stride)));
+        b.gep(Type::i8(ctx), base, &[b.add(row, i64t.const_int(at))])
     }
 
     /// The loops whose buffer holds something (a loop whose reversal needs nothing from its
@@ -195,10 +195,9 @@ impl Gen<'_> {
     pub(super) fn finish_buffers(&mut self) {
         let m = self.module();
         let ctx = context_of(m);
-        let i64t = Type::i64(ctx);
         for li in self.used_buffers() {
             let buf = self.buffers[li].as_ref().unwrap();
-            let (fwd_off, rev_off) = (buf.fwd_off, buf.rev_off);
+            let (fwd_base, rev_base) = (buf.fwd_base, buf.rev_base);
             let (loads, leaves) = (buf.loads.clone(), buf.leaves.clone());
             let b = Builder::new(ctx);
             // Reverse: loads addressed by the iteration being reversed.
@@ -212,11 +211,11 @@ impl Gen<'_> {
                     Some(i) => b.position_before(i),
                     None => b.position_at_end(leave),
                 }
-                let off = b.load(i64t, rev_off);
-                tape::pop_to(m, &b, self.rev_local, off);
+                let base = b.load(Type::ptr(ctx), rev_base);
+                tape::pop_to(m, &b, self.rev_local, base);
             }
-            // The offset is kept once per execution of the loop (the type is what counts).
-            self.loop_kept[li].push((i64t.zero(), fwd_off, rev_off));
+            // The address is kept once per execution of the loop (the type is what counts).
+            self.loop_kept[li].push((Type::ptr(ctx).zero(), fwd_base, rev_base));
             self.stats.buffered_loops += 1;
         }
     }
@@ -231,14 +230,14 @@ impl Gen<'_> {
         let i64t = Type::i64(ctx);
         for li in self.used_buffers() {
             let buf = self.buffers[li].as_ref().unwrap();
-            let (trip, enter, fwd_off, stride) = (buf.trip, buf.enter, buf.fwd_off, row_bytes(buf.stride));
+            let (trip, enter, fwd_base, stride) = (buf.trip, buf.enter, buf.fwd_base, row_bytes(buf.stride));
             let b = Builder::new(ctx);
             b.position_before(enter.terminator().expect("the edge into a loop ends in its branch"));
             let visits = self.visits(&b, &trip);
             let most = i64t.const_int(MAX_BUFFER_BYTES / stride);
             let visits = b.select(b.icmp(IntPredicate::LLVMIntULT, visits, most), visits, most);
-            let off = tape::reserve_block(m, &b, self.fwd_local, b.mul(visits, i64t.const_int(stride)));
-            b.store(off, fwd_off);
+            let base = tape::reserve_block(m, &b, self.fwd_local, b.mul(visits, i64t.const_int(stride)));
+            b.store(base, fwd_base);
             self.tape_used = true;
         }
     }
