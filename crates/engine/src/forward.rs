@@ -597,15 +597,8 @@ impl Gen<'_> {
                 } else if self.activity.is_active(dst) {
                     for k in 0..self.width {
                         let d = self.tan(dst, k).unwrap();
-                        match self.tan(src, k) {
-                            Some(s) if self.activity.is_active(src) => {
-                                self.emit_shadow_like(call, &[(0, d), (1, s)]);
-                            }
-                            _ => {
-                                let len = self.val(args[2]);
-                                self.b.memset(d, Type::i8(context_of(self.module())).zero(), len, 1);
-                            }
-                        }
+                        let s = if self.activity.is_active(src) { self.tan(src, k) } else { None };
+                        self.map.shadow_memcpy(&self.b, call, d, s, false);
                     }
                 }
             }

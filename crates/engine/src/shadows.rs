@@ -1,8 +1,8 @@
 //! The layer forward and reverse mode share (the role Enzyme's `GradientUtils` plays): the map
 //! from primal values and blocks to their copies in the derivative, the shadows of primal values
 //! (one per lane), clones of primal instructions, the parameters' copies and shadows, and shadow
-//! memory for what the primal allocates (stack slots, heap blocks, `realloc`) or fills
-//! (`memset`).
+//! memory for what the primal allocates (stack slots, heap blocks, `realloc`), fills (`memset`)
+//! or copies (`memcpy`).
 //!
 //! Both transformations hold one [`Mapping`] and ask it, so a value has the same shadow in a
 //! forward derivative and in a reverse one. What differs between the modes stays with them:
@@ -182,6 +182,25 @@ impl Mapping {
             ov.push((2, b.select(eq, len.ty().zero(), len)));
         }
         self.emit_shadow_like(b, call, &ov)
+    }
+
+    /// The shadow of the `memcpy`/`memmove` `call` through the shadows `d` of its destination
+    /// and `s` of its source: the same copy between the shadows, or zeros where the source has
+    /// no shadow (constant data); none of it where `guarded` finds `d` to be the destination
+    /// itself (constant memory that is its own shadow).
+    pub(crate) fn shadow_memcpy(&self, b: &Builder, call: Value, d: Value, s: Option<Value>, guarded: bool) {
+        let args = call.call_args();
+        let mut len = self.val(args[2]);
+        if guarded {
+            let eq = runtime_activity::same(b, d, self.val(args[0]));
+            len = b.select(eq, len.ty().zero(), len);
+        }
+        match s {
+            Some(s) => {
+                self.emit_shadow_like(b, call, &[(0, d), (1, s), (2, len)]);
+            }
+            None => zero_fill(b, d, len, 1),
+        }
     }
 
     /// The shadow of `realloc` `call` in one lane, moved to a fresh block: a zeroed block of the

@@ -32,32 +32,20 @@ impl Gen<'_> {
                             for k in 0..self.width {
                                 let d = self.shadow_or_null(args[0], k);
                                 let s = self.shadow(args[1], k);
-                                match s {
-                                    Some(s) if self.guarded(args[0]) => {
-                                        // Constant memory that is its own shadow keeps its
-                                        // bytes; pointers with shadows of their own copied
-                                        // there would lose them.
-                                        let (pd, ps) = (self.val(args[0]), self.val(args[1]));
-                                        let eq = runtime_activity::same(&self.b, d, pd);
-                                        let lost = self.b.and(eq, runtime_activity::differs(&self.b, s, ps));
-                                        let lost = runtime_activity::when_copying(&self.b, lost, self.val(args[2]));
-                                        runtime_activity::check(self.module(), &self.b, lost, &self.engine.lost_derivative_text(self.primal));
-                                        let len = self.len_unless_same(d, pd, self.val(args[2]));
-                                        self.emit_shadow_like(call, &[(0, d), (1, s), (2, len)]);
-                                    }
-                                    Some(s) => {
-                                        self.emit_shadow_like(call, &[(0, d), (1, s)]);
-                                    }
-                                    None => {
-                                        // Copied from memory without a shadow (constant data):
-                                        // its pointers have no shadows, never the primal's own.
-                                        let mut len = self.val(args[2]);
-                                        if self.guarded(args[0]) {
-                                            len = self.len_unless_same(d, self.val(args[0]), len);
-                                        }
-                                        self.b.memset(d, Type::i8(context_of(self.module())).zero(), len, 1);
-                                    }
+                                let guarded = self.guarded(args[0]);
+                                if let (Some(s), true) = (s, guarded) {
+                                    // Constant memory that is its own shadow keeps its bytes;
+                                    // pointers with shadows of their own copied there would
+                                    // lose them.
+                                    let (pd, ps) = (self.val(args[0]), self.val(args[1]));
+                                    let eq = runtime_activity::same(&self.b, d, pd);
+                                    let lost = self.b.and(eq, runtime_activity::differs(&self.b, s, ps));
+                                    let lost = runtime_activity::when_copying(&self.b, lost, self.val(args[2]));
+                                    runtime_activity::check(self.module(), &self.b, lost, &self.engine.lost_derivative_text(self.primal));
                                 }
+                                // Copied from memory without a shadow (constant data): its
+                                // pointers have no shadows, never the primal's own.
+                                self.map.shadow_memcpy(&self.b, call, d, s, guarded);
                             }
                         }
                         Contents::Mixed => self.mixed_copy_forward(call, &args),
