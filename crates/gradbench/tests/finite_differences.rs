@@ -368,8 +368,13 @@ fn ba_jacobian() {
     for (n, m, p, zero) in [(2, 3, 5, false), (1, 1, 1, false), (2, 2, 3, true)] {
         let pb = ba_problem(&mut rng, n, m, p, zero);
         let mut j = ba::Csr::with_size(p);
-        ba::jacobian(&pb, &ba::identity_seed(), &mut j);
+        ba::jacobian(&pb, &mut j);
         assert_eq!(j.rows[3 * p], 31 * p);
+        // Reverse mode (the timed one) against forward mode, entry by entry.
+        let mut jf = ba::Csr::with_size(p);
+        ba::jacobian_forward(&pb, &ba::identity_seed(), &mut jf);
+        assert_eq!((&j.rows, &j.cols), (&jf.rows, &jf.cols));
+        assert_close("ba reverse vs forward", &j.vals, &jf.vals, 1e-12);
         let ncols = 11 * n + 3 * m + p;
         // Dense Jacobian from the CSR, then each column against finite differences of all 3p
         // residuals with respect to that parameter of the expanded problem.

@@ -3,16 +3,18 @@
 //! i mod m) and nothing exploits the duplication.
 //!
 //! The Jacobian is sparse: each reprojection residual pair depends on 15 parameters (11 camera,
-//! 3 point, 1 weight). Its 2×15 block comes from one forward-mode derivative of width 15
-//! (`Dualv`: the 15 tangent directions are the unit vectors, direction-major in one slice),
-//! and each w_err row from a width-1 forward derivative. The full CSR of all 3p rows is built
-//! in the timed region; the output is the truncated form of §3.3.
+//! 3 point, 1 weight). Its 2×15 block has two rows: they come from one reverse-mode derivative
+//! of width 2 (lane r seeds residual r and receives row r), two reverse sweeps where forward
+//! mode needs 15 directions ([`jacobian_forward`], the cross-check: one forward derivative of
+//! width 15, `Dualv`, the unit vectors direction-major in one slice). Each w_err row comes from
+//! a width-1 forward derivative. The full CSR of all 3p rows is built in the timed region; the
+//! output is the truncated form of §3.3.
 
 use crate::protocol::{num, nums, parse, Evaluation, Runs};
 #[cfg(not(feature = "nightly"))]
-use oxidase::autodiff::autodiff_forward;
+use oxidase::autodiff::{autodiff_forward, autodiff_reverse};
 #[cfg(feature = "nightly")]
-use std::autodiff::autodiff_forward;
+use std::autodiff::{autodiff_forward, autodiff_reverse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -106,6 +108,14 @@ pub fn reproj_packed(p: &[f64], feat: &[f64], out: &mut [f64]) {
     reproj(&p[0..11], &p[11..14], p[14], feat, out);
 }
 
+/// `reproj` with its 15 differentiated parameters packed, by reverse mode at width 2:
+/// `d_reproj_rows(p, dp_0, dp_1, feat, out, dout_0, dout_1)` adds `Jᵀ·dout_r` to `dp_r` (and
+/// zeroes `dout_r`): with `dout_r` the unit vector e_r, `dp_r` receives row r of the 2×15 block.
+#[autodiff_reverse(d_reproj_rows, 2, Duplicated, Const, Duplicated)]
+pub fn reproj_rows(p: &[f64], feat: &[f64], out: &mut [f64]) {
+    reproj(&p[0..11], &p[11..14], p[14], feat, out);
+}
+
 /// `1 − w²`; `d_w_err(w, 1)` = (value, derivative).
 #[autodiff_forward(d_w_err, Dual, Dual)]
 pub fn w_err(w: f64) -> f64 {
@@ -149,34 +159,36 @@ pub fn identity_seed() -> Vec<f64> {
     seed
 }
 
-/// Fill `j` (sized by `Csr::with_size(p)`) with the Jacobian of all 3p residuals.
-pub fn jacobian(pb: &Problem, seed: &[f64], j: &mut Csr) {
-    let (n, m, p) = (pb.n, pb.m, pb.p);
-    let mut params = [0.0; 15];
-    let mut out = [0.0; 2];
-    let mut dout = [0.0; 30];
-    for i in 0..p {
-        let (c, pt) = (pb.obs[2 * i], pb.obs[2 * i + 1]);
-        params[..11].copy_from_slice(&pb.cams[11 * c..11 * c + 11]);
-        params[11..14].copy_from_slice(&pb.points[3 * pt..3 * pt + 3]);
-        params[14] = pb.weights[i];
-        d_reproj_packed(&params, seed, &pb.feats[2 * i..2 * i + 2], &mut out, &mut dout);
-        for r in 0..2 {
-            let row = 2 * i + r;
-            let at = 15 * row;
-            j.rows[row] = at;
-            for k in 0..11 {
-                j.cols[at + k] = 11 * c + k;
-            }
-            for k in 0..3 {
-                j.cols[at + 11 + k] = 11 * n + 3 * pt + k;
-            }
-            j.cols[at + 14] = 11 * n + 3 * m + i;
-            for k in 0..15 {
-                j.vals[at + k] = dout[2 * k + r];
-            }
+/// The columns of the block of observation `i` (camera `c`, point `pt`) in the rows of its two
+/// residuals, and those rows' starts.
+fn block_pattern(pb: &Problem, i: usize, j: &mut Csr) {
+    let (n, m) = (pb.n, pb.m);
+    let (c, pt) = (pb.obs[2 * i], pb.obs[2 * i + 1]);
+    for r in 0..2 {
+        let row = 2 * i + r;
+        let at = 15 * row;
+        j.rows[row] = at;
+        for k in 0..11 {
+            j.cols[at + k] = 11 * c + k;
         }
+        for k in 0..3 {
+            j.cols[at + 11 + k] = 11 * n + 3 * pt + k;
+        }
+        j.cols[at + 14] = 11 * n + 3 * m + i;
     }
+}
+
+/// The 15 parameters of observation `i`: its camera, its point, its weight.
+fn packed(pb: &Problem, i: usize, params: &mut [f64; 15]) {
+    let (c, pt) = (pb.obs[2 * i], pb.obs[2 * i + 1]);
+    params[..11].copy_from_slice(&pb.cams[11 * c..11 * c + 11]);
+    params[11..14].copy_from_slice(&pb.points[3 * pt..3 * pt + 3]);
+    params[14] = pb.weights[i];
+}
+
+/// The w_err rows (after the 2p reprojection rows) and the end of the CSR.
+fn w_err_rows(pb: &Problem, j: &mut Csr) {
+    let (n, m, p) = (pb.n, pb.m, pb.p);
     for i in 0..p {
         let at = 30 * p + i;
         j.rows[2 * p + i] = at;
@@ -184,6 +196,46 @@ pub fn jacobian(pb: &Problem, seed: &[f64], j: &mut Csr) {
         j.vals[at] = d_w_err(pb.weights[i], 1.0).1;
     }
     j.rows[3 * p] = 31 * p;
+}
+
+/// Fill `j` (sized by `Csr::with_size(p)`) with the Jacobian of all 3p residuals: each 2×15
+/// block by reverse mode, both rows in one call ([`reproj_rows`]).
+pub fn jacobian(pb: &Problem, j: &mut Csr) {
+    let mut params = [0.0; 15];
+    let mut out = [0.0; 2];
+    let (mut row0, mut row1) = ([0.0; 15], [0.0; 15]);
+    for i in 0..pb.p {
+        packed(pb, i, &mut params);
+        row0.fill(0.0);
+        row1.fill(0.0);
+        let (mut seed0, mut seed1) = ([1.0, 0.0], [0.0, 1.0]);
+        d_reproj_rows(&params, &mut row0, &mut row1, &pb.feats[2 * i..2 * i + 2], &mut out, &mut seed0, &mut seed1);
+        block_pattern(pb, i, j);
+        let at = 30 * i;
+        j.vals[at..at + 15].copy_from_slice(&row0);
+        j.vals[at + 15..at + 30].copy_from_slice(&row1);
+    }
+    w_err_rows(pb, j);
+}
+
+/// [`jacobian`] by forward mode: each 2×15 block from one derivative of width 15 with the
+/// directions `seed` ([`identity_seed`]).
+pub fn jacobian_forward(pb: &Problem, seed: &[f64], j: &mut Csr) {
+    let mut params = [0.0; 15];
+    let mut out = [0.0; 2];
+    let mut dout = [0.0; 30];
+    for i in 0..pb.p {
+        packed(pb, i, &mut params);
+        d_reproj_packed(&params, seed, &pb.feats[2 * i..2 * i + 2], &mut out, &mut dout);
+        block_pattern(pb, i, j);
+        for r in 0..2 {
+            let at = 15 * (2 * i + r);
+            for k in 0..15 {
+                j.vals[at + k] = dout[2 * k + r];
+            }
+        }
+    }
+    w_err_rows(pb, j);
 }
 
 /// The first 30 entries followed by the last one (§3.3), as Python's `a[:30] + [a[-1]]`.
@@ -210,9 +262,8 @@ pub fn evaluate(function: &str, input: &Value) -> Evaluation {
             Ok((out, t))
         }
         "jacobian" => {
-            let seed = identity_seed();
             let mut j = Csr::with_size(pb.p);
-            let t = runs.repeat(|| jacobian(black_box(&pb), &seed, &mut j));
+            let t = runs.repeat(|| jacobian(black_box(&pb), &mut j));
             nums(&j.vals)?;
             let out = json!({
                 "rows": truncated(&j.rows),
