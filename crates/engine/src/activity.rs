@@ -507,13 +507,11 @@ impl Analyzer<'_> {
             {
                 self.mark(call);
             }
-            // The callee may write derivative data through any pointer it receives: give
-            // local memory passed to it a shadow.
-            for &a in args {
-                if a.ty().is_pointer() && !self.active(a) {
-                    self.require(a, false, Need::Mirror, call);
-                }
-            }
+            // Nothing more for the other pointers passed: what the callee writes or keeps
+            // through them it requires above (strictly), under exactly this pattern. Giving
+            // every local object passed along a shadow "in case" made a `Const` argument stored
+            // into one (the stable route's tuple of `Const` arguments handed to a derivative)
+            // its own shadow, and the whole derivative guarded at run time.
         }
     }
 
