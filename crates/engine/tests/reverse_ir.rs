@@ -1916,3 +1916,52 @@ done:
         }
     }
 }
+
+/// A `Const` pointer stored into a local object that is only passed to a differentiated call
+/// (the stable route's tuple of `Const` arguments handed to a derivative): the callee only
+/// reads through it, so neither the object nor the `Const` argument needs a shadow, and the
+/// derivative has no run-time activity checks. Forward and reverse mode, against closed forms.
+#[test]
+fn const_pointer_in_a_local_passed_to_a_call_needs_no_shadow() {
+    use oxidase_engine::{ArgActivity, ForwardKey};
+    let ir = r#"
+define internal void @callee(ptr noalias readonly %consts, ptr %x, ptr %out) {
+  %p = load ptr, ptr %consts
+  %c = load double, ptr %p
+  %xv = load double, ptr %x
+  %m = fmul double %c, %xv
+  %m2 = fmul double %m, %xv
+  store double %m2, ptr %out
+  ret void
+}
+define void @caller(ptr %data, ptr %x, ptr %out) {
+  %t = alloca ptr
+  store ptr %data, ptr %t
+  call void @callee(ptr %t, ptr %x, ptr %out)
+  ret void
+}"#;
+    // No run-time activity in either mode's derivative.
+    oxidase_llvm::jit::initialize_native_target();
+    let ctx = Context::new();
+    let owned = ctx.parse_ir(&format!("{HEADER}{ir}"), "test").unwrap();
+    let m = owned.raw();
+    let function = module::get_function(m, "caller").unwrap();
+    let mut engine = Engine::new(m, Options::default());
+    engine.forward(&ForwardKey { function, args: vec![ArgActivity::Const, ArgActivity::Dual, ArgActivity::Dual], width: 1, runtime_activity: false }).unwrap();
+    engine
+        .reverse(&ReverseKey { function, args: vec![RevArg::Const, RevArg::Duplicated, RevArg::Duplicated], ret: RevRet::Const, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false })
+        .unwrap();
+    drop(engine);
+    let text = module::print_module(m);
+    assert!(!text.contains("oxidase.ra."), "run-time activity in:\n{text}");
+    // Forward: out' = 2·c·x·x'.
+    let c = compile_forward(ir, "caller", vec![ArgActivity::Const, ArgActivity::Dual, ArgActivity::Dual], 1).unwrap();
+    let (mut data, mut x, mut dx, mut out, mut dout) = ([1.5], [0.7], [2.0], [0.0], [0.0]);
+    (c.grad)([p(&mut data), p(&mut x), p(&mut dx), p(&mut out), p(&mut dout)].as_ptr(), [0u64; 1].as_mut_ptr());
+    assert!(close(out[0], 1.5 * 0.7 * 0.7, 1e-15) && close(dout[0], 2.0 * 1.5 * 0.7 * 2.0, 1e-15), "{out:?} {dout:?}");
+    // Reverse: x̄ += 2·c·x·out̄, out̄ consumed.
+    let r = compile(ir, "caller", vec![RevArg::Const, RevArg::Duplicated, RevArg::Duplicated], RevRet::Const, 1).unwrap();
+    let (mut xb, mut outb) = ([0.25], [3.0]);
+    (r.grad)([p(&mut data), p(&mut x), p(&mut xb), p(&mut out), p(&mut outb)].as_ptr(), [0u64; 1].as_mut_ptr());
+    assert!(close(xb[0], 0.25 + 2.0 * 1.5 * 0.7 * 3.0, 1e-15), "{xb:?}");
+}
