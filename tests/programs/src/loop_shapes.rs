@@ -2,8 +2,9 @@
 //! (`rev()`), `step_by`, an `i32` counter in a `while`, zipped slice iterators, a triangular
 //! nest (the inner bound is the outer variable), an early `break`, and a helper that is not
 //! inlined, runs a data-dependent `while` and keeps its own values while the caller's loop is
-//! running (its tape grows, and moves, in the middle of the loop). Long enough that every
-//! buffer outgrows the first tape block. Checked against finite differences and forward mode.
+//! running (its values go on the tape above the caller's loop buffer). Chunk boundaries are
+//! crossed in the engine's own tests (`reverse_ir::chunked_tape_across_many_chunks`). Checked
+//! against finite differences and forward mode.
 use crate::ad::{autodiff_forward, autodiff_reverse};
 use crate::check::{assert_close, fd_gradient};
 
