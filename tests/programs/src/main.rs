@@ -54,6 +54,7 @@ mod gauss_pivot;
 mod mixed_precision;
 mod holt_forecast;
 mod loop_shapes;
+mod implicit_euler;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -103,6 +104,7 @@ fn main() {
         ("mixed_precision", mixed_precision::run),
         ("holt_forecast", holt_forecast::run),
         ("loop_shapes", loop_shapes::run),
+        ("implicit_euler", implicit_euler::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
