@@ -402,4 +402,5 @@ ir_tests! {
     loops => "loops.ll",
     modref => "modref.ll",
     buffers => "buffers.ll",
+    skip => "skip.ll",
 }

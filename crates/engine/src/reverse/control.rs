@@ -95,10 +95,10 @@ impl Gen<'_> {
         }
     }
 
-    /// Splits each exit edge of the counted loops in the forward function and saves the
-    /// induction variable (and a non-constant start) there.
-    pub(super) fn save_loop_exits(&mut self) {
-        let m = self.module();
+    /// Splits each exit edge of the counted loops in the forward function (its induction
+    /// variable is saved there once the reversal is planned: [`Gen::save_loop_exits`]), and
+    /// makes the reversal's slots for the variables.
+    pub(super) fn split_loop_exits(&mut self) {
         // An edge that leaves several loops at once is split once; each loop saves there.
         let mut split: HashMap<(Block, Block), Block> = HashMap::new();
         for (li, l) in self.loops.clone().into_iter().enumerate() {
@@ -109,14 +109,33 @@ impl Gen<'_> {
                 if !self.activity.returning.contains(&o) {
                     continue;
                 }
-                let target = self.map.bmap[&o];
-                let e = match split.get(&(x, o)) {
-                    Some(&e) => {
-                        self.b.position_before(e.terminator().expect("a split edge ends in its branch"));
-                        e
-                    }
-                    None => self.split_forward_edge(x, target, "loop.exit"),
-                };
+                if !split.contains_key(&(x, o)) {
+                    let target = self.map.bmap[&o];
+                    let e = self.split_forward_edge(x, target, "loop.exit");
+                    self.b.br(target);
+                    split.insert((x, o), e);
+                    self.edge_from.insert((x, o), e);
+                }
+                self.loop_exits.entry((x, o)).or_default().push((li, None));
+            }
+        }
+    }
+
+    /// Once the reversal is planned: on the exit edges of each loop it runs backwards
+    /// (`reversed[li]`), the forward sweep saves the induction variable (and a non-constant
+    /// start); a loop whose reversal does nothing saves nothing and is not entered backwards.
+    pub(super) fn save_loop_exits(&mut self, reversed: &[bool]) {
+        let m = self.module();
+        for (li, l) in self.loops.clone().into_iter().enumerate() {
+            let rstart = self.loop_slots[li].1;
+            for &(x, o) in &l.exits {
+                let Some(exits) = self.loop_exits.get_mut(&(x, o)) else { continue };
+                if !reversed[li] {
+                    exits.retain(|(k, _)| *k != li);
+                    continue;
+                }
+                let e = self.edge_from[&(x, o)];
+                self.b.position_before(e.terminator().expect("a split edge ends in its branch"));
                 let mut vals = vec![self.val(l.iv)];
                 if rstart.is_some() {
                     vals.push(self.val(l.start));
@@ -132,13 +151,13 @@ impl Gen<'_> {
                     self.tape_tags(tape::push(m, &self.b, self.fwd_local, &vals));
                     None
                 };
-                if split.insert((x, o), e).is_none() {
-                    self.b.br(target);
+                let exits = self.loop_exits.get_mut(&(x, o)).expect("listed above");
+                if let Some(entry) = exits.iter_mut().find(|(k, _)| *k == li) {
+                    entry.1 = slots;
                 }
-                self.edge_from.insert((x, o), e);
-                self.loop_exits.entry((x, o)).or_default().push((li, slots));
             }
         }
+        self.loop_exits.retain(|_, exits| !exits.is_empty());
     }
 
     /// A new forward block on the edge from primal block `x` (its terminator) to the forward
@@ -180,13 +199,14 @@ impl Gen<'_> {
 
     // ---- value lookup ----
 
-    pub(super) fn reverse_block(&mut self, b: Block, exit: Block) {
+    /// First pass over a block: the reversal of its instructions (phis aside), into its reverse
+    /// blocks. Whether that emitted anything decides if the block is reversed at all
+    /// ([`Gen::plan_reversal`]).
+    pub(super) fn reverse_instructions(&mut self, b: Block) {
         self.current = Some(b);
-        let (head, body) = (self.rhead[&b], self.rbody[&b]);
-        self.hb.position_at_end(head);
-        self.b.position_at_end(body);
-        let insts = b.instructions();
-        for &inst in insts.iter().rev() {
+        self.hb.position_at_end(self.rhead[&b]);
+        self.b.position_at_end(self.rbody[&b]);
+        for inst in b.instructions().into_iter().rev() {
             if inst.opcode() == Opcode::LLVMPHI {
                 continue;
             }
@@ -195,11 +215,102 @@ impl Gen<'_> {
                 return;
             }
         }
+        self.current = None;
+    }
+
+    /// Whether the reversal of `b` does something: its instructions' reversal emitted code, or
+    /// it hands adjoints of phis to their incoming values.
+    pub(super) fn reversal_works(&self, b: Block) -> bool {
+        self.rhead[&b].first_instruction().is_some()
+            || self.rbody[&b].first_instruction().is_some()
+            || b.instructions().into_iter().any(|i| i.opcode() == Opcode::LLVMPHI && self.has_adjoint(i))
+    }
+
+    /// The reversed blocks the reversal of `b` can go on to: the last reversed block run before
+    /// `b`, over paths through blocks that are not reversed. When every unique predecessor is
+    /// reversed, exactly those, in their order (the `choice` phi's indices).
+    pub(super) fn reverse_preds(&self, b: Block, reversed: &HashSet<Block>) -> Vec<Block> {
+        let preds = self.unique_preds(b);
+        if preds.iter().all(|p| reversed.contains(p)) {
+            return preds;
+        }
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut work = preds;
+        work.reverse();
+        while let Some(p) = work.pop() {
+            if !seen.insert(p) {
+                continue;
+            }
+            if reversed.contains(&p) {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            } else {
+                let mut more = self.unique_preds(p);
+                more.reverse();
+                work.extend(more);
+            }
+        }
+        out
+    }
+
+    /// Which returning blocks are reversed. A block whose reversal does nothing (integer
+    /// bookkeeping, a loop that only fills an index table, the branches around such code) is
+    /// skipped: the reversal of the next reversed block goes straight to that of the previous
+    /// one, and nothing is recorded for the skipped blocks (no `choice`, no loop counter, no
+    /// buffer rows). Reversed besides the blocks with work: the entry and the returns; the
+    /// predecessors of a block with phi adjoints (each incoming value gets its own); the
+    /// predecessors of a block that could be reached from several reversed blocks (its
+    /// `choice` tells them apart); and, for a counted loop with anything reversed inside, its
+    /// header, latch, preheader and both ends of its exits (its reversal runs by its counter).
+    pub(super) fn plan_reversal(&self, rev_order: &[Block]) -> HashSet<Block> {
+        let returning = |b: &Block| self.activity.returning.contains(b);
+        let mut reversed: HashSet<Block> = rev_order.iter().copied().filter(|&b| self.reversal_works(b) || is_return(b)).collect();
+        if let Some(&entry) = rev_order.first() {
+            if self.primal.blocks().first() == Some(&entry) {
+                reversed.insert(entry);
+            }
+        }
+        loop {
+            let mut add: Vec<Block> = Vec::new();
+            for &b in rev_order.iter().filter(|b| reversed.contains(b)) {
+                let phis = b.instructions().into_iter().any(|i| i.opcode() == Opcode::LLVMPHI && self.has_adjoint(i));
+                if phis || self.reverse_preds(b, &reversed).len() > 1 {
+                    add.extend(self.unique_preds(b));
+                }
+            }
+            for l in &self.loops {
+                if !l.body.iter().any(|b| reversed.contains(b)) {
+                    continue;
+                }
+                add.extend([l.header, l.latch, l.preheader]);
+                for &(x, o) in &l.exits {
+                    if returning(&o) {
+                        add.extend([x, o]);
+                    }
+                }
+            }
+            let before = reversed.len();
+            reversed.extend(add.into_iter().filter(returning));
+            if reversed.len() == before {
+                return reversed;
+            }
+        }
+    }
+
+    /// Second pass over a reversed block: its phis' adjoints, then the jump to the reversal of
+    /// the block that ran before it (`preds`: [`Gen::reverse_preds`]).
+    pub(super) fn reverse_control(&mut self, b: Block, exit: Block, preds: Vec<Block>) {
+        self.current = Some(b);
+        let (head, body) = (self.rhead[&b], self.rbody[&b]);
+        self.hb.position_at_end(head);
+        self.b.position_at_end(body);
+        let insts = b.instructions();
         // Phis: read their adjoints, then hand them to the incoming values on the way out.
         let phis: Vec<Value> = insts.iter().copied().filter(|i| i.opcode() == Opcode::LLVMPHI && self.has_adjoint(*i)).collect();
         let phi_adj: Vec<(Value, Vec<Value>)> = phis.iter().map(|&p| (p, self.take_adjoint(p))).collect();
         let ctx = context_of(self.module());
-        let preds = self.unique_preds(b);
         if let (Some(li), 2) = (self.counted_header(b), preds.len()) {
             // Back to the latch unless this was the first iteration (the variable is at its
             // start); the previous iteration's variable is one step back.
@@ -233,6 +344,7 @@ impl Gen<'_> {
             self.phi_edge(b, preds[0], &phi_adj);
             self.b.br(self.rhead[&preds[0]]);
         } else {
+            debug_assert_eq!(preds, self.unique_preds(b), "a choice tells immediate predecessors apart");
             let ch = self.fetch(self.choice[&b]);
             let from = self.b.insert_block();
             let mut cases = Vec::new();

@@ -209,6 +209,8 @@ struct CacheStats {
     /// Bytes pushed per execution of every cyclic block once (a loop iteration's cost).
     tape_bytes: u64,
     recomputed: usize,
+    /// Returning blocks whose reversal does nothing: not reversed ([`Gen::plan_reversal`]).
+    skipped: usize,
     /// Values kept once per execution of a loop (not per iteration).
     loop_kept: usize,
     /// Values kept per iteration in loop buffers, and the loops with a buffer.
@@ -345,7 +347,7 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
     if g.engine.options.print_perf && g.engine.wants_report(primal) {
         let st = &g.stats;
         let line = format!(
-            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} kept once per loop execution, {} in buffers of {} loops sized by their trip counts, {} on the tape ({} bytes per pass through the loops), {} recomputed",
+            "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} kept once per loop execution, {} in buffers of {} loops sized by their trip counts, {} on the tape ({} bytes per pass through the loops), {} recomputed; {} blocks with nothing to reverse skipped",
             crate::error::demangle(&primal.name()),
             st.slots,
             st.loop_kept,
@@ -353,7 +355,8 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
             st.buffered_loops,
             st.taped,
             st.tape_bytes,
-            st.recomputed
+            st.recomputed,
+            st.skipped
         );
         g.engine.report.push(line);
         for line in g.loop_report() {
@@ -475,7 +478,7 @@ impl Gen<'_> {
                 }
             }
         }
-        self.save_loop_exits();
+        self.split_loop_exits();
         self.plan_buffers(&cfg);
         self.fill_phis();
         for l in self.modref.invariant_loads() {
@@ -529,9 +532,23 @@ impl Gen<'_> {
         }
         let exit = Block::append(ctx, self.rev_fn, "rev.exit");
         for &b in &rev_order {
-            self.reverse_block(b, exit);
+            self.reverse_instructions(b);
             if !self.errors.is_empty() {
                 return;
+            }
+        }
+        let reversed = self.plan_reversal(&rev_order);
+        let loops_reversed: Vec<bool> = self.loops.iter().map(|l| l.body.iter().any(|b| reversed.contains(b))).collect();
+        self.save_loop_exits(&loops_reversed);
+        for &b in &rev_order {
+            if reversed.contains(&b) {
+                let preds = self.reverse_preds(b, &reversed);
+                self.reverse_control(b, exit, preds);
+            } else {
+                // Nothing to reverse: its (empty) reverse blocks go.
+                self.rhead.remove(&b).expect("made above").delete();
+                self.rbody.remove(&b).expect("made above").delete();
+                self.stats.skipped += 1;
             }
         }
         self.finish_exit(exit);

@@ -17,8 +17,8 @@
 ; CHECK: define internal { double } @gmm.oxidase.rev{{[0-9]+}}
 ; CHECK: load double, ptr %{{[0-9]+}}, align 8, !alias.scope !{{[0-9]+}}, !noalias !{{[0-9]+}}
 ; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"tape"}
-; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadow of object 1"}
-; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadow of object 2"}
+; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadow of object {{[0-9]+}}"}
+; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadow of object {{[0-9]+}}"}
 ; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadows of shared parameters"}
 ; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"primal memory"}
 ; CHECK: mod/ref of gmm:
