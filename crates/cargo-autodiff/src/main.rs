@@ -277,7 +277,12 @@ fn ensure_pass(tc: &Toolchain) -> Result<PathBuf, String> {
         tc.version.lines().next().unwrap_or("this toolchain")
     );
     let llvm_lib = tc.sysroot.join("lib");
-    let build_dir = home.join("build");
+    // One build directory per source tree: cargo tells crates apart by name and version, not
+    // by path, so switching `OXIDASE_SRC` between checkouts in one directory would link a crate
+    // compiled from the other checkout whenever its sources look older.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    src.canonicalize().unwrap_or_else(|_| src.clone()).hash(&mut h);
+    let build_dir = home.join("build").join(format!("{:016x}", h.finish()));
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--release", "--quiet", "-p", "oxidase-linker", "--bins", "--manifest-path"])
         .arg(src.join("Cargo.toml"))

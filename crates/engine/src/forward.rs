@@ -188,6 +188,7 @@ impl Gen<'_> {
             })
             .collect();
         self.map.map_params(self.engine, self.primal, df.params(), &params, self.width);
+        self.map.copy_param_facts(self.primal, df, true, self.runtime);
         df.copy_personality_from(self.primal);
         let order = reverse_post_order(self.primal);
         for &b in &order {

@@ -87,6 +87,60 @@ impl Mapping {
         }
     }
 
+    /// Carries the primal's pointer-parameter facts over to the derivative `df` (after
+    /// [`Mapping::map_params`]), so that the optimizer keeps them once the derivative is inlined
+    /// into its caller (`noalias` becomes scoped alias metadata there): without them a width-28
+    /// forward derivative's lanes could all alias each other and nothing is vectorized.
+    ///
+    /// * A primal parameter keeps `noalias` and `readonly`: the derivative touches primal memory
+    ///   exactly where the primal does.
+    /// * A shadow parameter of a `noalias` primal one is `noalias` in forward mode (its accesses
+    ///   mirror the primal's, through the shadow, and shadows of distinct primal objects are
+    ///   distinct) and `readonly` when the primal one is; in reverse mode the reversal writes
+    ///   adjoints into the shadow of read-only memory, and two shared references to the same
+    ///   memory get the same shadow, so only the shadow of a writable `noalias` parameter (a
+    ///   `&mut`, a `Box`) is `noalias` there.
+    /// * Nothing is added when shadows may be primal pointers (run-time activity), since a shadow
+    ///   and its primal are then the same memory.
+    pub(crate) fn copy_param_facts(&self, primal: Value, df: Value, forward: bool, runtime: bool) {
+        if runtime {
+            return;
+        }
+        let index = |v: Value| -> Option<u32> {
+            if !v.is_argument() || v.parent_function() != df {
+                return None;
+            }
+            df.params().iter().position(|&q| q == v).map(|i| i as u32)
+        };
+        for (i, p) in primal.params().into_iter().enumerate() {
+            let i = i as u32;
+            if !p.ty().is_pointer() || !primal.param_has_attribute(i, "noalias") {
+                continue;
+            }
+            let readonly = primal.param_has_attribute(i, "readonly") || primal.param_has_attribute(i, "readnone");
+            if let Some(j) = self.vmap.get(&p).and_then(|&v| index(v)) {
+                df.add_param_attribute(j, "noalias");
+                if readonly {
+                    df.add_param_attribute(j, "readonly");
+                }
+            }
+            if !forward && readonly {
+                continue;
+            }
+            for &s in self.smap.get(&p).map(|s| s.as_slice()).unwrap_or(&[]) {
+                if self.vmap.get(&p) == Some(&s) {
+                    continue; // its own shadow
+                }
+                if let Some(j) = index(s) {
+                    df.add_param_attribute(j, "noalias");
+                    if forward && readonly {
+                        df.add_param_attribute(j, "readonly");
+                    }
+                }
+            }
+        }
+    }
+
     /// The shadow of `v` in lane `k`, where one is known: a mapped shadow; a global's shadow; a
     /// value that is its own shadow — a function, a null or undefined pointer constant, a null
     /// or dangling address taken out of a constant aggregate (a dev build's `extractvalue

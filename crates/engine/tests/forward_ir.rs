@@ -1361,6 +1361,7 @@ ir_tests! {
     vector_powi => "vector_powi.ll",
     int_operand_from_memory => "int_operand_from_memory.ll",
     float_to_int => "float_to_int.ll",
+    params => "params.ll",
 
     // Engine bugs: each file's header comment describes the bug (expected vs got).
     #[ignore = "engine bug: a callee returning a pointer to a constant global returns a null shadow; the caller's derivative segfaults"]

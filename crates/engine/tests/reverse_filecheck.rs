@@ -403,4 +403,5 @@ ir_tests! {
     modref => "modref.ll",
     buffers => "buffers.ll",
     skip => "skip.ll",
+    facts => "facts.ll",
 }

@@ -783,6 +783,26 @@ impl Value {
         let kind = attribute_kind(name);
         unsafe { LLVMRemoveEnumAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, kind) }
     }
+    /// Lets the optimizer reassociate this floating-point instruction (the `reassoc` fast-math
+    /// flag, added to those it has); nothing for a constant or a non-floating-point value.
+    pub fn allow_reassoc(self) {
+        unsafe {
+            if LLVMIsAInstruction(self.0).is_null() || LLVMCanValueUseFastMathFlags(self.0) == 0 {
+                return;
+            }
+            let f = LLVMGetFastMathFlags(self.0);
+            LLVMSetFastMathFlags(self.0, f | llvm_sys::LLVMFastMathAllowReassoc);
+        }
+    }
+    /// Adds the enum attribute `name` (e.g. "noalias", "readonly") to parameter `i` (0-based).
+    pub fn add_param_attribute(self, i: u32, name: &str) {
+        let kind = attribute_kind(name);
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let a = LLVMCreateEnumAttribute(ctx, kind, 0);
+            LLVMAddAttributeAtIndex(self.0, i + 1, a);
+        }
+    }
     pub fn add_param_type_attribute(self, i: u32, name: &str, ty: Type) {
         let kind = attribute_kind(name);
         unsafe {
