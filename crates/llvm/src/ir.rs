@@ -783,15 +783,16 @@ impl Value {
         let kind = attribute_kind(name);
         unsafe { LLVMRemoveEnumAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, kind) }
     }
-    /// Lets the optimizer reassociate this floating-point instruction (the `reassoc` fast-math
-    /// flag, added to those it has); nothing for a constant or a non-floating-point value.
+    /// Lets the optimizer reassociate this floating-point instruction and ignore the sign of a
+    /// zero (the `reassoc` and `nsz` fast-math flags, added to those it has); nothing for a
+    /// constant or a non-floating-point value.
     pub fn allow_reassoc(self) {
         unsafe {
             if LLVMIsAInstruction(self.0).is_null() || LLVMCanValueUseFastMathFlags(self.0) == 0 {
                 return;
             }
             let f = LLVMGetFastMathFlags(self.0);
-            LLVMSetFastMathFlags(self.0, f | llvm_sys::LLVMFastMathAllowReassoc);
+            LLVMSetFastMathFlags(self.0, f | llvm_sys::LLVMFastMathAllowReassoc | llvm_sys::LLVMFastMathNoSignedZeros);
         }
     }
     /// Adds the enum attribute `name` (e.g. "noalias", "readonly") to parameter `i` (0-based).

@@ -5,10 +5,12 @@ use super::*;
 /// Sum of two adjoints of type `ty` (floats, float vectors, aggregates of them; other leaves are
 /// kept from `a`).
 ///
-/// The sum may be reassociated (`reassoc`): the order in which the contributions to one adjoint
-/// are added is the derivative's own choice, not the primal program's, and leaving it free lets
-/// the optimizer vectorize an adjoint accumulated across a loop (Σ_r L[r][c]·dy[r] for the
-/// reversal of `y[r] += L[r][c]·x[c]`), which would otherwise be one serial chain of additions.
+/// The sum may be reassociated and the sign of a zero ignored (`reassoc nsz`): the order in which
+/// the contributions to one adjoint are added is the derivative's own choice, not the primal
+/// program's, and leaving it free lets the optimizer vectorize an adjoint accumulated across a
+/// loop (Σ_r L[r][c]·dy[r] for the reversal of `y[r] += L[r][c]·x[c]`), which would otherwise be
+/// one serial chain of additions; a zero adjoint is a zero of either sign, so `0.0 + d` (a
+/// shadow cleared by a store's reversal, then accumulated into) folds to `d`.
 pub(crate) fn add_adjoints(b: &Builder, a: Value, d: Value) -> Value {
     let ty = a.ty();
     if ty.is_float_or_float_vector() {

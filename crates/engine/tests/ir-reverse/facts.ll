@@ -63,5 +63,5 @@ done:
 
 ; CHECK-LABEL: define internal {{.*}} @scale.oxidase.rev{{[0-9]+}}(ptr noalias %0, ptr noalias %1, ptr noalias readonly %2, ptr %3, double %4, i64 %5, double %6)
 ; CHECK: {{^}}loop.rev:
-; CHECK: fadd reassoc double
+; CHECK: fadd reassoc nsz double
 ; CHECK-LABEL: define internal {{.*}} @shared.oxidase.rev{{[0-9]+}}(ptr noalias readonly %0, ptr %1, ptr noalias readonly %2, ptr %3, i64 %4, double %5)
