@@ -68,6 +68,10 @@ struct Gen<'e> {
     /// Primal phi → (copy, tangent phis), filled once all blocks exist.
     phis: Vec<(Value, Value, Vec<Value>)>,
     errors: Vec<AdError>,
+    /// Loads and stores of primal memory (copies of the primal's) and of shadow memory (the
+    /// tangent code's), told apart by alias scopes once the body is done.
+    primal_accesses: Vec<Value>,
+    shadow_accesses: Vec<Value>,
 }
 
 /// Fills the body of `derivative` (already declared with [`derivative_type`]).
@@ -126,8 +130,11 @@ pub fn generate(engine: &mut Engine, key: &ForwardKey, derivative: Value) -> Res
         edge_from: HashMap::new(),
         phis: Vec::new(),
         errors: Vec::new(),
+        primal_accesses: Vec::new(),
+        shadow_accesses: Vec::new(),
     };
     g.run(key, derivative);
+    g.attach_scopes();
     if g.errors.is_empty() {
         Ok(())
     } else {
@@ -263,16 +270,54 @@ impl Gen<'_> {
 
     /// Clones `inst` at the builder, remapping operands, then overriding `overrides`.
     fn emit_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        self.map.emit_like(&self.b, inst, overrides)
+        let c = self.map.emit_like(&self.b, inst, overrides);
+        Self::note_access(&mut self.primal_accesses, c);
+        c
     }
 
     /// A clone that computes a shadow: primal-only metadata is dropped.
     fn emit_shadow_like(&mut self, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        self.map.emit_shadow_like(&self.b, inst, overrides)
+        let c = self.map.emit_shadow_like(&self.b, inst, overrides);
+        Self::note_access(&mut self.shadow_accesses, c);
+        c
     }
 
     fn copy_primal(&mut self, inst: Value) -> Value {
-        self.map.copy_primal(&self.b, inst)
+        let c = self.map.copy_primal(&self.b, inst);
+        Self::note_access(&mut self.primal_accesses, c);
+        c
+    }
+
+    fn note_access(list: &mut Vec<Value>, c: Value) {
+        if c.is_instruction() && matches!(c.opcode(), Opcode::LLVMLoad | Opcode::LLVMStore) {
+            list.push(c);
+        }
+    }
+
+    /// Primal memory and shadow memory are disjoint: every copied primal load and store gets
+    /// the scope "primal memory" of a domain of this derivative and is `noalias` with "shadow
+    /// memory", and the tangent code's loads and stores the other way round. (The primal's own
+    /// scopes stay on both: shadows mirror the primal's objects, so what the primal promises
+    /// about two of its accesses holds for their shadows.) This is what lets LLVM keep a
+    /// shadow and the primal memory of the same loop apart where the pointers arrive through
+    /// memory (the stable route's argument tuple, a reverse derivative's shadows differentiated
+    /// again). Nothing is tagged when a shadow may be primal memory (run-time activity).
+    fn attach_scopes(&mut self) {
+        let (primal, shadow) = (std::mem::take(&mut self.primal_accesses), std::mem::take(&mut self.shadow_accesses));
+        if self.runtime || primal.is_empty() || shadow.is_empty() {
+            return;
+        }
+        let ctx = context_of(self.module());
+        let name = crate::error::demangle(&self.primal.name());
+        let domain = oxidase_llvm::new_alias_scope(ctx, None, &format!("oxidase: forward derivative of {name}"));
+        let p = oxidase_llvm::new_alias_scope(ctx, Some(domain), "primal memory");
+        let s = oxidase_llvm::new_alias_scope(ctx, Some(domain), "shadow memory");
+        for (list, own, other) in [(primal, p, s), (shadow, s, p)] {
+            for i in list {
+                i.add_scopes("alias.scope", &[own]);
+                i.add_scopes("noalias", &[other]);
+            }
+        }
     }
 
     // ---- the visitor ----

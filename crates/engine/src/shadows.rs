@@ -89,8 +89,9 @@ impl Mapping {
 
     /// Carries the primal's pointer-parameter facts over to the derivative `df` (after
     /// [`Mapping::map_params`]), so that the optimizer keeps them once the derivative is inlined
-    /// into its caller (`noalias` becomes scoped alias metadata there): without them a width-28
-    /// forward derivative's lanes could all alias each other and nothing is vectorized.
+    /// into its caller (`noalias` becomes scoped alias metadata there): without them the lanes
+    /// of a wide forward derivative, or a shadow and the primal memory beside it, may all alias
+    /// each other as far as LLVM knows.
     ///
     /// * A primal parameter keeps `noalias` and `readonly`: the derivative touches primal memory
     ///   exactly where the primal does.

@@ -8,7 +8,9 @@
 //! memory (guarded accesses, where a shadow may be the primal itself, are not tagged); the
 //! shadow of a fresh heap block or stack slot is a block or slot of its own, kept until the
 //! derivative ends; the shadows of `&mut` parameters are as distinct as the parameters (and
-//! from the shadows of `&T` ones, which share one space since two `&T` may be one object).
+//! from the shadows of `&T` ones, which share one space since two `&T` may be one object); a
+//! pointer read out of a `&T` parameter (a field of the stable route's argument tuple) is the
+//! caller's, so its shadow joins the `&T` parameters' space.
 
 use super::*;
 use crate::modref::Root;
@@ -44,6 +46,10 @@ impl Gen<'_> {
                     true => Space::ShadowOfArg(i),
                     false => Space::ShadowOfSharedArgs,
                 },
+                // A pointer read out of a `&T` parameter (the stable route's argument tuple):
+                // the caller's pointer, since nothing may write that memory during the call; its
+                // shadow may be any caller object a `&T` reaches, like a shared parameter's.
+                Root::Loaded(l) if self.loaded_from_shared_arg(l) => Space::ShadowOfSharedArgs,
                 _ => return None,
             };
             if !out.contains(&s) {
@@ -51,6 +57,22 @@ impl Gen<'_> {
             }
         }
         (!out.is_empty()).then_some(out)
+    }
+
+    /// Whether `load` reads a pointer straight out of `noalias readonly` parameters (not their
+    /// own shadows): memory the caller owns and nobody writes while the derivative runs, so
+    /// the pointer is one the caller put there, never a local object's or the tape's.
+    fn loaded_from_shared_arg(&self, load: Value) -> bool {
+        if !load.is_instruction() || load.opcode() != Opcode::LLVMLoad {
+            return false;
+        }
+        let Some(roots) = self.modref.roots(load.operand(0)) else {
+            return false;
+        };
+        !roots.is_empty()
+            && roots.iter().all(|r| {
+                matches!(*r, Root::Arg(j) if !self.self_shadowed.contains(&(j as usize)) && self.modref.exclusive_arg(j) == Some(false))
+            })
     }
 
     /// Records that the memory access `inst` touches only `spaces`.

@@ -1,7 +1,8 @@
-; Parameter facts carried to the derivative: a `noalias` pointer parameter stays `noalias` (and
+; Memory facts carried to the derivative: a `noalias` pointer parameter stays `noalias` (and
 ; `readonly` if it was) with every lane of its shadow, so that once the derivative is inlined
-; the lanes are known apart (a width-28 Jacobian stage vectorizes); a parameter without
-; `noalias` gets nothing.
+; LLVM still knows the lanes apart; a parameter without
+; `noalias` gets nothing. Copies of primal loads and stores and the tangent code's are told
+; apart by two alias scopes (primal memory, shadow memory) of a domain of the derivative.
 ;
 ; FWD: @axpy width=2 args=dual,dual,const,dual
 ; FWD: @axpy width=1 args=dual,const,const,dual
@@ -58,6 +59,10 @@ done:
 
 ; Width 2: y, its two shadows, x, its two shadows (read only), n, a and its two tangents.
 ; CHECK-LABEL: define internal void @axpy.oxidase.fwd{{[0-9]+}}(ptr noalias %0, ptr noalias %1, ptr noalias %2, ptr noalias readonly %3, ptr noalias readonly %4, ptr noalias readonly %5, i64 %6, double %7, double %8, double %9)
+; Primal memory and shadow memory in scopes of their own: the primal store, then the tangents'.
+; CHECK: store double {{.*}}, !alias.scope ![[P:[0-9]+]], !noalias ![[S:[0-9]+]]
+; CHECK: store double {{.*}}, !alias.scope ![[S]], !noalias ![[P]]
+; CHECK: store double {{.*}}, !alias.scope ![[S]], !noalias ![[P]]
 ; Width 1, x Const: only the primal parameter.
 ; CHECK-LABEL: define internal void @axpy.oxidase.fwd{{[0-9]+}}(ptr noalias %0, ptr noalias %1, ptr noalias readonly %2, i64 %3, double %4, double %5)
 ; CHECK-LABEL: define internal void @plain.oxidase.fwd{{[0-9]+}}(ptr %0, ptr %1, ptr %2, ptr %3, ptr %4, ptr %5, i64 %6, double %7, double %8, double %9)
