@@ -28,6 +28,13 @@ impl Cfg {
         Cfg { order, preds, index, idom }
     }
 
+    /// The immediate dominator of `b` (none for the entry or an unreachable block).
+    pub fn idom(&self, b: Block) -> Option<Block> {
+        let &i = self.index.get(&b)?;
+        let d = self.idom[i];
+        (i != 0 && d != usize::MAX).then(|| self.order[d])
+    }
+
     /// Whether `a` dominates `b` (both reachable).
     pub fn dominates(&self, a: Block, b: Block) -> bool {
         let (Some(&a), Some(&b)) = (self.index.get(&a), self.index.get(&b)) else {

@@ -189,12 +189,79 @@ impl Gen<'_> {
         let choices: Vec<(Block, Value)> = self.choice.iter().map(|(&b, &p)| (b, p)).collect();
         for (b, phi) in choices {
             let uniq = self.unique_preds(b);
+            if let Some((cond, if_true, if_false)) = self.branch_decides(b, &uniq) {
+                // The choice is the dominating branch's condition: a value the reversal can
+                // usually recompute, where a phi would be kept per pass.
+                let first = self.map.bmap[&b].instructions().into_iter().find(|i| i.opcode() != Opcode::LLVMPHI);
+                let bld = Builder::new(ctx);
+                match first {
+                    Some(i) => bld.position_before(i),
+                    None => bld.position_at_end(self.map.bmap[&b]),
+                }
+                let i32t = Type::i32(ctx);
+                let sel = bld.select(self.val(cond), i32t.const_int(if_true as u64), i32t.const_int(if_false as u64));
+                phi.erase();
+                self.choice.insert(b, sel);
+                continue;
+            }
             for &p in self.preds.get(&b).into_iter().flatten() {
                 let Some(&from) = self.edge_from.get(&(p, b)) else { continue };
                 let idx = uniq.iter().position(|&u| u == p).map(|i| i as u64).unwrap_or(0);
                 phi.add_incoming(Type::i32(ctx).const_int(idx), from);
             }
         }
+    }
+
+    /// When the predecessor `b` was entered from is decided by the last run of one conditional
+    /// branch — `b`'s immediate dominator `g` ends in `br i1 c`, every path from its `then`
+    /// side reaches `b` through one of `b`'s two predecessors and every path from its `else`
+    /// side through the other (neither passing `g` again), and `b` cannot come round to itself
+    /// without passing `g` — the branch condition and the two predecessors' indices. A loop
+    /// guard (`for r in col + 1..d` entered or skipped) is the common case.
+    fn branch_decides(&self, b: Block, uniq: &[Block]) -> Option<(Value, usize, usize)> {
+        if uniq.len() != 2 {
+            return None;
+        }
+        let g = *self.idom.get(&b)?;
+        let t = g.terminator()?;
+        if t.opcode() != Opcode::LLVMBr || t.num_operands() != 3 || crate::fold::live_successors(g).len() != 2 {
+            return None;
+        }
+        let succ = t.successors();
+        // Blocks reachable from `from` without entering `g` or `b`; then the predecessors of
+        // `b` among them (or `g` itself when `from` is `b`).
+        let side = |from: Block| -> Vec<Block> {
+            if from == b {
+                return vec![g];
+            }
+            let mut seen: HashSet<Block> = HashSet::new();
+            let mut work = vec![from];
+            while let Some(x) = work.pop() {
+                if x == g || x == b || !seen.insert(x) {
+                    continue;
+                }
+                work.extend(crate::fold::live_successors(x));
+            }
+            uniq.iter().copied().filter(|p| seen.contains(p)).collect()
+        };
+        let (then_preds, else_preds) = (side(succ[0]), side(succ[1]));
+        if then_preds.len() != 1 || else_preds.len() != 1 || then_preds[0] == else_preds[0] {
+            return None;
+        }
+        // `b` again without `g` in between would be entered from wherever the loop came back.
+        let mut seen: HashSet<Block> = HashSet::new();
+        let mut work = crate::fold::live_successors(b);
+        while let Some(x) = work.pop() {
+            if x == b {
+                return None;
+            }
+            if x == g || !seen.insert(x) {
+                continue;
+            }
+            work.extend(crate::fold::live_successors(x));
+        }
+        let index = |p: Block| uniq.iter().position(|&u| u == p);
+        Some((t.operand(0), index(then_preds[0])?, index(else_preds[0])?))
     }
 
     // ---- value lookup ----

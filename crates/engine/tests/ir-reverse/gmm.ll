@@ -28,14 +28,14 @@
 ; CHECK-NEXT: carry: %xcol = load double
 ; CHECK-NEXT: carry: %q = load double
 ; CHECK-NEXT: carry: %qv = load double
-; CHECK: oxidase: reverse derivative of gmm (Combined): {{[0-9]+}} values kept in stack slots, 2 kept once per loop execution, 2 in buffers of 2 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), {{[0-9]+}} recomputed
-; The row loop (depth 4) keeps nothing; per column, which way the column went; per component,
-; qx[j] for the sum of squares: both in buffers reserved when the loop is entered (the choice
-; in 4 bytes, not a tape entry's 8), so no loop of the nest touches the tape per iteration.
+; CHECK: oxidase: reverse derivative of gmm (Combined): {{[0-9]+}} values kept in stack slots, 2 kept once per loop execution, 1 in buffers of 1 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), {{[0-9]+}} recomputed
+; The row loop (depth 4) keeps nothing; which way a column went (through the row loop or past
+; it) is the row loop's guard, recomputed from the column index; per component, qx[j] for the
+; sum of squares, in a buffer reserved when the loop is entered, so no loop of the nest touches
+; the tape per iteration.
 ; CHECK-NOT: loop at depth 4
-; CHECK: loop at depth 3: 4 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
-; CHECK-NEXT: buffered per iteration: {{.*}} = phi i32
-; CHECK-NEXT: loop at depth 3: 8 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
+; CHECK-NOT: = phi i32
+; CHECK: loop at depth 3: 8 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
 ; CHECK-NEXT: buffered per iteration: {{.*}} = load double
 ; CHECK-NOT: taped per pass
 

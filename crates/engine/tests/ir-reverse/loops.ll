@@ -75,7 +75,7 @@ declare double @llvm.exp.f64(double)
 declare double @llvm.log.f64(double)
 
 ; ---- report ----
-; CHECK: oxidase: reverse derivative of rosen (Combined): 1 values kept in stack slots, 0 kept once per loop execution, 0 in buffers of 0 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), 10 recomputed
+; CHECK: oxidase: reverse derivative of rosen (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 0 in buffers of 0 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), 13 recomputed
 ; exp's result (per inner iteration) and the sum log reads (per outer iteration) are kept in
 ; buffers sized by the trip counts (`slt` against `%k` and `%n`): nothing on the tape per pass.
 ; CHECK: oxidase: reverse derivative of mixture (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 2 in buffers of 2 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), 7 recomputed

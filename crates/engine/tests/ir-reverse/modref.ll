@@ -86,7 +86,7 @@ done:
 ; CHECK-NEXT: load again: %xi = load double
 ; CHECK-NEXT: load again: %xj = load double
 ; The callee's loads are repeated: nothing per pass through its loop.
-; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}}, 1 on the tape (0 bytes per pass through the loops), 10 recomputed
+; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}}, 1 on the tape (0 bytes per pass through the loops), 13 recomputed
 ; CHECK: oxidase: reverse derivative of overwritten (Combined)
 ; CHECK: mod/ref of rosen:
 ; CHECK-NEXT: carry: %xi = load double
