@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 /// How an allocator hands out memory (so the shadow can be allocated the same way).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Alloc {
-    /// `__rust_alloc(size, align)`, `malloc(size)`: memory to be zeroed.
+    /// `__rust_alloc(size, align)`, `malloc(size)`: uninitialized memory.
     Uninit,
     /// `__rust_alloc_zeroed(size, align)`, `calloc(n, size)`: already zero.
     Zeroed,

@@ -714,7 +714,7 @@ impl Gen<'_> {
         shadows::call_touches_shadow(&self.activity, call, kind, args)
     }
 
-    /// The tangents of a heap allocation: a fresh zeroed shadow block ([`Mapping::heap_shadow`]),
+    /// The tangents of a heap allocation: a fresh shadow block ([`Mapping::heap_shadow`]),
     /// or for `realloc` the old shadow reallocated alongside (its grown tail zeroed), moved to
     /// a fresh block where it may be the primal block itself ([`Mapping::moved_shadow`]).
     fn shadow_allocation(&mut self, call: Value, alloc: Alloc, args: &[Value]) {
@@ -723,7 +723,7 @@ impl Gen<'_> {
         let mut lanes = Vec::new();
         for k in 0..self.width {
             if alloc != Alloc::Realloc {
-                lanes.push(Some(self.map.heap_shadow(m, &self.b, call, alloc, args)));
+                lanes.push(Some(self.map.heap_shadow(m, &self.b, call, alloc, args, false)));
                 continue;
             }
             let Some(old) = self.tan(args[0], k) else {

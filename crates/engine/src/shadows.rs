@@ -208,11 +208,21 @@ impl Mapping {
         self.emit_shadow_like(b, inst, &[])
     }
 
-    /// A zeroed shadow block for the heap allocation `call` (`Uninit` or `Zeroed`): the same
-    /// allocator called again, zeroed unless the allocator zeroes (C's `malloc`/`calloc` family
-    /// by its usable size, see [`heap`]).
-    pub(crate) fn heap_shadow(&self, m: LLVMModuleRef, b: &Builder, call: Value, alloc: Alloc, args: &[Value]) -> Value {
+    /// A shadow block for the heap allocation `call` (`Uninit` or `Zeroed`): the same allocator
+    /// called again, zeroed unless the allocator zeroes (C's `malloc`/`calloc` family by its
+    /// usable size, see [`heap`]).
+    ///
+    /// Forward mode (`accumulates` false) leaves the shadow of an uninitialized block as the
+    /// allocator returns it: every tangent read from it was written by the shadow of the
+    /// primal's store first (reading what was never written is undefined in the primal too),
+    /// so zeroing is wasted work — for a reverse derivative differentiated again, a memset of
+    /// each 64 KiB tape chunk per call. Reverse mode adds adjoints into shadows, which must
+    /// start at zero.
+    pub(crate) fn heap_shadow(&self, m: LLVMModuleRef, b: &Builder, call: Value, alloc: Alloc, args: &[Value], accumulates: bool) -> Value {
         let s = self.emit_shadow_like(b, call, &[]);
+        if !accumulates && alloc == Alloc::Uninit {
+            return s;
+        }
         if heap::is_c_allocation(call) {
             heap::zero_c_block(m, b, s);
         } else if alloc == Alloc::Uninit {
