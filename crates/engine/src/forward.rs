@@ -195,7 +195,7 @@ impl Gen<'_> {
             })
             .collect();
         self.map.map_params(self.engine, self.primal, df.params(), &params, self.width);
-        self.map.copy_param_facts(self.primal, df, true, self.runtime);
+        self.map.copy_param_facts(self.primal, df, self.runtime);
         df.copy_personality_from(self.primal);
         let order = reverse_post_order(self.primal);
         for &b in &order {
@@ -723,7 +723,7 @@ impl Gen<'_> {
         let mut lanes = Vec::new();
         for k in 0..self.width {
             if alloc != Alloc::Realloc {
-                lanes.push(Some(self.map.heap_shadow(m, &self.b, call, alloc, args, false)));
+                lanes.push(Some(self.map.heap_shadow(m, &self.b, call, alloc, args)));
                 continue;
             }
             let Some(old) = self.tan(args[0], k) else {

@@ -103,10 +103,11 @@ impl Mapping {
     ///   `&mut`, a `Box`) is `noalias` there.
     /// * Nothing is added when shadows may be primal pointers (run-time activity), since a shadow
     ///   and its primal are then the same memory.
-    pub(crate) fn copy_param_facts(&self, primal: Value, df: Value, forward: bool, runtime: bool) {
+    pub(crate) fn copy_param_facts(&self, primal: Value, df: Value, runtime: bool) {
         if runtime {
             return;
         }
+        let forward = !self.sink;
         let index = |v: Value| -> Option<u32> {
             if !v.is_argument() || v.parent_function() != df {
                 return None;
@@ -212,15 +213,15 @@ impl Mapping {
     /// called again, zeroed unless the allocator zeroes (C's `malloc`/`calloc` family by its
     /// usable size, see [`heap`]).
     ///
-    /// Forward mode (`accumulates` false) leaves the shadow of an uninitialized block as the
+    /// Forward mode (shadows are not sinks) leaves the shadow of an uninitialized block as the
     /// allocator returns it: every tangent read from it was written by the shadow of the
     /// primal's store first (reading what was never written is undefined in the primal too),
     /// so zeroing is wasted work — for a reverse derivative differentiated again, a memset of
     /// each 64 KiB tape chunk per call. Reverse mode adds adjoints into shadows, which must
     /// start at zero.
-    pub(crate) fn heap_shadow(&self, m: LLVMModuleRef, b: &Builder, call: Value, alloc: Alloc, args: &[Value], accumulates: bool) -> Value {
+    pub(crate) fn heap_shadow(&self, m: LLVMModuleRef, b: &Builder, call: Value, alloc: Alloc, args: &[Value]) -> Value {
         let s = self.emit_shadow_like(b, call, &[]);
-        if !accumulates && alloc == Alloc::Uninit {
+        if !self.sink && alloc == Alloc::Uninit {
             return s;
         }
         if heap::is_c_allocation(call) {

@@ -228,20 +228,13 @@ impl Gen<'_> {
             return None;
         }
         let succ = t.successors();
-        // Blocks reachable from `from` without entering `g` or `b`; then the predecessors of
-        // `b` among them (or `g` itself when `from` is `b`).
+        // The predecessors of `b` a side reaches without passing `g` (`g` itself when the side
+        // is `b`).
         let side = |from: Block| -> Vec<Block> {
             if from == b {
                 return vec![g];
             }
-            let mut seen: HashSet<Block> = HashSet::new();
-            let mut work = vec![from];
-            while let Some(x) = work.pop() {
-                if x == g || x == b || !seen.insert(x) {
-                    continue;
-                }
-                work.extend(crate::fold::live_successors(x));
-            }
+            let seen = reachable_avoiding(vec![from], &[g, b]);
             uniq.iter().copied().filter(|p| seen.contains(p)).collect()
         };
         let (then_preds, else_preds) = (side(succ[0]), side(succ[1]));
@@ -249,16 +242,8 @@ impl Gen<'_> {
             return None;
         }
         // `b` again without `g` in between would be entered from wherever the loop came back.
-        let mut seen: HashSet<Block> = HashSet::new();
-        let mut work = crate::fold::live_successors(b);
-        while let Some(x) = work.pop() {
-            if x == b {
-                return None;
-            }
-            if x == g || !seen.insert(x) {
-                continue;
-            }
-            work.extend(crate::fold::live_successors(x));
+        if reachable_avoiding(crate::fold::live_successors(b), &[g]).contains(&b) {
+            return None;
         }
         let index = |p: Block| uniq.iter().position(|&u| u == p);
         Some((t.operand(0), index(then_preds[0])?, index(else_preds[0])?))
@@ -549,4 +534,17 @@ impl Gen<'_> {
             }
         }
     }
+}
+
+/// The blocks control can reach from `start` (included) without entering a block of `stop`.
+fn reachable_avoiding(start: Vec<Block>, stop: &[Block]) -> HashSet<Block> {
+    let mut seen: HashSet<Block> = HashSet::new();
+    let mut work = start;
+    while let Some(x) = work.pop() {
+        if stop.contains(&x) || !seen.insert(x) {
+            continue;
+        }
+        work.extend(crate::fold::live_successors(x));
+    }
+    seen
 }

@@ -110,7 +110,7 @@ impl Gen<'_> {
             })
             .collect();
         self.map.map_params(self.engine, self.primal, self.fwd_fn.params(), &params, self.width);
-        self.map.copy_param_facts(self.primal, self.fwd_fn, false, self.runtime);
+        self.map.copy_param_facts(self.primal, self.fwd_fn, self.runtime);
     }
 
     /// Split reverse function: its entry pops which return the forward sweep took (if several)

@@ -139,7 +139,7 @@ impl Gen<'_> {
     /// Shadow memory for a fresh heap block, from the same allocator, zeroed.
     pub(super) fn shadow_allocation(&mut self, call: Value, alloc: Alloc, args: &[Value]) {
         let m = self.module();
-        let lanes = (0..self.width).map(|_| self.map.heap_shadow(m, &self.b, call, alloc, args, true)).collect();
+        let lanes = (0..self.width).map(|_| self.map.heap_shadow(m, &self.b, call, alloc, args)).collect();
         self.map.smap.insert(call, lanes);
     }
 
