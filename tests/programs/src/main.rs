@@ -55,6 +55,7 @@ mod mixed_precision;
 mod holt_forecast;
 mod loop_shapes;
 mod implicit_euler;
+mod table_lookup;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -105,6 +106,7 @@ fn main() {
         ("holt_forecast", holt_forecast::run),
         ("loop_shapes", loop_shapes::run),
         ("implicit_euler", implicit_euler::run),
+        ("table_lookup", table_lookup::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
