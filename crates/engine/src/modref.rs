@@ -72,6 +72,52 @@ impl Writer {
     }
 }
 
+/// Whether `f`, and every function it may call, frees or reallocates only heap blocks the same
+/// function allocated (their pointers come from its own allocator calls). Memory its caller can
+/// reach then outlives the call, whichever derivative of `f` runs: a combined one releases what
+/// it kept (deferred frees, shadows of freed blocks) before it returns, a split one only when
+/// the caller's tape is released. A call through a pointer or inline assembly may free
+/// anything.
+pub fn frees_only_own_blocks(f: Value) -> bool {
+    let mut seen = HashSet::new();
+    let mut work = vec![f];
+    while let Some(g) = work.pop() {
+        if g.is_declaration() || !seen.insert(g) {
+            continue;
+        }
+        let mut modref = None;
+        for b in g.blocks() {
+            for i in b.instructions() {
+                if !matches!(i.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
+                    continue;
+                }
+                match calls::classify(i, &HashMap::new()) {
+                    CallKind::Deallocation | CallKind::Allocation(Alloc::Realloc) => {
+                        let m = modref.get_or_insert_with(|| {
+                            ModRef::new(g, Context { combined: true, preserved: Vec::new(), defer_frees: false })
+                        });
+                        let own = i
+                            .call_args()
+                            .first()
+                            .and_then(|&p| m.roots(p))
+                            .is_some_and(|rs| rs.iter().all(|r| matches!(r, Root::Fresh(_) | Root::Constant)));
+                        if !own {
+                            return false;
+                        }
+                    }
+                    CallKind::Indirect | CallKind::InlineAsm => return false,
+                    _ => {
+                        if let Some(callee) = i.called_function() {
+                            work.push(callee);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
 /// The mod/ref facts of one function in one [`Context`].
 pub struct ModRef {
     function: Value,

@@ -404,4 +404,5 @@ ir_tests! {
     buffers => "buffers.ll",
     skip => "skip.ll",
     facts => "facts.ll",
+    fused => "fused.ll",
 }

@@ -259,7 +259,7 @@ impl Gen<'_> {
         self.hb.position_at_end(self.rhead[&b]);
         self.b.position_at_end(self.rbody[&b]);
         for inst in b.instructions().into_iter().rev() {
-            if inst.opcode() == Opcode::LLVMPHI {
+            if inst.opcode() == Opcode::LLVMPHI || self.fused.contains(&inst) {
                 continue;
             }
             self.reverse_inst(inst);

@@ -199,6 +199,9 @@ struct Gen<'e> {
     /// Loads of the forward function (copies of primal loads) that read memory nothing writes
     /// until their reversal ([`crate::modref::ModRef::invariant`]): the reversal loads again.
     invariant_loads: HashSet<Value>,
+    /// Instructions whose reversal was done in the forward sweep ([`Gen::call_fused`]): a fused
+    /// call and the store of its result.
+    fused: HashSet<Value>,
     stats: CacheStats,
     errors: Vec<AdError>,
 }
@@ -213,6 +216,8 @@ struct CacheStats {
     recomputed: usize,
     /// Returning blocks whose reversal does nothing: not reversed ([`Gen::plan_reversal`]).
     skipped: usize,
+    /// Calls run as their callee's combined derivative ([`Gen::call_fused`]).
+    fused: usize,
     /// Values kept once per execution of a loop (not per iteration).
     loop_kept: usize,
     /// Values kept per iteration in loop buffers, and the loops with a buffer.
@@ -339,6 +344,7 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
             crate::modref::Context { combined: shape == Shape::Combined, preserved: key.preserved.clone(), defer_frees: !key.repeated },
         ),
         invariant_loads: HashSet::new(),
+        fused: HashSet::new(),
         stats: CacheStats::default(),
         errors: Vec::new(),
     };
@@ -361,6 +367,10 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
             st.recomputed,
             st.skipped
         );
+        let line = match st.fused {
+            0 => line,
+            n => format!("{line}; {n} calls fused with their reversal (the callee's combined derivative)"),
+        };
         g.engine.report.push(line);
         for line in g.loop_report() {
             g.engine.report.push(line);

@@ -9,7 +9,11 @@ impl Gen<'_> {
         let is_invoke = call.opcode() == Opcode::LLVMInvoke;
         let touches = self.call_touches_shadow(call, kind, &args);
         match kind {
-            CallKind::Defined(f) if touches => self.call_augmented(call, &[f], false, &args),
+            CallKind::Defined(f) if touches => {
+                if !self.call_fused(call, f, &args) {
+                    self.call_augmented(call, &[f], false, &args)
+                }
+            }
             CallKind::Indirect if touches && !indirect_candidates(call).is_empty() => {
                 self.call_augmented(call, &indirect_candidates(call), true, &args)
             }
@@ -301,6 +305,131 @@ impl Gen<'_> {
             r
         };
         self.finish_call_result(call, result, &key);
+    }
+
+    /// A call whose reversal would come right after it: the last thing a block that runs at
+    /// most once does before returning, its result only stored (into memory that exists before
+    /// the call) or returned. Nothing runs between the call and its reversal but the reversal
+    /// of that store (or the return), which only reads the result's adjoint: that adjoint is
+    /// read now, and the callee's combined derivative runs in place of the call, the primal and
+    /// its reversal in one (the callee keeps what its reversal needs in registers, not on the
+    /// tape). The stable route's shim, which calls the user's function and stores its result,
+    /// differentiates as the function itself. Not where the callee may free memory it did not
+    /// allocate ([`crate::modref::frees_only_own_blocks`]).
+    ///
+    /// Whether it applied; otherwise nothing was emitted.
+    pub(super) fn call_fused(&mut self, call: Value, f: Value, args: &[Value]) -> bool {
+        use Opcode::*;
+        // One seed per lane would need a combined derivative per lane; an arena derivative
+        // takes the arena; guarded shadows check every access.
+        if self.shape != Shape::Combined || self.runtime || self.width != 1 || self.engine.options.tape_arena {
+            return false;
+        }
+        let b = call.parent_block();
+        if call.opcode() != LLVMCall || self.cyclic.contains(&b) {
+            return false;
+        }
+        let insts = b.instructions();
+        let Some(at) = insts.iter().position(|&i| i == call) else { return false };
+        let mut store = None;
+        for &i in &insts[at + 1..] {
+            match i.opcode() {
+                LLVMRet => {}
+                LLVMStore if i.operand(0) == call && store.is_none() && !i.is_volatile() => store = Some(i),
+                LLVMCall if matches!(classify(i, &self.subst), CallKind::Ignored) && !i.call_args().contains(&call) => {}
+                _ => return false,
+            }
+        }
+        if insts.last().map(|t| t.opcode()) != Some(LLVMRet) {
+            return false;
+        }
+        if !call.users().into_iter().all(|u| Some(u) == store || u.opcode() == LLVMRet) {
+            return false;
+        }
+        // The caller's reversal may still read what the callee frees: its split derivative
+        // keeps it until the tape is released, a combined one only until it returns.
+        if !crate::modref::frees_only_own_blocks(f) {
+            return false;
+        }
+        let key = ReverseKey { preserved: Vec::new(), ..self.callee_key(f, call, args) };
+        if matches!(key.ret, RevRet::FloatBits(_)) || self.has_shadow(call) {
+            return false;
+        }
+        for (a, act) in args.iter().zip(&key.args) {
+            // Mixed values: left to the augmented call, which reports them.
+            if *act == RevArg::Duplicated && !a.ty().is_pointer() || *act == RevArg::Active && a.ty().contains_pointer() {
+                return false;
+            }
+        }
+        if let Some(st) = store {
+            // A float store (whose reversal only takes the adjoint the memory holds) into memory
+            // that exists before the call.
+            let p = st.operand(1);
+            let after = p.is_instruction() && p.parent_block() == b && insts[at + 1..].contains(&p);
+            if after || self.guarded(p) || !call.ty().contains_float() || call.ty().contains_pointer() {
+                return false;
+            }
+        }
+        // The arguments of the augmented call, without the tape.
+        let mut new_args = Vec::new();
+        for (&a, act) in args.iter().zip(&key.args) {
+            match act {
+                RevArg::Constant(_) => {}
+                RevArg::Const | RevArg::Active => new_args.push(self.val(a)),
+                RevArg::Duplicated => {
+                    new_args.push(self.val(a));
+                    let s = self.shadow_or_null(a, 0);
+                    new_args.push(s);
+                }
+            }
+        }
+        // Then the result's adjoint: what the return seeds, and what the store's destination
+        // holds.
+        let ty = call.ty();
+        let mut d = None;
+        if key.ret == RevRet::Active && self.key.ret == RevRet::Active && call.users().into_iter().any(|u| u.opcode() == LLVMRet) {
+            d = self.seeds.first().copied();
+        }
+        if let Some(st) = store {
+            // The store's reversal: the memory's adjoint is taken (cleared, being overwritten).
+            let p = st.operand(1);
+            if self.activity.is_active(p) {
+                if let Some(sp) = self.shadow(p, 0) {
+                    let held = self.b.load(ty, sp);
+                    let cleared = zero_floats(&self.b, held);
+                    let cl = self.b.store(cleared, sp);
+                    self.tag_shadow_access(p, &[held, cl]);
+                    d = Some(match d {
+                        Some(d) => add_adjoints(&self.b, d, held),
+                        None => held,
+                    });
+                }
+            }
+        }
+        if key.ret == RevRet::Active {
+            new_args.push(d.unwrap_or_else(|| ty.zero()));
+        }
+        let derivative = self.engine.reverse_functions(&key, Shape::Combined)[0];
+        let r = self.b.call(combined_type(&key, false), derivative, &new_args);
+        let mut i = 0;
+        if call.ty().is_void() {
+            self.map.vmap.insert(call, r);
+        } else {
+            let p = self.b.extract_value(r, 0);
+            self.map.vmap.insert(call, p);
+            i = 1;
+        }
+        for (&a, act) in args.iter().zip(&key.args) {
+            if *act == RevArg::Active {
+                let d = self.b.extract_value(r, i);
+                i += 1;
+                self.accumulate(a, 0, d);
+            }
+        }
+        self.fused.insert(call);
+        self.fused.extend(store);
+        self.stats.fused += 1;
+        true
     }
 
     pub(super) fn finish_call_result(&mut self, call: Value, r: Value, key: &ReverseKey) {

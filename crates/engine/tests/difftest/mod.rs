@@ -1152,6 +1152,24 @@ exit:
         }
     }
     let ret = if ret_double { Some(g.combine()) } else { None };
+    // Now and then the result passes through a helper as the last thing the function does: a
+    // call reverse mode fuses with its reversal. Drawn from a stream of its own, so that the
+    // rest of each seed's function stays as it was.
+    let ret = ret.map(|r| {
+        let mut tail = Rng::new(seed ^ 0x7a11_ca11);
+        let cands: Vec<Helper> = helpers.iter().filter(|h| matches!(h.kind, HelperKind::Scalar | HelperKind::Recursive)).cloned().collect();
+        if cands.is_empty() || !tail.chance(0.5) {
+            return r;
+        }
+        let h = cands[tail.below(cands.len())].clone();
+        let a = g.bounded_arg(r);
+        let t = g.fresh();
+        match h.kind {
+            HelperKind::Scalar => g.emit(format!("{t} = call double @{}(double {}, double {})", h.name, a.name, a.name)),
+            _ => g.emit(format!("{t} = call double @{}(double {}, i64 2)", h.name, a.name)),
+        }
+        Val { name: t, bound: h.bound }
+    });
     let y_read = g.y_read;
     let text = std::mem::take(&mut g.text);
     let rng = g.rng;
