@@ -334,6 +334,12 @@ impl ModRef {
         }
     }
 
+    /// Whether every object `p` may point into is private to the function ([`Self::private`]):
+    /// nothing it calls can reach that memory.
+    pub fn points_to_private(&self, p: Value) -> bool {
+        self.roots(p).is_some_and(|rs| !rs.is_empty() && rs.iter().all(|&r| self.private(r)))
+    }
+
     /// An object nothing outside the function can name: a stack slot, fresh block or `noalias`
     /// parameter whose address never escapes.
     fn private(&self, r: Root) -> bool {

@@ -315,7 +315,8 @@ impl Gen<'_> {
     /// its reversal in one (the callee keeps what its reversal needs in registers, not on the
     /// tape). The stable route's shim, which calls the user's function and stores its result,
     /// differentiates as the function itself. Not where the callee may free memory it did not
-    /// allocate ([`crate::modref::frees_only_own_blocks`]).
+    /// allocate ([`crate::modref::frees_only_own_blocks`]) unless the caller's reversal
+    /// touches nothing the callee can reach ([`Gen::reversal_out_of_reach`]).
     ///
     /// Whether it applied; otherwise nothing was emitted.
     pub(super) fn call_fused(&mut self, call: Value, f: Value, args: &[Value]) -> bool {
@@ -347,8 +348,9 @@ impl Gen<'_> {
             return false;
         }
         // The caller's reversal may still read what the callee frees: its split derivative
-        // keeps it until the tape is released, a combined one only until it returns.
-        if !crate::modref::frees_only_own_blocks(f) {
+        // keeps it (and its shadow) until the tape is released, a combined one only until it
+        // returns.
+        if !crate::modref::frees_only_own_blocks(f) && !self.reversal_out_of_reach(call, store) {
             return false;
         }
         let key = ReverseKey { preserved: Vec::new(), ..self.callee_key(f, call, args) };
@@ -430,6 +432,25 @@ impl Gen<'_> {
         self.fused.extend(store);
         self.stats.fused += 1;
         true
+    }
+
+    /// Whether the reversal of everything but `call` (and the `store` of its result) touches
+    /// only memory `call` cannot reach: every other access of the function is a load from
+    /// objects private to it ([`crate::modref::ModRef::points_to_private`]), as the stable
+    /// route's shim reads its argument tuples.
+    fn reversal_out_of_reach(&self, call: Value, store: Option<Value>) -> bool {
+        use Opcode::*;
+        self.primal.blocks().into_iter().flat_map(|b| b.instructions()).all(|i| {
+            if i == call || Some(i) == store {
+                return true;
+            }
+            match i.opcode() {
+                LLVMLoad => !i.is_volatile() && self.modref.points_to_private(i.operand(0)),
+                LLVMStore | LLVMAtomicRMW | LLVMAtomicCmpXchg | LLVMFence | LLVMVAArg => false,
+                LLVMCall | LLVMInvoke | LLVMCallBr => matches!(classify(i, &self.subst), CallKind::Ignored),
+                _ => true,
+            }
+        })
     }
 
     pub(super) fn finish_call_result(&mut self, call: Value, r: Value, key: &ReverseKey) {

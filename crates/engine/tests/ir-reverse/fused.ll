@@ -17,6 +17,8 @@
 ; AT: @looped [0.5, 0.7, -0.3, 1.2], 4
 ; REV: @freeing args=dup,const ret=active
 ; AT: @freeing [0.5, 0.7, -0.3], 3
+; REV: @from_tuple args=dup,const ret=active
+; AT: @from_tuple [0.5, -1.25], 3
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-unknown-linux-gnu"
@@ -69,16 +71,18 @@ done:
   ret double %s1
 }
 
-; A callee that may free memory its caller passed (here on a path never taken): the caller's
-; reversal may read that memory, which a combined derivative would release on returning, and a
-; split one keeps until the end: split.
+; A callee that may free memory its caller passed (here on a path never taken), whose shadow
+; the caller's reversal then writes (the load of `c`), which a combined derivative would
+; release on returning, and a split one keeps until the end: split.
 define double @freeing(ptr noalias %x, i64 %n) {
 entry:
-  %r = call double @product_or_free(ptr %x, i64 %n)
+  %pc = getelementptr double, ptr %x, i64 2
+  %c = load double, ptr %pc
+  %r = call double @product_or_free(ptr %x, i64 %n, double %c)
   ret double %r
 }
 
-define internal double @product_or_free(ptr %x, i64 %n) noinline {
+define internal double @product_or_free(ptr %x, i64 %n, double %c) noinline {
 entry:
   %odd = icmp eq i64 %n, 12345
   br i1 %odd, label %gone, label %product
@@ -90,10 +94,37 @@ product:
   %p1 = getelementptr double, ptr %x, i64 1
   %b = load double, ptr %p1
   %ab = fmul double %a, %b
-  ret double %ab
+  %abc = fmul double %ab, %c
+  ret double %abc
 }
 
 declare void @free(ptr)
+
+; The callee may free memory it did not allocate, but all the caller's reversal touches is the
+; shadow of its own `noalias` tuple, which the callee cannot reach (the shim's case: its
+; tuples are read, only the values passed): fused.
+define double @from_tuple(ptr noalias readonly %t, i64 %n) {
+entry:
+  %a = load double, ptr %t
+  %pb = getelementptr double, ptr %t, i64 1
+  %b = load double, ptr %pb
+  %r = call double @product_or_drop(double %a, double %b, i64 %n)
+  ret double %r
+}
+
+define internal double @product_or_drop(double %a, double %b, i64 %n) noinline {
+entry:
+  %odd = icmp eq i64 %n, 12345
+  br i1 %odd, label %gone, label %product
+gone:
+  %p = inttoptr i64 %n to ptr
+  call void @free(ptr %p)
+  ret double 0.0
+product:
+  %ab = fmul double %a, %b
+  %abb = fmul double %ab, %b
+  ret double %abb
+}
 
 ; Σ (1 − xᵢ)² + 100 (xᵢ₊₁ − xᵢ²)²
 define internal double @rosen(ptr noalias readonly %x, i64 %n) noinline {
@@ -177,3 +208,5 @@ done:
 ; CHECK: oxidase: reverse derivative of looped (Combined): {{.*}} skipped{{$}}
 ; CHECK: oxidase: reverse derivative of rosen (Split)
 ; CHECK: oxidase: reverse derivative of freeing (Combined): {{.*}} skipped{{$}}
+; CHECK: oxidase: reverse derivative of from_tuple (Combined): {{.*}}; 1 calls fused with their reversal
+; CHECK: oxidase: reverse derivative of product_or_drop (Combined)
