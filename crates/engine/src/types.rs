@@ -734,7 +734,7 @@ struct FloatWalk {
 }
 
 /// A function the engine generated (a derivative or a runtime helper).
-pub(crate) fn is_generated(f: Value) -> bool {
+pub fn is_generated(f: Value) -> bool {
     let n = f.name();
     n.contains(".oxidase.") || n.starts_with("oxidase.")
 }

@@ -51,7 +51,7 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
     let loaded = started.elapsed();
     let t = Instant::now();
     let print_perf = options.print_perf;
-    let outcome = lower::run(m, options)?;
+    let outcome = lower::run(m, options, optimizes(&cl.args))?;
     let differentiated = t.elapsed();
     let t = Instant::now();
     for line in &outcome.report {
@@ -186,6 +186,15 @@ fn missing_definitions(m: LLVMModuleRef) -> Vec<String> {
 }
 
 /// `-Z autodiff=` flags as the engine understands them (others are accepted and change nothing).
+/// Whether the link optimizes: rustc passes the profile's `opt-level` to the linker plugin
+/// (`-plugin-opt=O0` … `O3`; `s` and `z` are `O2`).
+fn optimizes(args: &[OsString]) -> bool {
+    args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a.split(',').any(|part| part.strip_prefix("-plugin-opt=O").is_some_and(|l| l != "0"))
+    })
+}
+
 fn engine_options(flags: &[String]) -> Options {
     let mut options = Options::default();
     for f in flags {
@@ -201,4 +210,18 @@ fn engine_options(flags: &[String]) -> Options {
         }
     }
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimization_level_from_the_plugin_options() {
+        let args = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(optimizes(&args(&["-m64", "-Wl,-plugin-opt=O3,-plugin-opt=mcpu=x86-64"])));
+        assert!(optimizes(&args(&["-Wl,-plugin-opt=O2"])));
+        assert!(!optimizes(&args(&["-Wl,-plugin-opt=O0,-plugin-opt=mcpu=x86-64"])));
+        assert!(!optimizes(&args(&["-m64", "-o", "out"])));
+    }
 }
