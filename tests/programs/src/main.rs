@@ -55,6 +55,7 @@ mod mixed_precision;
 mod holt_forecast;
 mod loop_shapes;
 mod implicit_euler;
+mod out_of_line_model;
 mod table_lookup;
 
 fn main() {
@@ -107,6 +108,7 @@ fn main() {
         ("loop_shapes", loop_shapes::run),
         ("implicit_euler", implicit_euler::run),
         ("table_lookup", table_lookup::run),
+        ("out_of_line_model", out_of_line_model::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
