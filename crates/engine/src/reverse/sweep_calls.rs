@@ -253,27 +253,11 @@ impl Gen<'_> {
     /// ([`emit::choose_derivative`]).
     pub(super) fn call_augmented(&mut self, call: Value, targets: &[Value], indirect: bool, args: &[Value]) {
         let key = self.callee_key(targets[0], call, args);
-        for (i, a) in key.args.iter().enumerate() {
-            let ty = args[i].ty();
-            if *a == RevArg::Duplicated && !ty.is_pointer() || *a == RevArg::Active && ty.contains_pointer() {
-                self.error(call, format!("argument {i} of `{}` mixes pointers and differentiated floats in one value", describe(call)), "pass them as separate arguments");
-                return;
-            }
+        if let Some(i) = mixed_argument(&key, args) {
+            self.error(call, format!("argument {i} of `{}` mixes pointers and differentiated floats in one value", describe(call)), "pass them as separate arguments");
+            return;
         }
-        let mut new_args = Vec::new();
-        for (&a, act) in args.iter().zip(&key.args) {
-            match act {
-                RevArg::Constant(_) => {}
-                RevArg::Const | RevArg::Active => new_args.push(self.val(a)),
-                RevArg::Duplicated => {
-                    new_args.push(self.val(a));
-                    for k in 0..self.width {
-                        let s = self.shadow_or_null(a, k);
-                        new_args.push(s);
-                    }
-                }
-            }
-        }
+        let mut new_args = self.derivative_args(args, &key);
         self.tape_used = true;
         new_args.push(self.tape);
         let fty = augmented_type(&key);
@@ -320,92 +304,31 @@ impl Gen<'_> {
     ///
     /// Whether it applied; otherwise nothing was emitted.
     pub(super) fn call_fused(&mut self, call: Value, f: Value, args: &[Value]) -> bool {
-        use Opcode::*;
-        // One seed per lane would need a combined derivative per lane; an arena derivative
-        // takes the arena; guarded shadows check every access.
-        if self.shape != Shape::Combined || self.runtime || self.width != 1 || self.engine.options.tape_arena {
-            return false;
-        }
-        let b = call.parent_block();
-        if call.opcode() != LLVMCall || self.cyclic.contains(&b) {
-            return false;
-        }
-        let insts = b.instructions();
-        let Some(at) = insts.iter().position(|&i| i == call) else { return false };
-        let mut store = None;
-        for &i in &insts[at + 1..] {
-            match i.opcode() {
-                LLVMRet => {}
-                LLVMStore if i.operand(0) == call && store.is_none() && !i.is_volatile() => store = Some(i),
-                LLVMCall if matches!(classify(i, &self.subst), CallKind::Ignored) && !i.call_args().contains(&call) => {}
-                _ => return false,
-            }
-        }
-        if insts.last().map(|t| t.opcode()) != Some(LLVMRet) {
-            return false;
-        }
-        if !call.users().into_iter().all(|u| Some(u) == store || u.opcode() == LLVMRet) {
-            return false;
-        }
+        let Some(store) = self.fusion_site(call) else { return false };
         // The caller's reversal may still read what the callee frees: its split derivative
         // keeps it (and its shadow) until the tape is released, a combined one only until it
-        // returns.
-        if !crate::modref::frees_only_own_blocks(f) && !self.reversal_out_of_reach(call, store) {
+        // returns. (The caller's own scan first: it is the cheaper one.)
+        if !self.reversal_out_of_reach(call, store) && !crate::modref::frees_only_own_blocks(f) {
             return false;
         }
         let key = ReverseKey { preserved: Vec::new(), ..self.callee_key(f, call, args) };
-        if matches!(key.ret, RevRet::FloatBits(_)) || self.has_shadow(call) {
+        // Mixed values are left to the augmented call, which reports them.
+        if matches!(key.ret, RevRet::FloatBits(_)) || self.has_shadow(call) || mixed_argument(&key, args).is_some() {
             return false;
         }
-        for (a, act) in args.iter().zip(&key.args) {
-            // Mixed values: left to the augmented call, which reports them.
-            if *act == RevArg::Duplicated && !a.ty().is_pointer() || *act == RevArg::Active && a.ty().contains_pointer() {
-                return false;
-            }
-        }
-        if let Some(st) = store {
-            // A float store (whose reversal only takes the adjoint the memory holds) into memory
-            // that exists before the call.
-            let p = st.operand(1);
-            let after = p.is_instruction() && p.parent_block() == b && insts[at + 1..].contains(&p);
-            if after || self.guarded(p) || !call.ty().contains_float() || call.ty().contains_pointer() {
-                return false;
-            }
-        }
-        // The arguments of the augmented call, without the tape.
-        let mut new_args = Vec::new();
-        for (&a, act) in args.iter().zip(&key.args) {
-            match act {
-                RevArg::Constant(_) => {}
-                RevArg::Const | RevArg::Active => new_args.push(self.val(a)),
-                RevArg::Duplicated => {
-                    new_args.push(self.val(a));
-                    let s = self.shadow_or_null(a, 0);
-                    new_args.push(s);
-                }
-            }
-        }
+        let mut new_args = self.derivative_args(args, &key);
         // Then the result's adjoint: what the return seeds, and what the store's destination
-        // holds.
+        // holds (taken, as the store's reversal would: the memory is overwritten).
         let ty = call.ty();
-        let mut d = None;
-        if key.ret == RevRet::Active && self.key.ret == RevRet::Active && call.users().into_iter().any(|u| u.opcode() == LLVMRet) {
-            d = self.seeds.first().copied();
-        }
-        if let Some(st) = store {
-            // The store's reversal: the memory's adjoint is taken (cleared, being overwritten).
-            let p = st.operand(1);
-            if self.activity.is_active(p) {
-                if let Some(sp) = self.shadow(p, 0) {
-                    let held = self.b.load(ty, sp);
-                    let cleared = zero_floats(&self.b, held);
-                    let cl = self.b.store(cleared, sp);
-                    self.tag_shadow_access(p, &[held, cl]);
-                    d = Some(match d {
-                        Some(d) => add_adjoints(&self.b, d, held),
-                        None => held,
-                    });
-                }
+        let returned = call.users().into_iter().any(|u| u.opcode() == Opcode::LLVMRet);
+        let mut d = (returned && self.key.ret == RevRet::Active).then(|| self.seeds.first().copied()).flatten();
+        if let Some(p) = store.map(|st| st.operand(1)).filter(|&p| self.activity.is_active(p)) {
+            if let Some(sp) = self.shadow(p, 0) {
+                let held = self.take_shadow(p, sp, ty, true);
+                d = Some(match d {
+                    Some(d) => add_adjoints(&self.b, d, held),
+                    None => held,
+                });
             }
         }
         if key.ret == RevRet::Active {
@@ -414,7 +337,7 @@ impl Gen<'_> {
         let derivative = self.engine.reverse_functions(&key, Shape::Combined)[0];
         let r = self.b.call(combined_type(&key, false), derivative, &new_args);
         let mut i = 0;
-        if call.ty().is_void() {
+        if ty.is_void() {
             self.map.vmap.insert(call, r);
         } else {
             let p = self.b.extract_value(r, 0);
@@ -434,6 +357,45 @@ impl Gen<'_> {
         true
     }
 
+    /// Where `call` may be fused ([`Gen::call_fused`]): `Some(store of its result)` (or
+    /// `Some(None)`: returned or unused) when it is a plain call, the last thing its block does
+    /// before returning, that block runs at most once, and the result is only returned or
+    /// stored as a float into memory that exists before the call.
+    fn fusion_site(&self, call: Value) -> Option<Option<Value>> {
+        use Opcode::*;
+        // One seed per lane would need a combined derivative per lane; an arena derivative
+        // takes the arena; guarded shadows check every access.
+        if self.shape != Shape::Combined || self.runtime || self.width != 1 || self.engine.options.tape_arena {
+            return None;
+        }
+        let b = call.parent_block();
+        if call.opcode() != LLVMCall || self.cyclic.contains(&b) {
+            return None;
+        }
+        let insts = b.instructions();
+        let after = &insts[insts.iter().position(|&i| i == call)? + 1..];
+        let mut store = None;
+        for &i in after {
+            match i.opcode() {
+                LLVMRet => {}
+                LLVMStore if i.operand(0) == call && store.is_none() && !i.is_volatile() => store = Some(i),
+                LLVMCall if matches!(classify(i, &self.subst), CallKind::Ignored) && !i.call_args().contains(&call) => {}
+                _ => return None,
+            }
+        }
+        if after.last().map(|t| t.opcode()) != Some(LLVMRet) || !call.users().into_iter().all(|u| Some(u) == store || u.opcode() == LLVMRet) {
+            return None;
+        }
+        if let Some(st) = store {
+            let (p, ty) = (st.operand(1), call.ty());
+            let defined_after = p.is_instruction() && after.contains(&p);
+            if defined_after || self.guarded(p) || !ty.contains_float() || ty.contains_pointer() {
+                return None;
+            }
+        }
+        Some(store)
+    }
+
     /// Whether the reversal of everything but `call` (and the `store` of its result) touches
     /// only memory `call` cannot reach: every other access of the function is a load from
     /// objects private to it ([`crate::modref::ModRef::points_to_private`]), as the stable
@@ -451,6 +413,26 @@ impl Gen<'_> {
                 _ => true,
             }
         })
+    }
+
+    /// The arguments of a callee's derivative for `key`: each primal argument (a `Constant` one
+    /// dropped), a `Duplicated` one followed by its shadows.
+    fn derivative_args(&mut self, args: &[Value], key: &ReverseKey) -> Vec<Value> {
+        let mut out = Vec::new();
+        for (&a, act) in args.iter().zip(&key.args) {
+            match act {
+                RevArg::Constant(_) => {}
+                RevArg::Const | RevArg::Active => out.push(self.val(a)),
+                RevArg::Duplicated => {
+                    out.push(self.val(a));
+                    for k in 0..self.width {
+                        let s = self.shadow_or_null(a, k);
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub(super) fn finish_call_result(&mut self, call: Value, r: Value, key: &ReverseKey) {
@@ -503,4 +485,13 @@ impl Gen<'_> {
             });
         }
     }
+}
+
+/// The first argument of a call whose activity in `key` mixes pointers and differentiated floats
+/// in one value (a `Duplicated` non-pointer, an `Active` value holding a pointer).
+fn mixed_argument(key: &ReverseKey, args: &[Value]) -> Option<usize> {
+    key.args.iter().zip(args).position(|(act, a)| {
+        let ty = a.ty();
+        *act == RevArg::Duplicated && !ty.is_pointer() || *act == RevArg::Active && ty.contains_pointer()
+    })
 }
