@@ -432,7 +432,7 @@ impl Engine {
                         format!("reverse derivative ({shape:?}, width {}, args {:?}, return {:?})", k.width, k.args, k.ret)
                     }
                 };
-                self.report.push(format!("oxidase: {line} of {}", error::demangle(&job.function().name())));
+                self.report.push(format!("oxidase: {line} of {}", self.report_name(job.function())));
             }
         }
         if errors.is_empty() {
@@ -606,7 +606,17 @@ impl Engine {
     pub(crate) fn wants_report(&self, f: Value) -> bool {
         match &self.options.function_filter {
             None => true,
-            Some(filter) => error::demangle(&f.name()).contains(filter.as_str()) || f.name().contains(filter.as_str()),
+            Some(filter) => self.report_name(f).contains(filter.as_str()) || f.name().contains(filter.as_str()),
+        }
+    }
+
+    /// How reports name `f`: the user's function for the request's own function when a route
+    /// labels it ([`Engine::request_label`]: the stable route's shim, which is
+    /// `FnOnce::call_once` to LLVM), else `f`'s demangled name.
+    pub(crate) fn report_name(&self, f: Value) -> String {
+        match &self.request_label {
+            Some(l) if Some(f) == self.root => l.function.clone(),
+            _ => error::demangle(&f.name()),
         }
     }
 

@@ -79,6 +79,11 @@ impl Builder {
     pub fn udiv(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildUDiv(self.raw, a.0, b.0, NONAME) })
     }
+    /// `udiv exact`: the caller knows `b` divides `a` (poison otherwise), so a later
+    /// multiplication by `b` folds away.
+    pub fn udiv_exact(&self, a: Value, b: Value) -> Value {
+        Value(unsafe { LLVMBuildExactUDiv(self.raw, a.0, b.0, NONAME) })
+    }
     pub fn urem(&self, a: Value, b: Value) -> Value {
         Value(unsafe { LLVMBuildURem(self.raw, a.0, b.0, NONAME) })
     }

@@ -35,6 +35,9 @@ pub(super) struct LoopBuffer {
     /// Bytes of a row so far: values at their natural alignment (a flag takes one byte, not a
     /// tape entry's eight).
     stride: u64,
+    /// The largest alignment in a row: rows follow each other at that alignment (a row of
+    /// one flag takes one byte).
+    align: u64,
     /// Loads in the reversal waiting for their address: (load, byte within an iteration's
     /// row).
     loads: Vec<(Value, u64)>,
@@ -90,7 +93,7 @@ impl Gen<'_> {
             };
             let fwd_base = self.fwd_slots_b.alloca(Type::ptr(ctx));
             let rev_base = self.slots_b.alloca(Type::ptr(ctx));
-            self.buffers[li] = Some(LoopBuffer { trip, enter, fwd_base, rev_base, stride: 0, loads: Vec::new(), leaves: Vec::new() });
+            self.buffers[li] = Some(LoopBuffer { trip, enter, fwd_base, rev_base, stride: 0, align: 1, loads: Vec::new(), leaves: Vec::new() });
         }
         // Blocks that run exactly once per iteration of their innermost counted loop (they
         // dominate its latch, and lie on no cycle inside it), when that loop has a buffer. A
@@ -126,6 +129,7 @@ impl Gen<'_> {
         let buf = self.buffers[li].as_mut().expect("a buffered loop");
         let at = buf.stride.next_multiple_of(align);
         buf.stride = at + size;
+        buf.align = buf.align.max(align);
         let load = self.hb.load(fv.ty(), Type::ptr(context_of(m)).undef());
         load.set_alignment(align as u32);
         self.buffers[li].as_mut().unwrap().loads.push((load, at));
@@ -166,6 +170,9 @@ impl Gen<'_> {
         };
         match l.step.unsigned_abs() {
             1 => diff,
+            // A pointer moves by whole steps, so the distance is a multiple of one (addresses
+            // computed from the count then fold back into the distance itself).
+            n if l.iv.ty().is_pointer() => b.udiv_exact(diff, i64t.const_int(n)),
             n => b.udiv(diff, i64t.const_int(n)),
         }
     }
@@ -179,7 +186,7 @@ impl Gen<'_> {
         let slot = if forward { buf.fwd_base } else { buf.rev_base };
         let base = b.load(Type::ptr(ctx), slot);
         let count = self.iteration_count(b, li, forward);
-        let row = b.mul(count, i64t.const_int(row_bytes(buf.stride)));
+        let row = b.mul(count, i64t.const_int(buf.row_bytes()));
         b.gep(Type::i8(ctx), base, &[b.add(row, i64t.const_int(at))])
     }
 
@@ -230,13 +237,15 @@ impl Gen<'_> {
         let i64t = Type::i64(ctx);
         for li in self.used_buffers() {
             let buf = self.buffers[li].as_ref().unwrap();
-            let (trip, enter, fwd_base, stride) = (buf.trip, buf.enter, buf.fwd_base, row_bytes(buf.stride));
+            let (trip, enter, fwd_base, stride) = (buf.trip, buf.enter, buf.fwd_base, buf.row_bytes());
             let b = Builder::new(ctx);
             b.position_before(enter.terminator().expect("the edge into a loop ends in its branch"));
             let visits = self.visits(&b, &trip);
             let most = i64t.const_int(MAX_BUFFER_BYTES / stride);
             let visits = b.select(b.icmp(IntPredicate::LLVMIntULT, visits, most), visits, most);
-            let base = tape::reserve_block(m, &b, self.fwd_local, b.mul(visits, i64t.const_int(stride)));
+            // The tape keeps its length a multiple of 8.
+            let bytes = b.and(b.add(b.mul(visits, i64t.const_int(stride)), i64t.const_int(7)), i64t.const_int(!7u64));
+            let base = tape::reserve_block(m, &b, self.fwd_local, bytes);
             b.store(base, fwd_base);
             self.tape_used = true;
         }
@@ -348,9 +357,11 @@ fn layout(m: LLVMModuleRef, ty: Type) -> (u64, u64) {
     (size, align)
 }
 
-/// A row's bytes: rows start 8-aligned (the tape keeps its length a multiple of 8).
-fn row_bytes(used: u64) -> u64 {
-    used.next_multiple_of(8)
+impl LoopBuffer {
+    /// A row's bytes: its values, padded to the alignment of the most aligned one.
+    fn row_bytes(&self) -> u64 {
+        self.stride.next_multiple_of(self.align)
+    }
 }
 
 /// Whether `b` can run twice in one iteration of `l`: it lies on a cycle of the loop's body

@@ -224,7 +224,9 @@ impl Gen<'_> {
     /// Whether the reversal should recompute the forward value `fv` from its operands instead of
     /// carrying it: when that needs at most one value not carried already (so it never costs
     /// more tape or slots) and only cheap pure instructions, or loads of memory nothing writes
-    /// while the derivative runs.
+    /// while the derivative runs. In a block whose values go into a loop buffer, where a value
+    /// takes its own size, a value narrower than the one it would carry is kept itself: a
+    /// running maximum's comparison takes a byte per iteration, the previous maximum eight.
     pub(super) fn should_recompute(&self, fv: Value) -> bool {
         if !fv.is_instruction() || !self.recomputable_op(fv) {
             return false;
@@ -238,7 +240,15 @@ impl Gen<'_> {
         }
         leaves.sort();
         leaves.dedup();
-        leaves.len() <= 1
+        match leaves[..] {
+            [] => true,
+            [leaf] => {
+                let m = self.module();
+                let buffered = self.current.is_some_and(|b| self.buffered_in.contains_key(&b));
+                !buffered || abi_size(m, fv.ty()) >= abi_size(m, leaf.ty())
+            }
+            _ => false,
+        }
     }
 
     pub(super) fn recomputable_op(&self, v: Value) -> bool {

@@ -357,7 +357,7 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         let st = &g.stats;
         let line = format!(
             "oxidase: reverse derivative of {} ({shape:?}): {} values kept in stack slots, {} kept once per loop execution, {} in buffers of {} loops sized by their trip counts, {} on the tape ({} bytes per pass through the loops), {} recomputed; {} blocks with nothing to reverse skipped",
-            crate::error::demangle(&primal.name()),
+            g.engine.report_name(primal),
             st.slots,
             st.loop_kept,
             st.buffered,

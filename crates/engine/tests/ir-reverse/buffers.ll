@@ -22,6 +22,9 @@
 ; AT: @grows [0.3, -0.2, 0.9, 0.4, 0.1, 0.5, -0.6, 0.2, 0.8, 0.7, -0.1, 0.25], 12, 60
 ; REV: @narrow args=dup,const ret=active
 ; AT: @narrow [0.3, -0.2, 0.9, 0.4, 0.6], 5
+; REV: @runmax args=dup,const ret=active
+; AT: @runmax [0.3, 1.2, -0.5, 0.9], 4
+; AT: @runmax [-0.7, -0.2, -0.9], 3
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-unknown-linux-gnu"
@@ -251,6 +254,26 @@ done:
   ret double %acc1
 }
 
+; A running maximum: its reversal needs each iteration's comparison, which would be recomputed
+; from the previous maximum (eight bytes per iteration); the flag itself takes one byte, and a
+; row of one byte is one byte (the reservation rounded up to the tape's 8).
+define double @runmax(ptr noalias readonly %x, i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %m = phi double [ 0xFFF0000000000000, %entry ], [ %m1, %loop ]
+  %p = getelementptr inbounds double, ptr %x, i64 %i
+  %v = load double, ptr %p
+  %c = fcmp ogt double %v, %m
+  %m1 = select i1 %c, double %v, double %m
+  %i1 = add nuw i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %done
+done:
+  ret double %m1
+}
+
 ; The reservation happens on the edge into the loop, not in it; the reversal pops the buffer
 ; where it leaves the loop.
 ; CHECK-LABEL: define internal { double } @down.oxidase.rev
@@ -261,6 +284,18 @@ done:
 ; CHECK: call void @oxidase.tape.reserve
 ; CHECK: {{^}}rev.loop.enter:
 ; CHECK-NEXT: call void @oxidase.tape.pop_to(ptr %{{[0-9]+}}, ptr %{{[0-9]+}})
+
+; A pointer induction variable moves by whole elements: the row is its distance from the start
+; divided exactly (so the optimizer folds row * 8 back into the distance).
+; CHECK-LABEL: define internal { double } @ptrs.oxidase.rev
+; CHECK: udiv exact i64 %{{[0-9]+}}, 8
+
+; CHECK-LABEL: define internal { double } @runmax.oxidase.rev
+; CHECK: {{^}}loop:
+; CHECK: store i1 %{{[0-9]+}}, ptr %{{[0-9]+}}, align 1
+; CHECK: {{^}}loop.enter:
+; CHECK: [[BYTES:%[0-9]+]] = and i64 %{{[0-9]+}}, -8
+; CHECK-NEXT: call void @oxidase.tape.reserve(ptr %{{[0-9]+}}, i64 [[BYTES]])
 
 ; ---- report ----
 ; CHECK: oxidase: reverse derivative of down (Combined): {{.*}}, 1 in buffers of 1 loops sized by their trip counts, 0 on the tape
@@ -275,3 +310,6 @@ done:
 ; CHECK: oxidase: reverse derivative of grows (Combined): {{.*}}, {{[1-9]}} in buffers of 1 loops sized by their trip counts, {{[1-9]}} on the tape
 ; CHECK-NEXT: loop at depth 1: {{[1-9][0-9]*}} bytes per iteration in a buffer sized by its trip count, {{[1-9][0-9]*}} bytes taped per iteration
 ; CHECK: oxidase: reverse derivative of narrow (Combined): {{.*}}, {{[1-9]}} in buffers of 1 loops sized by their trip counts, 0 on the tape
+; CHECK: oxidase: reverse derivative of runmax (Combined): {{.*}}, 1 in buffers of 1 loops sized by their trip counts, 0 on the tape
+; CHECK-NEXT: loop at depth 1: 1 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
+; CHECK-NEXT: buffered per iteration: %{{[0-9]+}} = fcmp ogt double
