@@ -86,9 +86,15 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     let mut errors = Vec::new();
     let mut lowered = 0usize;
     let calls: Vec<Value> = markers.iter().flat_map(|&m| calls_of(m)).collect();
+    let mut cleaned = (opt_level() > 0).then(std::collections::HashSet::new);
     for call in order_inner_first(&calls, |call| call.call_args().first().copied()) {
         let marker = call.called_function().expect("a marker call calls its marker");
         lowered += 1;
+        if let (Some(cleaned), Some(f)) = (cleaned.as_mut(), call.call_args().first().copied().filter(|f| f.is_function())) {
+            if let Err(e) = oxidase_engine::requests::clean_loops(f, cleaned, |f| f.name().starts_with(FORWARD_PREFIX) || f.name().starts_with(REVERSE_PREFIX)) {
+                errors.push(format!("oxidase: internal error cleaning up loops: {e}"));
+            }
+        }
         if let Err(e) = lower_call(&mut engine, marker, call) {
             errors.extend(e);
             // Keep the module well-formed so that rustc can stop cleanly after the errors.

@@ -1,7 +1,7 @@
 //! Replaces each marker call written by `#[autodiff_*]` (contract: `oxidase-macros`' `lower`
 //! module) with a call to the derivative of its shim.
 
-use oxidase_engine::requests::{calls_of, erase_call, order_inner_first};
+use oxidase_engine::requests::{calls_of, clean_loops, erase_call, order_inner_first};
 use oxidase_engine::{ArgActivity, Engine, ForwardKey, Options, RequestLabel, RevArg, RevRet, ReverseKey};
 use oxidase_llvm::llvm_sys::prelude::LLVMModuleRef;
 use oxidase_llvm::module::{self, context_of};
@@ -67,11 +67,6 @@ pub struct Outcome {
     pub report: Vec<String>,
 }
 
-/// The loop clean-up run, in optimized builds, on the functions a derivative differentiates
-/// (see [`clean_loops`]).
-const LOOP_CLEANUP: &str =
-    "loop-mssa(licm,simple-loop-unswitch<nontrivial>),simplifycfg,instcombine<no-verify-fixpoint>,indvars,loop-mssa(simple-loop-unswitch),instcombine<no-verify-fixpoint>,simplifycfg";
-
 /// Lowers every marker call of `module`; on error, lists every failed request. `optimized`:
 /// the build optimizes (the linker's LTO runs at `-O1` or more).
 pub fn run(module: LLVMModuleRef, options: Options, optimized: bool) -> Result<Outcome, Vec<String>> {
@@ -109,36 +104,6 @@ pub fn run(module: LLVMModuleRef, options: Options, optimized: bool) -> Result<O
     Ok(Outcome { lowered, report })
 }
 
-/// Runs [`LOOP_CLEANUP`] on `shim` and every function it may call directly, once each
-/// (`cleaned`). rustc's pre-link pipeline (`-Clinker-plugin-lto`) leaves work to the link-time
-/// optimizer that the nightly route's engine input has had done: bounds checks whose test does
-/// not change in a loop stay inside it (`for i in 0..x.len() - 1` reading `x[i + 1]`), each
-/// an exit to a panic. A derivative differentiates the loop as it finds it and keeps the checks
-/// in its forward sweep, where the link-time optimizer no longer removes them; and a forward
-/// sweep whose values are all dead (a Hessian-vector product discards the gradient's value)
-/// stays an empty loop, which may panic. Unswitching the invariant tests out of the loop (after
-/// `indvars` has made the second one invariant) leaves loops with one exit, as on nightly. The
-/// user's functions change in form only, as the link-time optimizer would change them.
-fn clean_loops(shim: Value, cleaned: &mut HashSet<Value>) -> Result<(), String> {
-    let mut work = vec![shim];
-    while let Some(f) = work.pop() {
-        if f.is_declaration() || oxidase_engine::types::is_generated(f) || f.name().starts_with(MARKER_PREFIX) || !cleaned.insert(f) {
-            continue;
-        }
-        passes::run_on_function(f, LOOP_CLEANUP, PipelineOptions::default())?;
-        for b in f.blocks() {
-            for i in b.instructions() {
-                if matches!(i.opcode(), Opcode::LLVMCall | Opcode::LLVMInvoke) {
-                    if let Some(callee) = i.called_function() {
-                        work.push(callee);
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value, cleaned: Option<&mut HashSet<Value>>) -> Result<(), String> {
     let args = call.call_args();
     let (name, place, const_args) = describe(args.first().copied().ok_or("marker call without arguments")?);
@@ -156,7 +121,7 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value, cleaned:
     passes::run_on_function(shim, "sroa", PipelineOptions::default())
         .map_err(|e| format!("`{name}`{at}: internal error preparing the shim: {e}"))?;
     if let Some(cleaned) = cleaned {
-        clean_loops(shim, cleaned).map_err(|e| format!("`{name}`{at}: internal error cleaning up loops: {e}"))?;
+        clean_loops(shim, cleaned, |f| f.name().starts_with(MARKER_PREFIX)).map_err(|e| format!("`{name}`{at}: internal error cleaning up loops: {e}"))?;
     }
     let (consts, act, ret) = (args[2], args[3], args[4]);
     engine.request_label = Some(RequestLabel { function: name.clone(), const_args });
@@ -202,68 +167,6 @@ fn lower_call(engine: &mut Engine, mode: Mode, width: u32, call: Value, cleaned:
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// rustc's pre-link output for `for i in 0..x.len() - 1 { s += f(x[i], x[i + 1]) }`: two
-    /// bounds checks inside the loop, one invariant, one that `indvars` makes invariant. After
-    /// `clean_loops` the loop has one exit, its latch's, and no panic inside.
-    #[test]
-    fn invariant_bounds_checks_leave_the_loop() {
-        let ctx = module::Context::new();
-        let m = ctx
-            .parse_ir(
-                r#"
-declare void @panic_bounds_check(i64, i64) noreturn
-define double @f(ptr noalias readonly %x, i64 range(i64 0, 1152921504606846976) %n) {
-  %last = add nsw i64 %n, -1
-  %empty = icmp eq i64 %last, 0
-  br i1 %empty, label %done, label %pre
-pre:
-  %sat = tail call i64 @llvm.usub.sat.i64(i64 %n, i64 1)
-  %n2 = add nsw i64 %n, -2
-  %min = call i64 @llvm.umin.i64(i64 %sat, i64 %n2)
-  %never = icmp eq i64 %n, %min
-  br label %head
-done:
-  %r = phi double [ 0.0, %0 ], [ %s1, %body ]
-  ret double %r
-head:
-  %s = phi double [ %s1, %body ], [ 0.0, %pre ]
-  %i = phi i64 [ %i1, %body ], [ 0, %pre ]
-  %i1 = add nuw nsw i64 %i, 1
-  br i1 %never, label %oob, label %check
-check:
-  %at_end = icmp eq i64 %i, %sat
-  br i1 %at_end, label %oob2, label %body
-oob:
-  tail call void @panic_bounds_check(i64 %n, i64 %n)
-  unreachable
-oob2:
-  tail call void @panic_bounds_check(i64 %i1, i64 %n)
-  unreachable
-body:
-  %p = getelementptr inbounds nuw double, ptr %x, i64 %i
-  %a = load double, ptr %p
-  %q = getelementptr inbounds nuw double, ptr %x, i64 %i1
-  %b = load double, ptr %q
-  %t = fmul double %a, %b
-  %s1 = fadd double %s, %t
-  %more = icmp eq i64 %i1, %last
-  br i1 %more, label %done, label %head
-}
-"#,
-                "loops",
-            )
-            .unwrap();
-        let f = module::get_function(m.raw(), "f").unwrap();
-        clean_loops(f, &mut HashSet::new()).unwrap();
-        // The loop: one block branching to itself (its latch's exit the only other way out).
-        let text = module::print_module(m.raw());
-        let looping: Vec<_> = f.blocks().into_iter().filter(|b| b.successors().contains(b)).collect();
-        assert_eq!(looping.len(), 1, "one single-block loop:\n{text}");
-        assert_eq!(looping[0].successors().len(), 2, "{text}");
-        let in_loop_calls = looping[0].instructions().into_iter().filter(|i| i.opcode() == Opcode::LLVMCall).count();
-        assert_eq!(in_loop_calls, 0, "{text}");
-    }
 
     #[test]
     fn marker_names() {
