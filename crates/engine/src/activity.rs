@@ -633,10 +633,12 @@ impl Analyzer<'_> {
                 _ => self.cannot_shadow(p, strict, at),
             }
         } else if p.is_global_variable() {
-            if p.is_global_constant() && !strict {
+            // A sink (reverse over reverse) stands for the constant global it shadows.
+            let constant = p.is_global_constant() || crate::is_sink(p);
+            if constant && !strict {
                 // Constant memory merely passed along (e.g. a panic `Location`): no callee can
                 // write derivative data there.
-            } else if p.is_global_constant()
+            } else if constant
                 || (p.is_thread_local()
                     && strict
                     && crate::declared::global_holds_no_pointers(self.function.global_parent(), p))

@@ -554,7 +554,7 @@ impl Engine {
     /// what a previous call left there (tangents, or adjoints of data read before written)
     /// never leaks into the next.
     pub(crate) fn shadow_global(&mut self, g: Value, sink: bool, lane: usize) -> Value {
-        if !g.is_global_constant() {
+        if !g.is_global_constant() && !is_sink(g) {
             let key = (g, lane);
             if let Some(&s) = self
                 .mutable_shadows
@@ -577,6 +577,8 @@ impl Engine {
             self.mutable_shadows.push((key, s));
             return s;
         }
+        // A sink's shadow is a sink in both modes: the code being differentiated writes it.
+        let sink = sink || is_sink(g);
         if let Some(&s) = self.shadow_globals.get(&(g, sink)) {
             return s;
         }
@@ -706,4 +708,12 @@ fn check_key(f: Value, nargs: usize, width: u32) -> Option<AdError> {
         return Some(AdError::new(f, "width 0", "the width must be at least 1"));
     }
     None
+}
+
+/// Whether `g` is a reverse-mode sink that [`Engine::shadow_global`] made for a constant global
+/// (in this request or an earlier one): writable, but nothing ever reads what reversals add
+/// there. Differentiating a derivative that adds into one (reverse over reverse) treats it as
+/// the constant global it stands for: its own shadow is another sink.
+pub(crate) fn is_sink(g: Value) -> bool {
+    g.is_global_variable() && !g.is_thread_local() && g.name().ends_with(".oxidase.sink")
 }

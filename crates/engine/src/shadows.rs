@@ -172,7 +172,11 @@ impl Mapping {
 
     /// Clones `inst` at `b`, operands remapped, then `overrides` (operand index, value) applied.
     pub(crate) fn emit_like(&self, b: &Builder, inst: Value, overrides: &[(u32, Value)]) -> Value {
-        emit::clone_at(b, inst, |v| self.val(v), overrides)
+        let c = emit::clone_at(b, inst, |v| self.val(v), overrides);
+        if c.opcode() == Opcode::LLVMCall {
+            crate::types::record_copy_contents(inst, c);
+        }
+        c
     }
 
     /// A clone that computes a shadow: metadata promising facts of primal values is dropped.

@@ -117,6 +117,56 @@ impl Contents {
 /// What the `memcpy`/`memmove`/`memset` call `call` moves (its length, when constant, bounds
 /// the bytes asked about).
 pub fn copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
+    recorded_contents(call).unwrap_or_else(|| deduced_copy_contents(m, call))
+}
+
+/// Records on `clone`, a derivative's copy of the `memcpy`/`memmove` `call`, what `call`
+/// moves ([`copy_contents`]) when that is definite, so that differentiating the derivative
+/// again (reverse over reverse) knows it where the accesses and declared types the answer
+/// came from are not around (the primal itself is left as it is).
+pub(crate) fn record_copy_contents(call: Value, clone: Value) {
+    let copies = call.called_function().is_some_and(|f| {
+        let n = f.name();
+        n.starts_with("llvm.memcpy") || n.starts_with("llvm.memmove")
+    });
+    if copies && call.num_operands() >= 3 {
+        record_contents(clone, copy_contents(call.parent_block().parent().global_parent(), call));
+    }
+}
+
+/// The metadata kind under which [`copy_contents`] records what a copy moves.
+const CONTENTS_KIND: &str = "oxidase.contents";
+
+/// Records a definite answer on `call` (its clones carry it too).
+fn record_contents(call: Value, c: Contents) {
+    let ctx = call.ty().context();
+    let i8t = Type::i8(ctx);
+    let (tag, ty) = match c {
+        Contents::Floats(t) => (0, Some(t)),
+        Contents::FloatsAndIntegers(t) => (1, Some(t)),
+        Contents::Integers(t) => (2, Some(t)),
+        Contents::NoFloats => (3, None),
+        Contents::Mixed | Contents::Unknown => return,
+    };
+    let mut values = vec![i8t.const_int(tag)];
+    values.extend(ty.map(|t| t.poison()));
+    call.set_metadata_values(CONTENTS_KIND, &values);
+}
+
+fn recorded_contents(call: Value) -> Option<Contents> {
+    let ops = call.metadata_operands(CONTENTS_KIND);
+    let tag = ops.first()?.const_int_value()?;
+    let ty = ops.get(1).map(|v| v.ty());
+    Some(match (tag, ty) {
+        (0, Some(t)) => Contents::Floats(t),
+        (1, Some(t)) => Contents::FloatsAndIntegers(t),
+        (2, Some(t)) => Contents::Integers(t),
+        (3, None) => Contents::NoFloats,
+        _ => return None,
+    })
+}
+
+fn deduced_copy_contents(m: LLVMModuleRef, call: Value) -> Contents {
     let args = call.call_args();
     let size = args[2].const_int_value().map(|n| n as u64);
     // One byte (a `bool`, a `u8` flag) holds neither a float nor a pointer.
@@ -1023,5 +1073,44 @@ define void @copies(double %x, i64 %n, ptr %p, ptr %out) {
         assert_eq!(got[2], Contents::NoFloats, "an integer sum is a number");
         assert_eq!(got[3], Contents::NoFloats, "a pointer beside an integer");
         assert_eq!(got[4], Contents::Unknown, "bytes nothing writes or reads");
+    }
+}
+
+#[cfg(test)]
+mod recorded_tests {
+    use super::*;
+    use oxidase_llvm::module;
+
+    /// What a copy moves is recorded on a derivative's copy of it, where the accesses it was
+    /// deduced from are not around.
+    #[test]
+    fn copy_contents_travel_with_clones() {
+        let ctx = module::Context::new();
+        let m = ctx
+            .parse_ir(
+                r#"
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+define void @f(ptr %d, ptr %s) {
+  %v = load double, ptr %s
+  store double %v, ptr %d
+  call void @llvm.memcpy.p0.p0.i64(ptr %d, ptr %s, i64 8, i1 false)
+  ret void
+}
+"#,
+                "copies",
+            )
+            .unwrap();
+        let f = module::get_function(m.raw(), "f").unwrap();
+        let call = f.blocks()[0].instructions().into_iter().find(|i| i.opcode() == Opcode::LLVMCall).unwrap();
+        let double = |c: Option<Contents>| matches!(c, Some(Contents::Floats(t)) if t.kind() == oxidase_llvm::TypeKind::LLVMDoubleTypeKind);
+        assert!(double(Some(copy_contents(m.raw(), call))));
+        let clone = call.clone_instruction();
+        let b = oxidase_llvm::Builder::new(module::context_of(m.raw()));
+        b.position_before(call);
+        b.insert(clone);
+        record_copy_contents(call, clone);
+        assert!(double(recorded_contents(clone)));
+        // The primal is left as it is.
+        assert!(recorded_contents(call).is_none());
     }
 }

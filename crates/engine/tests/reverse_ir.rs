@@ -316,6 +316,86 @@ fn hessian_vector_product_forward_over_reverse() {
     }
 }
 
+/// Reverse over reverse of dev-build shapes: a local array started from a constant table by
+/// `memcpy` and updated in place, and a slice (pointer and length) moved through a stack copy.
+/// With the shadow of `dx` seeded by `v`, the outer adjoint of `x` is H·v = 2·w·v for
+/// f = Σ w_i·x_i² (the sinks and recorded copy contents such code needs in a real dev build
+/// are exercised end to end by the `rigid_fit` program on the stable route).
+#[test]
+fn reverse_over_reverse_through_sinks_and_copies() {
+    oxidase_llvm::jit::initialize_native_target();
+    let ir = r#"
+@w = private unnamed_addr constant [3 x double] [double 1.5, double -0.5, double 2.0]
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+define double @f(ptr %x, i64 %n) {
+entry:
+  %s = alloca { ptr, i64 }, align 8
+  %t = alloca { ptr, i64 }, align 8
+  %ws = alloca [3 x double], align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %ws, ptr align 8 @w, i64 24, i1 false)
+  store ptr %x, ptr %s, align 8
+  %s1 = getelementptr inbounds i8, ptr %s, i64 8
+  store i64 %n, ptr %s1, align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %t, ptr align 8 %s, i64 16, i1 false)
+  %xp = load ptr, ptr %t, align 8
+  %t1 = getelementptr inbounds i8, ptr %t, i64 8
+  %len = load i64, ptr %t1, align 8
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %acc = phi double [ 0.0, %entry ], [ %acc1, %loop ]
+  %px = getelementptr inbounds double, ptr %xp, i64 %i
+  %xi = load double, ptr %px, align 8
+  %pw = getelementptr inbounds double, ptr %ws, i64 %i
+  %w0 = load double, ptr %pw, align 8
+  %wi = fmul double %w0, %xi
+  store double %wi, ptr %pw, align 8
+  %term = fmul double %wi, %xi
+  %acc1 = fadd double %acc, %term
+  %i1 = add nuw i64 %i, 1
+  %more = icmp ult i64 %i1, %len
+  br i1 %more, label %loop, label %done
+done:
+  ret double %acc1
+}"#;
+    let ctx = Context::new();
+    let owned = ctx.parse_ir(&format!("{HEADER}{ir}"), "test").unwrap();
+    let m = owned.raw();
+    let function = module::get_function(m, "f").unwrap();
+    let mut engine = Engine::new(m, Options::default());
+    let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const], ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false };
+    let grad = engine.reverse(&key).unwrap();
+    // grad(x, dx, n, dret): x and dx Duplicated (dx's shadow is the seed v), n and dret Const.
+    let outer = ReverseKey {
+        function: grad,
+        args: vec![RevArg::Duplicated, RevArg::Duplicated, RevArg::Const, RevArg::Const],
+        ret: RevRet::Const,
+        width: 1,
+        runtime_activity: false,
+        preserved: Vec::new(),
+        repeated: false,
+    };
+    let hvp = engine.reverse(&outer).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    drop(engine);
+    let hw = wrap(m, hvp);
+    module::verify_module(m).unwrap();
+    let jit = Jit::new(ctx, owned).unwrap();
+    let h = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&hw).unwrap()) };
+    let w = [1.5, -0.5, 2.0];
+    let mut x = vec![0.7, -1.1, 0.4];
+    let mut xbar = vec![0.0; 3];
+    let mut dx = vec![0.0; 3];
+    let seed = [0.3, 1.0, -0.6];
+    let mut v = seed.to_vec();
+    let mut out = [0u64; 4];
+    h([p(&mut x), p(&mut xbar), p(&mut dx), p(&mut v), 3, f(1.0)].as_ptr(), out.as_mut_ptr());
+    for i in 0..3 {
+        assert!(close(dx[i], 2.0 * w[i] * x[i], 1e-14), "gradient {i}: {} vs {}", dx[i], 2.0 * w[i] * x[i]);
+        let want = 2.0 * w[i] * seed[i];
+        assert!(close(xbar[i], want, 1e-14), "H·v {i}: {} vs {want}", xbar[i]);
+    }
+}
+
 /// A heap buffer allocated, filled, read and freed inside the function: its shadow lives until
 /// the reverse sweep is done.
 #[test]

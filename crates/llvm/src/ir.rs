@@ -585,6 +585,17 @@ impl Value {
             LLVMSetMetadata(self.0, id, LLVMMetadataAsValue(ctx, node));
         }
     }
+    /// Attaches to an instruction, as `kind`, a node holding the constants `values` (replacing
+    /// any node of that kind); [`Value::metadata_operands`] reads them back.
+    pub fn set_metadata_values(self, kind: &str, values: &[Value]) {
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
+            let id = LLVMGetMDKindIDInContext(ctx, kind.as_ptr() as *const _, kind.len() as u32);
+            let mut ops: Vec<LLVMMetadataRef> = values.iter().map(|v| LLVMValueAsMetadata(v.0)).collect();
+            let node = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
+            LLVMSetMetadata(self.0, id, LLVMMetadataAsValue(ctx, node));
+        }
+    }
     /// Removes the metadata attachment `kind` (e.g. "range") from an instruction.
     pub fn clear_metadata(self, kind: &str) {
         unsafe {

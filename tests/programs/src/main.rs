@@ -57,6 +57,7 @@ mod loop_shapes;
 mod implicit_euler;
 mod out_of_line_model;
 mod table_lookup;
+mod rigid_fit;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -109,6 +110,7 @@ fn main() {
         ("implicit_euler", implicit_euler::run),
         ("table_lookup", table_lookup::run),
         ("out_of_line_model", out_of_line_model::run),
+        ("rigid_fit", rigid_fit::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
