@@ -92,7 +92,11 @@ pub const LOOP_CLEANUP: &str =
 /// empty loop, which may panic. Unswitching the invariant tests out of the loop (after
 /// `indvars` has made the second one invariant) leaves loops with one exit, and invariant
 /// loads and computations hoisted out of loops are kept once instead of per iteration. The
-/// user's functions change in form only, as the optimizer running later would change them.
+/// nightly route's pre-AD pipeline runs without unrolling: a loop over a `[f64; 2]` stays a
+/// loop over a stack array, whose values a reverse-over-reverse derivative keeps per pass;
+/// full unrolling of loops with a small constant trip count and `sroa` first turn such arrays
+/// into scalars. The user's functions change in form only, as the optimizer running later
+/// would change them.
 pub fn clean_loops(root: Value, cleaned: &mut HashSet<Value>, skip: impl Fn(Value) -> bool) -> Result<(), String> {
     let mut work = vec![root];
     while let Some(f) = work.pop() {
