@@ -123,14 +123,6 @@ fn run(mut args: Vec<OsString>) -> Result<ExitCode, String> {
     // after differentiation anyway, in the linker's LTO pipeline, which these flags leave alone.
     rustflags.push("-Cno-vectorize-loops".into());
     rustflags.push("-Cno-vectorize-slp".into());
-    // Nor runtime-unrolled loops: the reverse sweep of a loop unrolled by four walks four
-    // elements per iteration backwards, which the LTO pipeline can then only vectorize across
-    // iterations with gathers and shuffles (kmeans' gradient 15% slower than the nightly
-    // route's, measured); that pipeline unrolls the final code itself. Set once: LLVM refuses
-    // an option given twice, so a user's own setting wins.
-    if !rustflags.iter().any(|f| f.contains("unroll-runtime")) {
-        rustflags.push("-Cllvm-args=-unroll-runtime=false".into());
-    }
     rustflags.push(format!("-Clink-arg=-Wl,--thinlto-cache-dir={}", target_dir.join("oxidase-thinlto").display()));
     if !flags.is_empty() {
         rustflags.push(format!("-Clink-arg=--oxidase-autodiff={}", flags.join(",")));
