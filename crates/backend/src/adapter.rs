@@ -86,7 +86,8 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     let mut errors = Vec::new();
     let mut lowered = 0usize;
     let calls: Vec<Value> = markers.iter().flat_map(|&m| calls_of(m)).collect();
-    let mut cleaned = (opt_level() > 0).then(std::collections::HashSet::new);
+    let level = opt_level();
+    let mut cleaned = (level > 0).then(std::collections::HashSet::new);
     for call in order_inner_first(&calls, |call| call.call_args().first().copied()) {
         let marker = call.called_function().expect("a marker call calls its marker");
         lowered += 1;
@@ -111,7 +112,6 @@ pub fn run(module: LLVMModuleRef, flags: &Flags) -> Result<bool, Vec<String>> {
     let differentiated = started.elapsed();
     dump("OXIDASE_DUMP_OUTPUT")?;
     if errors.is_empty() {
-        let level = opt_level();
         let t = std::time::Instant::now();
         if let Err(e) = optimize(module, level) {
             errors.push(format!("oxidase: optimizing the differentiated module failed: {e}"));

@@ -577,16 +577,11 @@ impl Value {
                 all.push(s);
             }
         }
-        unsafe {
-            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
-            let id = LLVMGetMDKindIDInContext(ctx, kind.as_ptr() as *const _, kind.len() as u32);
-            let mut ops: Vec<LLVMMetadataRef> = all.iter().map(|v| LLVMValueAsMetadata(v.0)).collect();
-            let node = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
-            LLVMSetMetadata(self.0, id, LLVMMetadataAsValue(ctx, node));
-        }
+        self.set_metadata_values(kind, &all);
     }
-    /// Attaches to an instruction, as `kind`, a node holding the constants `values` (replacing
-    /// any node of that kind); [`Value::metadata_operands`] reads them back.
+    /// Attaches to an instruction, as `kind`, a node holding `values` (constants, or metadata
+    /// as values such as alias scopes), replacing any node of that kind;
+    /// [`Value::metadata_operands`] reads them back.
     pub fn set_metadata_values(self, kind: &str, values: &[Value]) {
         unsafe {
             let ctx = LLVMGetTypeContext(LLVMTypeOf(self.0));
