@@ -405,4 +405,5 @@ ir_tests! {
     skip => "skip.ll",
     facts => "facts.ll",
     fused => "fused.ll",
+    exits => "exits.ll",
 }

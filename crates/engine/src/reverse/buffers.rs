@@ -22,7 +22,7 @@
 //! tape.
 
 use super::*;
-use crate::cfg::{TripBound, TripTest};
+
 
 /// A loop whose per-iteration values go into a buffer.
 pub(super) struct LoopBuffer {
@@ -240,7 +240,7 @@ impl Gen<'_> {
             let (trip, enter, fwd_base, stride) = (buf.trip, buf.enter, buf.fwd_base, buf.row_bytes());
             let b = Builder::new(ctx);
             b.position_before(enter.terminator().expect("the edge into a loop ends in its branch"));
-            let visits = self.visits(&b, &trip);
+            let visits = self.visits(&b, &trip, self.val(trip.iv.1), self.val(trip.bound));
             let most = i64t.const_int(MAX_BUFFER_BYTES / stride);
             let visits = b.select(b.icmp(IntPredicate::LLVMIntULT, visits, most), visits, most);
             // The tape keeps its length a multiple of 8.
@@ -260,18 +260,90 @@ impl Gen<'_> {
         self.tag(st, &[Space::Tape]);
     }
 
-    /// An upper bound on the header runs of one execution of the loop, on the edge into it.
-    fn visits(&self, b: &Builder, trip: &TripBound) -> Value {
+    /// The value of `trip`'s variable `n` (an `i64`, possibly negative) steps from `from`.
+    pub(super) fn steps_from(&self, b: &Builder, trip: &TripBound, from: Value, n: Value) -> Value {
+        let ctx = context_of(self.module());
+        let (phi, _, step) = trip.iv;
+        let ty = phi.ty();
+        if ty.is_pointer() {
+            return b.gep(Type::i8(ctx), from, &[b.mul(n, Type::i64(ctx).const_int(step as u64))]);
+        }
+        let n = match ty.int_width() {
+            64 => n,
+            w if w < 64 => b.cast(Opcode::LLVMTrunc, n, ty),
+            _ => b.cast(Opcode::LLVMSExt, n, ty),
+        };
+        b.add(from, b.mul(n, ty.const_int(step as u64)))
+    }
+
+    /// The value `trip`'s variable has in the last header run of one execution of the loop
+    /// that leaves through `trip`'s exit, starting at `start` and tested against `bound`, when
+    /// the test says it without counting:
+    /// - an inequality leaves when the value it compares meets the bound;
+    /// - an ordered test on an integer stepping by ±1 leaves at once when its first test
+    ///   fails (the start stays); otherwise the variable passes through every value up to the
+    ///   first one the test refuses: the bound itself (`<`, `>`), or one step beyond (`<=`,
+    ///   `>=`). This holds for a variable that wraps around too ([`TripBound::may_wrap`]): a
+    ///   first step that wraps lands on the near side of the bound and walks up to it.
+    pub(super) fn last_iv(&self, b: &Builder, trip: &TripBound, start: Value, bound: Value) -> Option<Value> {
+        use IntPredicate::*;
+        let i64t = Type::i64(context_of(self.module()));
+        let (phi, _, step) = trip.iv;
+        let (one, back) = (i64t.const_int(1), i64t.const_int(u64::MAX));
+        match trip.test {
+            TripTest::Differs if trip.next => Some(self.steps_from(b, trip, bound, back)),
+            TripTest::Differs => Some(bound),
+            TripTest::Before { signed } | TripTest::UpTo { signed } if step.unsigned_abs() == 1 && phi.ty().is_int() => {
+                let strict = matches!(trip.test, TripTest::Before { .. });
+                let go_on = match (step > 0, signed, strict) {
+                    (true, false, true) => LLVMIntULT,
+                    (true, true, true) => LLVMIntSLT,
+                    (true, false, false) => LLVMIntULE,
+                    (true, true, false) => LLVMIntSLE,
+                    (false, false, true) => LLVMIntUGT,
+                    (false, true, true) => LLVMIntSGT,
+                    (false, false, false) => LLVMIntUGE,
+                    (false, true, false) => LLVMIntSGE,
+                };
+                let first = if trip.next { self.steps_from(b, trip, start, one) } else { start };
+                let passes = b.icmp(go_on, first, bound);
+                // The first value the test refuses, and the variable when it is compared.
+                let refused = if strict { bound } else { self.steps_from(b, trip, bound, one) };
+                let last = if trip.next { self.steps_from(b, trip, refused, back) } else { refused };
+                Some(b.select(passes, last, start))
+            }
+            _ => None,
+        }
+    }
+
+    /// An upper bound on the header runs of one execution of the loop whose variable starts at
+    /// `start` and is tested against `bound` (both as the builder's function sees them): exact
+    /// when the loop leaves through the exit of `trip`.
+    pub(super) fn visits(&self, b: &Builder, trip: &TripBound, start: Value, bound: Value) -> Value {
         let ctx = context_of(self.module());
         let i64t = Type::i64(ctx);
-        let (phi, start, step) = trip.iv;
-        let (mut start, mut bound) = (self.val(start), self.val(trip.bound));
+        let (phi, _, step) = trip.iv;
         let ty = phi.ty();
+        let up = step > 0;
+        let s = step.unsigned_abs();
+        // An ordered test stepping by ±1: from the start to where it leaves, modulo the
+        // variable's range (it may wrap around); every value of a 64-bit range (a count that
+        // wraps to 0) is as good as forever, and the reservation refuses it.
+        if matches!(trip.test, TripTest::Before { .. } | TripTest::UpTo { .. }) && s == 1 && ty.is_int() {
+            let last = self.last_iv(b, trip, start, bound).expect("an ordered test stepping by one");
+            let dist = if up { b.sub(last, start) } else { b.sub(start, last) };
+            let dist = match ty.int_width() {
+                w if w < 64 => b.cast(Opcode::LLVMZExt, dist, i64t),
+                _ => dist,
+            };
+            let n = b.add(dist, i64t.const_int(1));
+            return b.select(b.icmp(IntPredicate::LLVMIntEQ, n, i64t.zero()), i64t.const_int(u64::MAX), n);
+        }
+        let (mut start, mut bound) = (start, bound);
         if ty.is_pointer() {
             start = b.cast(Opcode::LLVMPtrToInt, start, i64t);
             bound = b.cast(Opcode::LLVMPtrToInt, bound, i64t);
         }
-        let up = step > 0;
         // The distance from the start to the bound in the direction of the step: clamped at
         // zero for an ordered test, modular for an inequality (which must meet the bound).
         let dist = match trip.test {
@@ -290,7 +362,6 @@ impl Gen<'_> {
                 if up { b.sub(far, start) } else { b.sub(start, far) }
             }
         };
-        let s = step.unsigned_abs();
         // Comparing the next value: the loop leaves after the run whose next value meets the
         // bound, `(dist - s) / s + 1` runs, modular (a start already at the bound never meets
         // it again before wrapping around: a huge count, which the reservation refuses).
@@ -314,36 +385,22 @@ impl Gen<'_> {
                 let exact = b.icmp(IntPredicate::LLVMIntEQ, b.urem(dist, i64t.const_int(s)), i64t.zero());
                 b.select(exact, n, i64t.const_int(u64::MAX))
             }
-            // Ordered, iteration `j` going on while `start + j·s` (or, testing the next value,
+            // Ordered, a longer step (which does not wrap: [`TripBound::may_wrap`]),
+            // iteration `j` going on while `start + j·s` (or, testing the next value,
             // `start + (j+1)·s`) is before the bound: strictly, ⌈dist / s⌉ + 1 runs (the
             // next value: ⌈dist / s⌉, at least the first run); or at it, ⌊dist / s⌋ + 2 (the
             // next value: ⌊dist / s⌋ + 1).
-            TripTest::Before { signed } | TripTest::UpTo { signed } => {
+            TripTest::Before { .. } | TripTest::UpTo { .. } => {
                 let strict = matches!(trip.test, TripTest::Before { .. });
-                let n = match (s, strict) {
-                    (1, _) => dist,
-                    (_, true) => b.udiv(b.add(dist, i64t.const_int(s - 1)), i64t.const_int(s)),
-                    (_, false) => b.udiv(dist, i64t.const_int(s)),
+                let n = match strict {
+                    true => b.udiv(b.add(dist, i64t.const_int(s - 1)), i64t.const_int(s)),
+                    false => b.udiv(dist, i64t.const_int(s)),
                 };
-                let n = match (strict, trip.next) {
+                match (strict, trip.next) {
                     (true, true) => b.select(b.icmp(IntPredicate::LLVMIntEQ, n, i64t.zero()), i64t.const_int(1), n),
                     (true, false) | (false, true) => b.add(n, i64t.const_int(1)),
                     (false, false) => b.add(n, i64t.const_int(2)),
-                };
-                if !trip.may_wrap {
-                    return n;
                 }
-                // A start at the end of the range wraps around: the whole range.
-                let w = ty.int_width();
-                let ones = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-                let end = match (up, signed) {
-                    (true, false) => ty.const_int(ones),
-                    (false, false) => ty.zero(),
-                    (true, true) => ty.const_int((1u64 << (w - 1)) - 1),
-                    (false, true) => ty.const_int(1u64 << (w - 1)),
-                };
-                let at_end = b.icmp(IntPredicate::LLVMIntEQ, start, end);
-                b.select(at_end, i64t.const_int(u64::MAX), n)
             }
         }
     }

@@ -161,7 +161,7 @@ impl Gen<'_> {
             let exits = self.loop_exits.get(&(x, o)).cloned().unwrap_or_default();
             // Per loop left: whether the edge hands over through slots, and what it keeps.
             let kept: Vec<(bool, Vec<LoopKeep>)> =
-                exits.iter().map(|&(li, slots)| (slots.is_some(), self.loop_kept[li].clone())).collect();
+                exits.iter().map(|&(li, how)| (matches!(how, ExitIv::Slots(..)), self.loop_kept[li].clone())).collect();
             if kept.iter().all(|(_, k)| k.is_empty()) {
                 continue;
             }

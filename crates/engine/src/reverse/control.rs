@@ -116,7 +116,7 @@ impl Gen<'_> {
                     split.insert((x, o), e);
                     self.edge_from.insert((x, o), e);
                 }
-                self.loop_exits.entry((x, o)).or_default().push((li, None));
+                self.loop_exits.entry((x, o)).or_default().push((li, ExitIv::Tape));
             }
         }
     }
@@ -124,6 +124,9 @@ impl Gen<'_> {
     /// Once the reversal is planned: on the exit edges of each loop it runs backwards
     /// (`reversed[li]`), the forward sweep saves the induction variable (and a non-constant
     /// start); a loop whose reversal does nothing saves nothing and is not entered backwards.
+    /// An edge that runs at most once (combined) saves them in stack slots; the exit of a test
+    /// bounding the loop saves nothing when the reversal can compute them
+    /// ([`Gen::exit_from_bound`]).
     pub(super) fn save_loop_exits(&mut self, reversed: &[bool]) {
         let m = self.module();
         for (li, l) in self.loops.clone().into_iter().enumerate() {
@@ -141,23 +144,71 @@ impl Gen<'_> {
                     vals.push(self.val(l.start));
                 }
                 // An edge into a block on no cycle runs at most once: a stack slot suffices.
-                let slots = if self.shape == Shape::Combined && !self.cyclic.contains(&o) {
+                let how = if self.shape == Shape::Combined && !self.cyclic.contains(&o) {
                     let s: Vec<Value> = vals.iter().map(|v| self.fwd_slots_b.alloca(v.ty())).collect();
                     for (v, slot) in vals.iter().zip(&s) {
                         self.b.store(*v, *slot);
                     }
-                    Some((s[0], s.get(1).copied()))
+                    ExitIv::Slots(s[0], s.get(1).copied())
+                } else if let Some(trip) = self.bounding_exit(li, (x, o)) {
+                    self.stats.exits_from_bound += 1;
+                    ExitIv::Bound(trip)
                 } else {
                     self.tape_tags(tape::push(m, &self.b, self.fwd_local, &vals));
-                    None
+                    ExitIv::Tape
                 };
                 let exits = self.loop_exits.get_mut(&(x, o)).expect("listed above");
                 if let Some(entry) = exits.iter_mut().find(|(k, _)| *k == li) {
-                    entry.1 = slots;
+                    entry.1 = how;
                 }
             }
         }
         self.loop_exits.retain(|_, exits| !exits.is_empty());
+    }
+
+    /// The test bounding loop `li` whose exit is `edge`, when the reversal can tell from it the
+    /// induction variable the loop leaves with: the test compares the loop's own variable, and
+    /// the loop's start and the bound are defined before the block the edge leads to (the
+    /// reversal of that block fetches them). Not in that block itself: it defines them anew
+    /// when it runs after the edge (an inner loop leaving into the outer loop's header, which
+    /// computes the next inner bound).
+    fn bounding_exit(&self, li: usize, edge: (Block, Block)) -> Option<TripBound> {
+        let l = &self.loops[li];
+        let trip = l.trips.iter().find(|t| t.exit == edge && t.iv.0 == l.iv)?;
+        let there = |v: Value| !v.is_instruction() || v.parent_block() != edge.1 && self.dominates(v.parent_block(), edge.1);
+        (there(l.start) && there(trip.bound)).then_some(*trip)
+    }
+
+    /// Whether primal block `a` dominates primal block `b`.
+    fn dominates(&self, a: Block, b: Block) -> bool {
+        let mut b = b;
+        loop {
+            if a == b {
+                return true;
+            }
+            match self.idom.get(&b) {
+                Some(&d) => b = d,
+                None => return false,
+            }
+        }
+    }
+
+    /// In the reversal of the block an exit of loop `li` leads to, on the way back into the
+    /// loop: the induction variable and start (fetched) the loop had when it left through the
+    /// exit of `trip` ([`Gen::last_iv`]; for a longer step, which does not wrap, after the
+    /// iterations the bound allows, [`Gen::visits`], exact for the exit that ends them).
+    fn exit_from_bound(&mut self, li: usize, trip: &TripBound) -> (Value, Value) {
+        let i64t = Type::i64(context_of(self.module()));
+        let start = self.fetch(self.val(self.loops[li].start));
+        let bound = self.fetch(self.val(trip.bound));
+        let iv = match self.last_iv(&self.b, trip, start, bound) {
+            Some(iv) => iv,
+            None => {
+                let runs = self.visits(&self.b, trip, start, bound);
+                self.steps_from(&self.b, trip, start, self.b.sub(runs, i64t.const_int(1)))
+            }
+        };
+        (iv, start)
     }
 
     /// A new forward block on the edge from primal block `x` (its terminator) to the forward
@@ -428,18 +479,22 @@ impl Gen<'_> {
             self.b.position_at_end(keep);
             self.exit_reversals.push(((pred, b), keep));
         }
-        for &(li, slots) in exits.iter().rev() {
+        for &(li, how) in exits.iter().rev() {
             let m = self.module();
             let (riv, rstart) = self.loop_slots[li];
             let ty = self.loops[li].iv.ty();
-            let (iv, start) = match slots {
-                Some((siv, sstart)) => (self.b.load(ty, siv), sstart.map(|s| self.b.load(ty, s))),
-                None => {
+            let (iv, start) = match how {
+                ExitIv::Slots(siv, sstart) => (self.b.load(ty, siv), sstart.map(|s| self.b.load(ty, s))),
+                ExitIv::Tape => {
                     let start = rstart.map(|_| tape::pop(m, &self.b, self.rev_local, ty));
                     if let Some(v) = start {
                         self.tag(v, &[Space::Tape]);
                     }
                     (self.tape_tag(tape::pop(m, &self.b, self.rev_local, ty)), start)
+                }
+                ExitIv::Bound(trip) => {
+                    let (iv, start) = self.exit_from_bound(li, &trip);
+                    (iv, Some(start))
                 }
             };
             if let (Some(rs), Some(st)) = (rstart, start) {

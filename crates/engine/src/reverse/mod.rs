@@ -38,7 +38,7 @@
 use crate::activity::{self, Activity};
 use crate::calls::{classify, indirect_candidates, Alloc, CallKind};
 use crate::error::{describe, AdError};
-use crate::cfg::{Cfg, CountedLoop};
+use crate::cfg::{Cfg, CountedLoop, TripBound, TripTest};
 use crate::forward::reverse_post_order;
 use crate::emit;
 use crate::rules::{self, Partial, Rule};
@@ -91,6 +91,21 @@ enum Carrier {
 /// A value a loop keeps once per execution: (forward value, forward slot, reverse slot).
 type LoopKeep = (Value, Value, Value);
 
+/// How the reversal of a counted loop gets the induction variable (and a start that is not a
+/// constant) the loop had when it left through an exit edge.
+#[derive(Clone, Copy, Debug)]
+enum ExitIv {
+    /// Pushed on the tape on the edge.
+    Tape,
+    /// Stack slots (variable, start) written on an edge that runs at most once (combined
+    /// derivatives).
+    Slots(Value, Option<Value>),
+    /// Nothing kept: the edge is the exit of the test bounding the loop, so the variable
+    /// follows from the start and the bound, which the reversal fetches like any other value
+    /// ([`Gen::exit_from_bound`]).
+    Bound(TripBound),
+}
+
 struct Gen<'e> {
     engine: &'e mut Engine,
     /// Shadows may be primal pointers (see [`crate::runtime_activity`]): accesses check.
@@ -139,13 +154,10 @@ struct Gen<'e> {
     loops: Vec<CountedLoop>,
     /// Per loop: the reversal's copy of the induction variable, and of its start value.
     loop_slots: Vec<(Value, Option<Value>)>,
-    /// Loop exit edges (block in the loop, block outside) → loop index; the forward sweep saves
-    /// the induction variable on them, the reversal restores it when it enters the loop.
-    /// The value is `None` when the saved values go through the tape, or the stack slots holding
-    /// them (iv, start) on an edge that runs at most once (combined derivatives).
-    /// Per exit edge, the counted loops it leaves (an edge out of nested loops leaves several),
-    /// in the order their induction variables are saved there.
-    loop_exits: HashMap<(Block, Block), Vec<(usize, Option<(Value, Option<Value>)>)>>,
+    /// Loop exit edges (block in the loop, block outside) → the counted loops the edge leaves
+    /// (an edge out of nested loops leaves several), in the order their induction variables are
+    /// saved there, and how the reversal gets each variable back ([`ExitIv`]).
+    loop_exits: HashMap<(Block, Block), Vec<(usize, ExitIv)>>,
     /// Combined: slot of the primal result.
     ret_slot: Option<Value>,
     /// Returning primal blocks, in order (their index is pushed when there are several, split).
@@ -213,6 +225,9 @@ struct CacheStats {
     taped: usize,
     /// Bytes pushed per execution of every cyclic block once (a loop iteration's cost).
     tape_bytes: u64,
+    /// Loop exits whose induction variable the reversal computes from the exit test's bound
+    /// instead of keeping it ([`ExitIv::Bound`]).
+    exits_from_bound: usize,
     recomputed: usize,
     /// Returning blocks whose reversal does nothing: not reversed ([`Gen::plan_reversal`]).
     skipped: usize,
@@ -370,6 +385,10 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         let line = match st.fused {
             0 => line,
             n => format!("{line}; {n} calls fused with their reversal (the callee's combined derivative)"),
+        };
+        let line = match st.exits_from_bound {
+            0 => line,
+            n => format!("{line}; {n} loop exits whose induction variable comes from the exit test's bound (nothing kept)"),
         };
         g.engine.report.push(line);
         for line in g.loop_report() {

@@ -6,7 +6,8 @@
 ;
 ; What the reversal must keep: the loads of the read-only inputs (x, mu, l) are repeated; the
 ; triangle's t is recomputed from the row variable; xc[col] (written for each component, but
-; not in the row loop) is kept once per execution of the row loop, never per iteration; only
+; not in the row loop) is kept once per execution of the row loop, never per iteration; where
+; each loop ended follows from its exit test, so no induction variable is kept; only
 ; qx[j] (read in the last loop and overwritten by the next component) goes on the tape.
 ;
 ; REV: @gmm args=const,dup,dup,const,const,const ret=active
@@ -15,6 +16,12 @@
 ; The derivative's own loads and stores say which memory they touch (alias scopes): the tape,
 ; the shadow of each scratch vector, the shadows of the read-only parameters, primal memory.
 ; CHECK: define internal { double } @gmm.oxidase.rev{{[0-9]+}}
+; Leaving the row loop keeps xc[col] and t's start (16 bytes), not the row variable or its
+; start: its exit test (r + 1 < d) says where it ended, and its start (col + 1) is recomputed.
+; CHECK: {{^}}loop.exit{{[0-9]*}}:{{ +}}; preds = %row
+; CHECK-NEXT: call void @oxidase.tape.reserve(ptr %{{[0-9]+}}, i64 16)
+; CHECK-NOT: @oxidase.tape.reserve
+; CHECK: br label %row.exit
 ; CHECK: load double, ptr %{{[0-9]+}}, align 8, !alias.scope !{{[0-9]+}}, !noalias !{{[0-9]+}}
 ; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"tape"}
 ; CHECK-DAG: = distinct !{!{{[0-9]+}}, !{{[0-9]+}}, !"shadow of object {{[0-9]+}}"}
@@ -28,7 +35,7 @@
 ; CHECK-NEXT: carry: %xcol = load double
 ; CHECK-NEXT: carry: %q = load double
 ; CHECK-NEXT: carry: %qv = load double
-; CHECK: oxidase: reverse derivative of gmm (Combined): {{[0-9]+}} values kept in stack slots, 2 kept once per loop execution, 1 in buffers of 1 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), {{[0-9]+}} recomputed
+; CHECK: oxidase: reverse derivative of gmm (Combined): {{[0-9]+}} values kept in stack slots, 2 kept once per loop execution, 1 in buffers of 1 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), {{[0-9]+}} recomputed; 0 blocks with nothing to reverse skipped; 5 loop exits whose induction variable comes from the exit test's bound (nothing kept)
 ; The row loop (depth 4) keeps nothing; which way a column went (through the row loop or past
 ; it) is the row loop's guard, recomputed from the column index; per component, qx[j] for the
 ; sum of squares, in a buffer reserved when the loop is entered, so no loop of the nest touches
