@@ -172,6 +172,9 @@ impl Gen<'_> {
             for (by_slots, list) in &kept {
                 if !by_slots {
                     for &(fv, fs, _) in list {
+                        // A loop buffer's address is kept under a null stand-in.
+                        let what = if fv.is_constant() { "a loop buffer's address" } else { "a value an inner loop keeps per execution" };
+                        self.note_exit_push(o, what, fv);
                         pushes.push(self.b.load(fv.ty(), fs));
                     }
                 }

@@ -154,6 +154,9 @@ impl Gen<'_> {
                     self.stats.exits_from_bound += 1;
                     ExitIv::Bound(trip)
                 } else {
+                    for &v in &vals {
+                        self.note_exit_push(o, "an inner loop's induction variable or start", v);
+                    }
                     self.tape_tags(tape::push(m, &self.b, self.fwd_local, &vals));
                     ExitIv::Tape
                 };
@@ -164,6 +167,17 @@ impl Gen<'_> {
             }
         }
         self.loop_exits.retain(|_, exits| !exits.is_empty());
+    }
+
+    /// `-Z autodiff=PrintPerf`: `v` goes on the tape on an exit edge into `o`; when `o` lies on
+    /// a cycle, that is once per pass through the loop around it, and the report counts it there.
+    pub(super) fn note_exit_push(&mut self, o: Block, what: &str, v: Value) {
+        if self.cyclic.contains(&o) {
+            let size = tape::entry_size(self.module(), v.ty());
+            self.stats.tape_bytes += size;
+            let text = if v.is_constant() { what.to_string() } else { format!("{what}: {}", v.print().trim()) };
+            self.stats.looped.push((o, format!("on leaving it, {text}"), size, false));
+        }
     }
 
     /// The test bounding loop `li` whose exit is `edge`, when the reversal can tell from it the

@@ -35,14 +35,21 @@
 ; CHECK-NEXT: carry: %xcol = load double
 ; CHECK-NEXT: carry: %q = load double
 ; CHECK-NEXT: carry: %qv = load double
-; CHECK: oxidase: reverse derivative of gmm (Combined): {{[0-9]+}} values kept in stack slots, 2 kept once per loop execution, 1 in buffers of 1 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), {{[0-9]+}} recomputed; 0 blocks with nothing to reverse skipped; 5 loop exits whose induction variable comes from the exit test's bound (nothing kept)
+; CHECK: oxidase: reverse derivative of gmm (Combined): {{[0-9]+}} values kept in stack slots, 2 kept once per loop execution, 1 in buffers of 1 loops sized by their trip counts, 0 on the tape (24 bytes per pass through the loops), {{[0-9]+}} recomputed; 0 blocks with nothing to reverse skipped; 5 loop exits whose induction variable comes from the exit test's bound (nothing kept)
 ; The row loop (depth 4) keeps nothing; which way a column went (through the row loop or past
 ; it) is the row loop's guard, recomputed from the column index; per component, qx[j] for the
 ; sum of squares, in a buffer reserved when the loop is entered, so no loop of the nest touches
-; the tape per iteration.
+; the tape per iteration. What the tape takes per pass through the outer loops is reported
+; under them: per component, the address of the sum-of-squares loop's buffer; per column,
+; xc[col] and t's start for the row loop.
 ; CHECK-NOT: loop at depth 4
 ; CHECK-NOT: = phi i32
-; CHECK: loop at depth 3: 8 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
+; CHECK: loop at depth 2: 0 bytes per iteration in a buffer sized by its trip count, 8 bytes taped per iteration
+; CHECK-NEXT: taped per pass through a loop: on leaving it, a loop buffer's address
+; CHECK-NEXT: loop at depth 3: 0 bytes per iteration in a buffer sized by its trip count, 16 bytes taped per iteration
+; CHECK-NEXT: taped per pass through a loop: on leaving it, a value an inner loop keeps per execution: {{.*}} = load double
+; CHECK-NEXT: taped per pass through a loop: on leaving it, a value an inner loop keeps per execution: {{.*}} = phi i64
+; CHECK-NEXT: loop at depth 3: 8 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
 ; CHECK-NEXT: buffered per iteration: {{.*}} = load double
 ; CHECK-NOT: taped per pass
 

@@ -77,9 +77,11 @@ declare double @llvm.log.f64(double)
 ; ---- report ----
 ; CHECK: oxidase: reverse derivative of rosen (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 0 in buffers of 0 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), 13 recomputed
 ; exp's result (per inner iteration) and the sum log reads (per outer iteration) are kept in
-; buffers sized by the trip counts (`slt` against `%k` and `%n`): nothing on the tape per pass.
-; CHECK: oxidase: reverse derivative of mixture (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 2 in buffers of 2 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops), 7 recomputed
-; CHECK-NEXT: loop at depth 1: 8 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
+; buffers sized by the trip counts (`slt` against `%k` and `%n`); the tape takes only the inner
+; buffer's address, once per outer iteration, and the inner loop's end follows from its test.
+; CHECK: oxidase: reverse derivative of mixture (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 2 in buffers of 2 loops sized by their trip counts, 0 on the tape (8 bytes per pass through the loops), 7 recomputed; 0 blocks with nothing to reverse skipped; 1 loop exits whose induction variable comes from the exit test's bound (nothing kept)
+; CHECK-NEXT: loop at depth 1: 8 bytes per iteration in a buffer sized by its trip count, 8 bytes taped per iteration
 ; CHECK-NEXT: buffered per iteration: {{.*}} = fadd double
+; CHECK-NEXT: taped per pass through a loop: on leaving it, a loop buffer's address
 ; CHECK-NEXT: loop at depth 2: 8 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
 ; CHECK-NEXT: buffered per iteration: {{.*}} = call double @llvm.exp.f64
