@@ -406,4 +406,5 @@ ir_tests! {
     facts => "facts.ll",
     fused => "fused.ll",
     exits => "exits.ll",
+    carried => "carried.ll",
 }

@@ -176,7 +176,7 @@ impl Gen<'_> {
             let size = tape::entry_size(self.module(), v.ty());
             self.stats.tape_bytes += size;
             let text = if v.is_constant() { what.to_string() } else { format!("{what}: {}", v.print().trim()) };
-            self.stats.looped.push((o, format!("on leaving it, {text}"), size, false));
+            self.stats.looped.push((o, None, format!("on leaving it, {text}"), size, false));
         }
     }
 

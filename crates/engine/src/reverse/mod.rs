@@ -238,9 +238,10 @@ struct CacheStats {
     /// Values kept per iteration in loop buffers, and the loops with a buffer.
     buffered: usize,
     buffered_loops: usize,
-    /// The values kept per pass through a loop, with the (primal) block whose reversal needs
-    /// them, their size, and whether a loop buffer holds them (otherwise the tape).
-    looped: Vec<(Block, String, u64, bool)>,
+    /// The values kept per pass through a loop: the (primal) block whose reversal needs them,
+    /// the forward value (none for what a loop exit pushes), how the report names it, its
+    /// size, and whether a loop buffer holds it (otherwise the tape).
+    looped: Vec<(Block, Option<Value>, String, u64, bool)>,
 }
 
 /// Generates the derivative(s) for `key`: `fns` is `[combined]` or `[augmented, reverse]`,
@@ -585,6 +586,8 @@ impl Gen<'_> {
             }
         }
         self.finish_exit(exit);
+        // Before anything reads what the loops keep per execution: recomputing may add to it.
+        self.recompute_from_carried();
         self.finish_buffers();
         self.hand_over_loop_keeps();
         self.reserve_buffers();
