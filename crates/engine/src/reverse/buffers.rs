@@ -260,11 +260,10 @@ impl Gen<'_> {
         self.tag(st, &[Space::Tape]);
     }
 
-    /// The value of `trip`'s variable `n` (an `i64`, possibly negative) steps from `from`.
-    pub(super) fn steps_from(&self, b: &Builder, trip: &TripBound, from: Value, n: Value) -> Value {
+    /// An induction variable of type `ty` moved by `n` (an `i64`, possibly negative) steps of
+    /// `step` (bytes, for a pointer) from `from`.
+    pub(super) fn steps_from(&self, b: &Builder, ty: Type, step: i64, from: Value, n: Value) -> Value {
         let ctx = context_of(self.module());
-        let (phi, _, step) = trip.iv;
-        let ty = phi.ty();
         if ty.is_pointer() {
             return b.gep(Type::i8(ctx), from, &[b.mul(n, Type::i64(ctx).const_int(step as u64))]);
         }
@@ -291,7 +290,7 @@ impl Gen<'_> {
         let (phi, _, step) = trip.iv;
         let (one, back) = (i64t.const_int(1), i64t.const_int(u64::MAX));
         match trip.test {
-            TripTest::Differs if trip.next => Some(self.steps_from(b, trip, bound, back)),
+            TripTest::Differs if trip.next => Some(self.steps_from(b, phi.ty(), step, bound, back)),
             TripTest::Differs => Some(bound),
             TripTest::Before { signed } | TripTest::UpTo { signed } if step.unsigned_abs() == 1 && phi.ty().is_int() => {
                 let strict = matches!(trip.test, TripTest::Before { .. });
@@ -305,11 +304,11 @@ impl Gen<'_> {
                     (false, false, false) => LLVMIntUGE,
                     (false, true, false) => LLVMIntSGE,
                 };
-                let first = if trip.next { self.steps_from(b, trip, start, one) } else { start };
+                let first = if trip.next { self.steps_from(b, phi.ty(), step, start, one) } else { start };
                 let passes = b.icmp(go_on, first, bound);
                 // The first value the test refuses, and the variable when it is compared.
-                let refused = if strict { bound } else { self.steps_from(b, trip, bound, one) };
-                let last = if trip.next { self.steps_from(b, trip, refused, back) } else { refused };
+                let refused = if strict { bound } else { self.steps_from(b, phi.ty(), step, bound, one) };
+                let last = if trip.next { self.steps_from(b, phi.ty(), step, refused, back) } else { refused };
                 Some(b.select(passes, last, start))
             }
             _ => None,

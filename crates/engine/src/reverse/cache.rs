@@ -217,14 +217,7 @@ impl Gen<'_> {
                 }
                 self.current = Some(b);
                 self.fetched.remove(&(b, fv));
-                let mut leaves = Vec::new();
-                for i in 0..fv.num_operands() {
-                    let op = fv.operand(i);
-                    if !op.is_null() && !op.is_basic_block() {
-                        self.recompute_leaves(op, 6, &mut leaves);
-                    }
-                }
-                if !leaves.is_empty() {
+                if !self.operand_leaves(fv).is_empty() {
                     self.fetched.insert((b, fv), popped);
                     self.current = None;
                     continue;
@@ -290,16 +283,7 @@ impl Gen<'_> {
         if !fv.is_instruction() || !self.recomputable_op(fv) {
             return false;
         }
-        let mut leaves = Vec::new();
-        for i in 0..fv.num_operands() {
-            let op = fv.operand(i);
-            if !op.is_null() && !op.is_basic_block() {
-                self.recompute_leaves(op, 6, &mut leaves);
-            }
-        }
-        leaves.sort();
-        leaves.dedup();
-        match leaves[..] {
+        match self.operand_leaves(fv)[..] {
             [] => true,
             [leaf] => {
                 let m = self.module();
@@ -322,6 +306,20 @@ impl Gen<'_> {
             }
             _ => false,
         }
+    }
+
+    /// The values recomputing `fv` from its operands would have to carry, once each.
+    fn operand_leaves(&self, fv: Value) -> Vec<Value> {
+        let mut leaves = Vec::new();
+        for i in 0..fv.num_operands() {
+            let op = fv.operand(i);
+            if !op.is_null() && !op.is_basic_block() {
+                self.recompute_leaves(op, 6, &mut leaves);
+            }
+        }
+        leaves.sort();
+        leaves.dedup();
+        leaves
     }
 
     /// Values that recomputing `v` would have to carry (not free and not carried already).

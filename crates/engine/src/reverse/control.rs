@@ -64,8 +64,6 @@ impl Gen<'_> {
     /// its start (or its start's shadow) plus the iterations done (from the loop's own
     /// variable) times its step.
     pub(super) fn computed_induction(&mut self, li: usize, which: Option<usize>, lane: Option<usize>) -> Value {
-        let ctx = context_of(self.module());
-        let i64t = Type::i64(ctx);
         let l = self.loops[li].clone();
         let (phi, start, step) = match which {
             Some(k) => l.others[k],
@@ -80,19 +78,7 @@ impl Gen<'_> {
             }
             None => self.fetch(self.val(start)),
         };
-        if phi.ty().is_pointer() {
-            let off = self.hb.mul(count, i64t.const_int(step as u64));
-            self.hb.gep(Type::i8(ctx), base, &[off])
-        } else {
-            let ty = phi.ty();
-            let c = match ty.int_width() {
-                64 => count,
-                w if w < 64 => self.hb.cast(Opcode::LLVMTrunc, count, ty),
-                _ => self.hb.cast(Opcode::LLVMZExt, count, ty),
-            };
-            let off = self.hb.mul(c, ty.const_int(step as u64));
-            self.hb.add(base, off)
-        }
+        self.steps_from(&self.hb, phi.ty(), step, base, count)
     }
 
     /// Splits each exit edge of the counted loops in the forward function (its induction
@@ -127,7 +113,7 @@ impl Gen<'_> {
     /// An edge that runs at most once (combined) saves them in stack slots; the exit of a test
     /// bounding the loop saves nothing when the reversal can compute them
     /// ([`Gen::exit_from_bound`]).
-    pub(super) fn save_loop_exits(&mut self, reversed: &[bool]) {
+    pub(super) fn save_loop_exits(&mut self, cfg: &Cfg, reversed: &[bool]) {
         let m = self.module();
         for (li, l) in self.loops.clone().into_iter().enumerate() {
             let rstart = self.loop_slots[li].1;
@@ -150,7 +136,7 @@ impl Gen<'_> {
                         self.b.store(*v, *slot);
                     }
                     ExitIv::Slots(s[0], s.get(1).copied())
-                } else if let Some(trip) = self.bounding_exit(li, (x, o)) {
+                } else if let Some(trip) = self.bounding_exit(cfg, li, (x, o)) {
                     self.stats.exits_from_bound += 1;
                     ExitIv::Bound(trip)
                 } else {
@@ -186,25 +172,11 @@ impl Gen<'_> {
     /// reversal of that block fetches them). Not in that block itself: it defines them anew
     /// when it runs after the edge (an inner loop leaving into the outer loop's header, which
     /// computes the next inner bound).
-    fn bounding_exit(&self, li: usize, edge: (Block, Block)) -> Option<TripBound> {
+    fn bounding_exit(&self, cfg: &Cfg, li: usize, edge: (Block, Block)) -> Option<TripBound> {
         let l = &self.loops[li];
         let trip = l.trips.iter().find(|t| t.exit == edge && t.iv.0 == l.iv)?;
-        let there = |v: Value| !v.is_instruction() || v.parent_block() != edge.1 && self.dominates(v.parent_block(), edge.1);
+        let there = |v: Value| !v.is_instruction() || v.parent_block() != edge.1 && cfg.dominates(v.parent_block(), edge.1);
         (there(l.start) && there(trip.bound)).then_some(*trip)
-    }
-
-    /// Whether primal block `a` dominates primal block `b`.
-    fn dominates(&self, a: Block, b: Block) -> bool {
-        let mut b = b;
-        loop {
-            if a == b {
-                return true;
-            }
-            match self.idom.get(&b) {
-                Some(&d) => b = d,
-                None => return false,
-            }
-        }
     }
 
     /// In the reversal of the block an exit of loop `li` leads to, on the way back into the
@@ -219,7 +191,7 @@ impl Gen<'_> {
             Some(iv) => iv,
             None => {
                 let runs = self.visits(&self.b, trip, start, bound);
-                self.steps_from(&self.b, trip, start, self.b.sub(runs, i64t.const_int(1)))
+                self.steps_from(&self.b, trip.iv.0.ty(), trip.iv.2, start, self.b.sub(runs, i64t.const_int(1)))
             }
         };
         (iv, start)

@@ -573,7 +573,7 @@ impl Gen<'_> {
         }
         let reversed = self.plan_reversal(&rev_order);
         let loops_reversed: Vec<bool> = self.loops.iter().map(|l| l.body.iter().any(|b| reversed.contains(b))).collect();
-        self.save_loop_exits(&loops_reversed);
+        self.save_loop_exits(&cfg, &loops_reversed);
         for &b in &rev_order {
             if reversed.contains(&b) {
                 let preds = self.reverse_preds(b, &reversed);
