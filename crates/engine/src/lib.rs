@@ -154,6 +154,11 @@ pub struct Engine {
     pending: Vec<Job>,
     /// Derivatives generated for the request in progress (undone if it fails).
     in_request: Vec<Job>,
+    /// Derivatives whose bodies are complete ([`Engine::body_complete`]).
+    finished: std::collections::HashSet<Value>,
+    /// Errors of a body generated ahead of its turn ([`Engine::body_complete`]), handed to the
+    /// generation in progress when its current job ends.
+    early_errors: Vec<AdError>,
     shadow_globals: HashMap<(Value, bool), Value>,
     /// Shadows of mutable thread-locals, per (global, lane), in creation order.
     mutable_shadows: Vec<((Value, usize), Value)>,
@@ -197,6 +202,8 @@ impl Engine {
             reverse_cache: HashMap::new(),
             pending: Vec::new(),
             in_request: Vec::new(),
+            finished: Default::default(),
+            early_errors: Vec::new(),
             shadow_globals: HashMap::new(),
             mutable_shadows: Vec::new(),
             requested: std::collections::HashSet::new(),
@@ -396,6 +403,29 @@ impl Engine {
         r
     }
 
+    /// Whether the body of the derivative `f` is complete, generating it now if it is still
+    /// pending: a caller that asks which of `f`'s parameters the body reads. False while `f` is
+    /// being generated (a recursive call) or is not this generation's to make.
+    pub(crate) fn body_complete(&mut self, f: Value) -> bool {
+        if self.finished.contains(&f) {
+            return true;
+        }
+        if !self.early_errors.is_empty() {
+            return false;
+        }
+        let Some(i) = self.pending.iter().position(|j| j.functions().contains(&f)) else { return false };
+        let Some(from) = self.in_request.iter().position(|j| j.functions().contains(&f)) else { return false };
+        let job = self.pending.remove(i);
+        let outer = std::mem::replace(&mut self.pending, vec![job]);
+        let errors = self.generate_pending(from);
+        self.pending = outer;
+        if !errors.is_empty() {
+            self.early_errors = errors;
+            return false;
+        }
+        self.finished.contains(&f)
+    }
+
     /// Declares with `declare` and generates what that adds, apart from the derivatives still
     /// pending; undoes exactly that on error.
     fn speculate<T>(&mut self, declare: impl FnOnce(&mut Engine) -> T) -> Result<T, AdError> {
@@ -425,6 +455,11 @@ impl Engine {
                 errors.append(&mut e);
                 break;
             }
+            if !self.early_errors.is_empty() {
+                errors.append(&mut self.early_errors);
+                break;
+            }
+            self.finished.extend(job.functions());
             if self.options.print_steps && self.wants_report(job.function()) {
                 let line = match &job {
                     Job::Forward(k, _) => format!("forward derivative (width {}, args {:?})", k.width, k.args),
@@ -437,7 +472,10 @@ impl Engine {
         }
         if errors.is_empty() {
             // Never hand out IR the verifier rejects: that would surface as a crash in codegen.
-            let bad = self.in_request[from..].iter().find(|j| j.functions().iter().any(|f| !module::function_is_valid(*f)));
+            // (Not those still being generated: a body generated ahead of its turn
+            // checks while its callers are incomplete.)
+            let done = |j: &&Job| j.functions().iter().all(|f| self.finished.contains(f));
+            let bad = self.in_request[from..].iter().filter(done).find(|j| j.functions().iter().any(|f| !module::function_is_valid(*f)));
             if let Some(j) = bad {
                 // The verifier's first complaint, for the report.
                 let why = module::verify_module(self.module).err().and_then(|t| t.lines().next().map(str::to_string)).unwrap_or_default();
@@ -645,6 +683,7 @@ impl Engine {
         }
         // Deleted functions' addresses may be reused by new ones.
         self.float_bits.retain(|f, _| !created.contains(f));
+        self.finished.retain(|f| !created.contains(f));
         for f in &created {
             module::clear_body(*f);
         }

@@ -407,4 +407,5 @@ ir_tests! {
     fused => "fused.ll",
     exits => "exits.ll",
     carried => "carried.ll",
+    split_args => "split_args.ll",
 }

@@ -60,6 +60,10 @@ pub fn differentiate(cl: &CommandLine) -> Result<Option<Vec<OsString>>, Vec<Stri
     if let Err(e) = module::verify_module(m) {
         return Err(vec![format!("internal error: the differentiated module is invalid: {e}")]);
     }
+    // Debugging aid: the module as the engine (and the pipeline after it) leaves it.
+    if let Some(dump) = std::env::var_os("OXIDASE_DUMP_OUTPUT") {
+        write_bitcode(m, std::path::Path::new(&dump)).map_err(|e| vec![e])?;
+    }
     let output = cl.output().ok_or_else(|| vec!["the linker command line has no `-o <output>`".to_string()])?;
     let mut path = output.clone().into_os_string();
     path.push(".oxidase-ad.o");

@@ -9,8 +9,8 @@ impl Gen<'_> {
         if fv.is_constant() || fv.is_function() || fv.is_global_variable() || fv.is_metadata() {
             return fv;
         }
-        if self.shape == Shape::Combined && fv.is_argument() {
-            return fv;
+        if let Some(v) = self.free_argument(fv) {
+            return v;
         }
         let b = self.current.unwrap();
         if let Some(&v) = self.fetched.get(&(b, fv)) {
@@ -74,6 +74,18 @@ impl Gen<'_> {
         self.saves.entry(b).or_default().push((fv, carrier));
         self.fetched.insert((b, fv), v);
         v
+    }
+
+    /// A parameter of the forward function as the reversal sees it, for nothing: the same
+    /// value in a combined derivative, the reverse function's copy of it in a split one.
+    fn free_argument(&self, fv: Value) -> Option<Value> {
+        if !fv.is_argument() {
+            return None;
+        }
+        match self.shape {
+            Shape::Combined => Some(fv),
+            Shape::Split => self.rev_params.get(&fv).copied(),
+        }
     }
 
     /// A value defined outside every loop, needed in the reversal of a loop: kept once per
@@ -285,6 +297,8 @@ impl Gen<'_> {
         }
         match self.operand_leaves(fv)[..] {
             [] => true,
+            // A field is kept rather than the aggregate it comes from.
+            [leaf] if leaf.ty().is_aggregate() && !fv.ty().is_aggregate() => false,
             [leaf] => {
                 let m = self.module();
                 let buffered = self.current.is_some_and(|b| self.buffered_in.contains_key(&b));
@@ -327,7 +341,7 @@ impl Gen<'_> {
         if v.is_constant() || v.is_function() || v.is_global_variable() || v.is_metadata() || v.is_basic_block() {
             return;
         }
-        if self.shape == Shape::Combined && v.is_argument() {
+        if self.free_argument(v).is_some() {
             return;
         }
         if self.fetched.contains_key(&(self.current.unwrap(), v)) || self.live_induction_variable(v).is_some() {

@@ -255,16 +255,26 @@ impl Gen<'_> {
     pub(super) fn reverse_defined_call(&mut self, call: Value, targets: &[Value], indirect: bool, args: &[Value]) {
         let key = self.callee_key(targets[0], call, args);
         let callee = indirect.then(|| self.primal_at(call.called_value()));
+        let rev = match callee {
+            Some(callee) => self.choose_split(callee, call, targets, args, 1),
+            None => self.engine.split_functions(&key).1,
+        };
+        // The arguments of the augmented call again; those the reverse function never reads
+        // (known once its body is complete: not in a recursion) need not reach this reversal.
+        let unread: Vec<bool> = match callee.is_none() && self.engine.body_complete(rev) {
+            true => rev.params().iter().skip(1).map(|p| p.users().is_empty()).collect(),
+            false => Vec::new(),
+        };
         let mut new_args = vec![self.rev_tape];
+        for (i, a) in self.aug_args[&call].clone().into_iter().enumerate() {
+            let v = if unread.get(i).copied().unwrap_or(false) { a.ty().poison() } else { self.fetch(a) };
+            new_args.push(v);
+        }
         if takes_seed(&key) {
             let ds = self.take_adjoint(call);
             new_args.extend(ds);
         }
         tape::sync(self.module(), &self.b, self.rev_local, self.rev_tape);
-        let rev = match callee {
-            Some(callee) => self.choose_split(callee, call, targets, args, 1),
-            None => self.engine.split_functions(&key).1,
-        };
         let r = self.b.call(split_reverse_type(&key), rev, &new_args);
         tape::sync(self.module(), &self.b, self.rev_tape, self.rev_local);
         let mut i = 0;

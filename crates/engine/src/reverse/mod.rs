@@ -206,6 +206,12 @@ struct Gen<'e> {
     /// Memory accesses the derivative adds, with the spaces they touch ([`scopes`]).
     tagged: Vec<(Value, Vec<Space>)>,
     seeds: Vec<Value>,
+    /// Split: each forward function parameter → the same parameter of the reverse function,
+    /// which its caller passes again ([`split_reverse_type`]).
+    rev_params: HashMap<Value, Value>,
+    /// Calls with an augmented forward function → the arguments they passed it (tape
+    /// excluded): their reversal passes them again to the reverse function.
+    aug_args: HashMap<Value, Vec<Value>>,
     /// Mod/ref facts of the primal in this derivative's context ([`crate::modref`]).
     modref: crate::modref::ModRef,
     /// Loads of the forward function (copies of primal loads) that read memory nothing writes
@@ -355,6 +361,8 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         release: None,
         tagged: Vec::new(),
         seeds: Vec::new(),
+        rev_params: HashMap::new(),
+        aug_args: HashMap::new(),
         modref: crate::modref::ModRef::new(
             primal,
             crate::modref::Context { combined: shape == Shape::Combined, preserved: key.preserved.clone(), defer_frees: !key.repeated },
@@ -468,10 +476,12 @@ impl Gen<'_> {
                 let e = Block::append(ctx, self.rev_fn, "entry");
                 let rps = self.rev_fn.params();
                 self.rev_tape = rps[0];
+                let primal_params: Vec<Value> = ps[..ps.len() - 1].iter().copied().filter(|p| signature::passed_again(p.ty())).collect();
+                self.rev_params = primal_params.iter().copied().zip(rps[1..].iter().copied()).collect();
                 let rb = Builder::new(ctx);
                 rb.position_at_end(e);
                 self.rev_local = rb.alloca(tape::header_type(m));
-                (e, rps[1..].to_vec())
+                (e, rps[1 + primal_params.len()..].to_vec())
             }
         };
         self.seeds = match self.shape {

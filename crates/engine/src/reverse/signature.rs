@@ -67,6 +67,13 @@ pub(super) fn seed_type(key: &ReverseKey) -> Type {
     }
 }
 
+/// Whether a parameter of the augmented forward function of this type is passed again to the
+/// split reverse function ([`split_reverse_type`]). Not an aggregate: its caller would keep it
+/// whole, where the callee keeps only the fields its reversal reads.
+pub(super) fn passed_again(t: Type) -> bool {
+    !t.is_aggregate()
+}
+
 pub fn augmented_type(key: &ReverseKey) -> Type {
     let fty = key.function.function_type();
     let ctx = fty.context();
@@ -87,7 +94,10 @@ pub fn split_reverse_type(key: &ReverseKey) -> Type {
     let fty = key.function.function_type();
     let ctx = fty.context();
     let w = key.width as usize;
+    // The tape, then the primal arguments as the augmented forward function took them (the
+    // caller has them, or recomputes them, where it calls this), then the seeds.
     let mut params = vec![Type::ptr(ctx)];
+    params.extend(forward_param_types(key).into_iter().filter(|&t| passed_again(t)));
     if takes_seed(key) {
         params.extend(std::iter::repeat_n(seed_type(key), w));
     }

@@ -258,6 +258,7 @@ impl Gen<'_> {
             return;
         }
         let mut new_args = self.derivative_args(args, &key);
+        self.aug_args.insert(call, new_args.iter().copied().filter(|a| passed_again(a.ty())).collect());
         self.tape_used = true;
         new_args.push(self.tape);
         let fty = augmented_type(&key);

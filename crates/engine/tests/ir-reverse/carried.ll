@@ -68,4 +68,3 @@ done:
 ; CHECK: oxidase: reverse derivative of signs (Combined): {{.*}} on the tape (24 bytes per pass through the loops)
 ; CHECK-NEXT: loop at depth 1: 0 bytes per iteration in a buffer sized by its trip count, 24 bytes taped per iteration
 ; CHECK-NOT: taped per pass through a loop: {{.*}} = fmul double
-; CHECK: {{^}}oxidase:

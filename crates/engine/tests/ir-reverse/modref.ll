@@ -82,24 +82,25 @@ done:
 }
 
 ; ---- report ----
-; What mod/ref says of each load is printed with the activity.
-; CHECK: oxidase: reverse derivative of kept (Combined)
+; What mod/ref says of each load is printed with the activity. A callee's derivative is
+; complete (and reported) before its caller's reversal passes it its arguments.
 ; CHECK: mod/ref of rosen:
 ; CHECK-NEXT: load again: %xi = load double
 ; CHECK-NEXT: load again: %xj = load double
-; The callee's loads are repeated: nothing per pass through its loop.
-; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}}, 1 on the tape (0 bytes per pass through the loops), 13 recomputed
-; CHECK: oxidase: reverse derivative of overwritten (Combined)
+; The callee's loads are repeated, its arguments passed again: nothing on the tape.
+; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}}, 0 on the tape (0 bytes per pass through the loops), 13 recomputed
+; CHECK-NEXT: oxidase: reverse derivative of kept (Combined)
 ; CHECK: mod/ref of rosen:
 ; CHECK-NEXT: carry: %xi = load double
 ; CHECK-NEXT: carry: %xj = load double
-; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}} 2 in buffers of 1 loops sized by their trip counts, 1 on the tape (0 bytes per pass through the loops)
+; CHECK: oxidase: reverse derivative of rosen (Split): {{.*}} 2 in buffers of 1 loops sized by their trip counts, 0 on the tape (0 bytes per pass through the loops)
 ; CHECK-NEXT: loop at depth 1: 16 bytes per iteration in a buffer sized by its trip count, 0 bytes taped per iteration
 ; CHECK: buffered per iteration: {{.*}} = load double
+; CHECK: oxidase: reverse derivative of overwritten (Combined)
 ; The shim's tuple is read-only and its result `noalias`: `rosen` gets the derivative of `kept`.
-; CHECK: oxidase: reverse derivative of tuple (Combined)
-; CHECK-NEXT: activity of shim
+; CHECK: activity of shim
 ; CHECK: mod/ref of shim:
 ; CHECK-NEXT: load again: %x = load ptr, ptr %t
 ; CHECK-NEXT: load again: %n = load i64
+; CHECK: oxidase: reverse derivative of tuple (Combined)
 ; CHECK-NOT: derivative of rosen
