@@ -408,4 +408,5 @@ ir_tests! {
     exits => "exits.ll",
     carried => "carried.ll",
     split_args => "split_args.ll",
+    decisions => "decisions.ll",
 }

@@ -440,6 +440,10 @@ impl Value {
         let n = unsafe { LLVMGetNumSuccessors(self.0) };
         (0..n).map(|i| Block(unsafe { LLVMGetSuccessor(self.0, i) })).collect()
     }
+    /// The case value of successor `i` (≥ 1; successor 0 is the default) of a `switch`.
+    pub fn switch_case_value(self, i: u32) -> Value {
+        Value(unsafe { llvm_sys::core::LLVMGetSwitchCaseValue(self.0, i) })
+    }
     pub fn set_successor(self, i: u32, b: Block) {
         unsafe { LLVMSetSuccessor(self.0, i, b.0) }
     }

@@ -226,17 +226,16 @@ impl Gen<'_> {
         let choices: Vec<(Block, Value)> = self.choice.iter().map(|(&b, &p)| (b, p)).collect();
         for (b, phi) in choices {
             let uniq = self.unique_preds(b);
-            if let Some((cond, if_true, if_false)) = self.branch_decides(b, &uniq) {
-                // The choice is the dominating branch's condition: a value the reversal can
-                // usually recompute, where a phi would be kept per pass.
+            if let Some(d) = self.decision(b, &uniq) {
+                // The choice follows from branch conditions: values the reversal can usually
+                // recompute, where a phi would be kept per pass.
                 let first = self.map.bmap[&b].instructions().into_iter().find(|i| i.opcode() != Opcode::LLVMPHI);
                 let bld = Builder::new(ctx);
                 match first {
                     Some(i) => bld.position_before(i),
                     None => bld.position_at_end(self.map.bmap[&b]),
                 }
-                let i32t = Type::i32(ctx);
-                let sel = bld.select(self.val(cond), i32t.const_int(if_true as u64), i32t.const_int(if_false as u64));
+                let sel = self.emit_decision(&bld, b, &d, &mut HashMap::new());
                 phi.erase();
                 self.choice.insert(b, sel);
                 continue;
@@ -249,41 +248,151 @@ impl Gen<'_> {
         }
     }
 
-    /// When the predecessor `b` was entered from is decided by the last run of one conditional
-    /// branch — `b`'s immediate dominator `g` ends in `br i1 c`, every path from its `then`
-    /// side reaches `b` through one of `b`'s two predecessors and every path from its `else`
-    /// side through the other (neither passing `g` again), and `b` cannot come round to itself
-    /// without passing `g` — the branch condition and the two predecessors' indices. A loop
-    /// guard (`for r in col + 1..d` entered or skipped) is the common case.
-    fn branch_decides(&self, b: Block, uniq: &[Block]) -> Option<(Value, usize, usize)> {
-        if uniq.len() != 2 {
+    /// How the predecessor `b` was entered from follows from the last runs of branches: `b`'s
+    /// immediate dominator `g` ends in a conditional branch or a switch, and each of its
+    /// successors reaches one of `b`'s predecessors, or none, or several told apart in the same
+    /// way by the successor's own terminator (without passing `g` or a terminator tested
+    /// already, or `b`), and `b` cannot come round to itself without passing `g`. A loop guard
+    /// (`for r in col + 1..d` entered or skipped) and early returns (`if n == 1 { return … }`)
+    /// are the common cases. Tests below `g` read conditions the forward copy of `b` can
+    /// compute again ([`Gen::can_recompute_at`]).
+    fn decision(&self, b: Block, uniq: &[Block]) -> Option<Decision> {
+        if uniq.len() < 2 {
             return None;
         }
         let g = *self.idom.get(&b)?;
-        let t = g.terminator()?;
-        if t.opcode() != Opcode::LLVMBr || t.num_operands() != 3 || crate::fold::live_successors(g).len() != 2 {
-            return None;
-        }
-        let succ = t.successors();
-        // The predecessors of `b` a side reaches without passing `g` (`g` itself when the side
-        // is `b`).
-        let side = |from: Block| -> Vec<Block> {
-            if from == b {
-                return vec![g];
-            }
-            let seen = reachable_avoiding(vec![from], &[g, b]);
-            uniq.iter().copied().filter(|p| seen.contains(p)).collect()
-        };
-        let (then_preds, else_preds) = (side(succ[0]), side(succ[1]));
-        if then_preds.len() != 1 || else_preds.len() != 1 || then_preds[0] == else_preds[0] {
-            return None;
-        }
         // `b` again without `g` in between would be entered from wherever the loop came back.
         if reachable_avoiding(crate::fold::live_successors(b), &[g]).contains(&b) {
             return None;
         }
-        let index = |p: Block| uniq.iter().position(|&u| u == p);
-        Some((t.operand(0), index(then_preds[0])?, index(else_preds[0])?))
+        let mut budget = 16;
+        self.decide(g, b, uniq, &mut vec![g, b], &mut budget)
+    }
+
+    /// The part of [`Gen::decision`] decided at `at`'s last run; `stop`: `b` and the blocks
+    /// tested on the way here.
+    fn decide(&self, at: Block, b: Block, uniq: &[Block], stop: &mut Vec<Block>, budget: &mut u32) -> Option<Decision> {
+        *budget = budget.checked_sub(1)?;
+        let t = at.terminator()?;
+        let succ = t.successors();
+        let nested = stop.len() > 2;
+        let here = |v: Value| !nested || self.can_recompute_at(v, b, 3);
+        let arms: Vec<(Option<Test>, Block)> = match t.opcode() {
+            Opcode::LLVMBr if t.num_operands() == 3 && crate::fold::live_successors(at).len() == 2 && here(t.operand(0)) => {
+                vec![(Some(Test::True(t.operand(0))), succ[0]), (None, succ[1])]
+            }
+            Opcode::LLVMSwitch if here(t.operand(0)) => {
+                let v = t.operand(0);
+                let mut arms: Vec<(Option<Test>, Block)> = (1..succ.len()).map(|i| (Some(Test::Equals(v, t.switch_case_value(i as u32))), succ[i])).collect();
+                arms.push((None, succ[0]));
+                arms
+            }
+            _ => return None,
+        };
+        let mut out = Vec::new();
+        for (test, s) in arms {
+            let reached: Vec<usize> = if s == b {
+                vec![uniq.iter().position(|&u| u == at)?]
+            } else {
+                let seen = reachable_avoiding(vec![s], stop);
+                (0..uniq.len()).filter(|&i| seen.contains(&uniq[i])).collect()
+            };
+            let d = match reached[..] {
+                // Never on to `b` from here without `at` running again.
+                [] => continue,
+                [i] => Decision::Pred(i),
+                _ => {
+                    stop.push(s);
+                    let d = self.decide(s, b, uniq, stop, budget);
+                    stop.pop();
+                    d?
+                }
+            };
+            out.push((test, d));
+        }
+        match out.len() {
+            0 => None,
+            1 => out.pop().map(|(_, d)| d),
+            _ => Some(Decision::Tests(out)),
+        }
+    }
+
+    /// Whether the forward copy of `b` can compute the primal value `v` again with the value it
+    /// had at any point since the last run of `b`'s immediate dominator: `v` is defined where it
+    /// dominates `b` (nothing defines it again in between), or computed without memory from
+    /// such values (`depth` levels deep).
+    fn can_recompute_at(&self, v: Value, b: Block, depth: u32) -> bool {
+        if !v.is_instruction() {
+            return v.is_constant() || v.is_argument();
+        }
+        if self.strictly_dominates(v.parent_block(), b) {
+            return true;
+        }
+        use Opcode::*;
+        let pure = matches!(
+            v.opcode(),
+            LLVMICmp | LLVMFCmp | LLVMAnd | LLVMOr | LLVMXor | LLVMAdd | LLVMSub | LLVMMul | LLVMShl | LLVMLShr | LLVMAShr
+                | LLVMTrunc | LLVMZExt | LLVMSExt | LLVMSelect
+        );
+        pure && depth > 0 && (0..v.num_operands()).all(|i| self.can_recompute_at(v.operand(i), b, depth - 1))
+    }
+
+    /// Whether primal block `a` strictly dominates `b`.
+    fn strictly_dominates(&self, a: Block, b: Block) -> bool {
+        let mut x = b;
+        while let Some(&d) = self.idom.get(&x) {
+            if d == a {
+                return true;
+            }
+            if d == x {
+                break;
+            }
+            x = d;
+        }
+        false
+    }
+
+    /// The index [`Gen::decision`] describes, computed in the forward copy of `b` by `bld`.
+    fn emit_decision(&mut self, bld: &Builder, b: Block, d: &Decision, made: &mut HashMap<Value, Value>) -> Value {
+        let i32t = Type::i32(context_of(self.module()));
+        match d {
+            Decision::Pred(i) => i32t.const_int(*i as u64),
+            Decision::Tests(arms) => {
+                let (_, last) = arms.last().expect("a test has arms");
+                let mut acc = self.emit_decision(bld, b, last, made);
+                for (test, d) in arms[..arms.len() - 1].iter().rev() {
+                    let c = match *test.as_ref().expect("only the last arm is untested") {
+                        Test::True(c) => self.recompute_at(bld, c, b, made),
+                        Test::Equals(v, k) => {
+                            let v = self.recompute_at(bld, v, b, made);
+                            bld.icmp(IntPredicate::LLVMIntEQ, v, k)
+                        }
+                    };
+                    let x = self.emit_decision(bld, b, d, made);
+                    acc = bld.select(c, x, acc);
+                }
+                acc
+            }
+        }
+    }
+
+    /// The primal value `v` in the forward copy of `b` ([`Gen::can_recompute_at`]).
+    fn recompute_at(&mut self, bld: &Builder, v: Value, b: Block, made: &mut HashMap<Value, Value>) -> Value {
+        if !v.is_instruction() || self.strictly_dominates(v.parent_block(), b) {
+            return self.val(v);
+        }
+        if let Some(&c) = made.get(&v) {
+            return c;
+        }
+        let ops: Vec<Value> = (0..v.num_operands()).map(|i| self.recompute_at(bld, v.operand(i), b, made)).collect();
+        let c = v.clone_instruction();
+        bld.insert(c);
+        for (i, op) in ops.into_iter().enumerate() {
+            c.set_operand(i as u32, op);
+        }
+        c.set_debug_loc_none();
+        made.insert(v, c);
+        c
     }
 
     // ---- value lookup ----
@@ -575,6 +684,24 @@ impl Gen<'_> {
             }
         }
     }
+}
+
+/// How a `choice` follows from branch conditions ([`Gen::decision`]).
+enum Decision {
+    /// The predecessor with this index among the unique ones.
+    Pred(usize),
+    /// A terminator's arms, tested in order: the test under which each is taken (none for the
+    /// last, taken when the others are not) and what follows.
+    Tests(Vec<(Option<Test>, Decision)>),
+}
+
+/// When an arm of a terminator is taken.
+#[derive(Clone, Copy)]
+enum Test {
+    /// `br i1 c` to its first successor.
+    True(Value),
+    /// `switch v` to the case `k`.
+    Equals(Value, Value),
 }
 
 /// The blocks control can reach from `start` (included) without entering a block of `stop`.
