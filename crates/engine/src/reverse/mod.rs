@@ -29,11 +29,12 @@
 //!   Calling convention: [`crate::ReverseKey`].
 //! * **Split** (`f.oxidase.augN` + `f.oxidase.rrevN`): for calls from other derivatives. The
 //!   augmented forward function takes the primal arguments (Duplicated ones followed by their
-//!   shadows) and the caller's tape, runs the forward sweep and pushes everything onto that tape;
-//!   it returns `{ result, shadow of a pointer result × width }` (or `void`). The reverse
-//!   function takes the tape and the result's adjoint (one per lane, if the result carries
-//!   floats), pops what the forward sweep pushed, and returns the adjoints of the Active
-//!   parameters, `width` per parameter, as a literal struct (or `void`).
+//!   shadows) and the caller's tape, runs the forward sweep and pushes onto that tape what its
+//!   reversal cannot rebuild; it returns `{ result, shadow of a pointer result × width }` (or
+//!   `void`). The reverse function takes the tape, the same arguments again (aggregates
+//!   excepted; poison for those it never reads), and the result's adjoint (one per lane, if the
+//!   result carries floats), pops what the forward sweep pushed, and returns the adjoints of the
+//!   Active parameters, `width` per parameter, as a literal struct (or `void`).
 
 use crate::activity::{self, Activity};
 use crate::calls::{classify, indirect_candidates, Alloc, CallKind};
