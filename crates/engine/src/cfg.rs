@@ -196,7 +196,20 @@ impl Cfg {
                 .iter()
                 .filter_map(|&e| self.trip_bound(e, latch, &body, &all))
                 .collect();
-            out.push(CountedLoop { header: h, preheader, latch, body, iv, start, step, others, exits, trips });
+            // Floats whose sign flips each iteration (`sign = -sign`, alternating series).
+            let flips = h
+                .instructions()
+                .into_iter()
+                .take_while(|i| i.opcode() == Opcode::LLVMPHI)
+                .filter_map(|p| {
+                    let inc = p.incoming();
+                    let from = |b: Block| inc.iter().find(|(_, x)| *x == b).map(|(v, _)| *v);
+                    let (start, next) = (from(preheader)?, from(latch)?);
+                    let flips = next.is_instruction() && next.opcode() == Opcode::LLVMFNeg && next.operand(0) == p;
+                    (flips && inc.len() == 2).then_some((p, start))
+                })
+                .collect();
+            out.push(CountedLoop { header: h, preheader, latch, body, iv, start, step, others, flips, exits, trips });
         }
         out
     }
@@ -310,6 +323,10 @@ pub struct CountedLoop {
     /// The header's other induction variables (same shape as `iv`): the reversal computes them
     /// from `iv`'s iteration count and their start instead of carrying them.
     pub others: Vec<(Value, Value, i64)>,
+    /// The header's float phis negated each iteration, `p = phi [start, preheader], [fneg p,
+    /// latch]`, with their start: the reversal computes them from the parity of `iv`'s
+    /// iteration count.
+    pub flips: Vec<(Value, Value)>,
     /// Edges leaving the loop: (block in the loop, block outside).
     pub exits: Vec<(Block, Block)>,
     /// The exits whose test bounds the number of iterations ([`TripBound`]).

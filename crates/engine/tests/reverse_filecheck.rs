@@ -409,4 +409,5 @@ ir_tests! {
     carried => "carried.ll",
     split_args => "split_args.ll",
     decisions => "decisions.ll",
+    flips => "flips.ll",
 }

@@ -26,6 +26,12 @@ impl Gen<'_> {
             self.fetched.insert((b, fv), v);
             return v;
         }
+        if let Some((li, k)) = self.live_flip(fv) {
+            let v = self.computed_flip(li, k);
+            self.stats.recomputed += 1;
+            self.fetched.insert((b, fv), v);
+            return v;
+        }
         if self.should_recompute(fv) {
             let c = fv.clone_instruction();
             let ops: Vec<(u32, Value)> = (0..fv.num_operands())
@@ -352,7 +358,7 @@ impl Gen<'_> {
         if self.cyclic.contains(&self.current.unwrap()) && (self.keepable_once(v) || self.per_loop(v).is_some()) {
             return;
         }
-        if self.live_computed_induction(v).is_some() {
+        if self.live_computed_induction(v).is_some() || self.live_flip(v).is_some() {
             return;
         }
         if depth == 0 || !v.is_instruction() || !self.recomputable_op(v) {

@@ -60,6 +60,27 @@ impl Gen<'_> {
         })
     }
 
+    /// The counted loop around the block being reversed, and the index in its
+    /// [`CountedLoop::flips`], of which the forward value `fv` is a phi negated each iteration.
+    pub(super) fn live_flip(&self, fv: Value) -> Option<(usize, usize)> {
+        let b = self.current?;
+        self.loops.iter().enumerate().filter(|(_, l)| l.body.contains(&b)).find_map(|(li, l)| {
+            l.flips.iter().position(|f| self.map.vmap.get(&f.0) == Some(&fv)).map(|k| (li, k))
+        })
+    }
+
+    /// A phi of loop `li` negated each iteration, in the reversal ([`Gen::live_flip`]): its start,
+    /// negated when the iterations done (from the loop's own variable) are odd. Exact: negation
+    /// only flips the sign bit.
+    pub(super) fn computed_flip(&mut self, li: usize, k: usize) -> Value {
+        let (_, start) = self.loops[li].flips[k];
+        let count = self.iteration_count(&self.hb, li, false);
+        let start = self.fetch(self.val(start));
+        let odd = self.hb.cast(Opcode::LLVMTrunc, count, Type::int(context_of(self.module()), 1));
+        let neg = self.hb.fneg(start);
+        self.hb.select(odd, neg, start)
+    }
+
     /// An induction variable of loop `li` in the reversal ([`Gen::live_computed_induction`]):
     /// its start (or its start's shadow) plus the iterations done (from the loop's own
     /// variable) times its step.
@@ -211,7 +232,7 @@ impl Gen<'_> {
         e
     }
 
-    pub(super) fn fill_phis(&mut self) {
+    pub(super) fn fill_phis(&mut self, cfg: &Cfg) {
         let ctx = context_of(self.module());
         for (old, new, shadows) in std::mem::take(&mut self.phis) {
             for (v, pred) in old.incoming() {
@@ -226,7 +247,7 @@ impl Gen<'_> {
         let choices: Vec<(Block, Value)> = self.choice.iter().map(|(&b, &p)| (b, p)).collect();
         for (b, phi) in choices {
             let uniq = self.unique_preds(b);
-            if let Some(d) = self.decision(b, &uniq) {
+            if let Some(d) = self.decision(cfg, b, &uniq) {
                 // The choice follows from branch conditions: values the reversal can usually
                 // recompute, where a phi would be kept per pass.
                 let first = self.map.bmap[&b].instructions().into_iter().find(|i| i.opcode() != Opcode::LLVMPHI);
@@ -235,7 +256,7 @@ impl Gen<'_> {
                     Some(i) => bld.position_before(i),
                     None => bld.position_at_end(self.map.bmap[&b]),
                 }
-                let sel = self.emit_decision(&bld, b, &d, &mut HashMap::new());
+                let sel = self.emit_decision(cfg, &bld, b, &d, &mut HashMap::new());
                 phi.erase();
                 self.choice.insert(b, sel);
                 continue;
@@ -256,27 +277,27 @@ impl Gen<'_> {
     /// (`for r in col + 1..d` entered or skipped) and early returns (`if n == 1 { return … }`)
     /// are the common cases. Tests below `g` read conditions the forward copy of `b` can
     /// compute again ([`Gen::can_recompute_at`]).
-    fn decision(&self, b: Block, uniq: &[Block]) -> Option<Decision> {
+    fn decision(&self, cfg: &Cfg, b: Block, uniq: &[Block]) -> Option<Decision> {
         if uniq.len() < 2 {
             return None;
         }
-        let g = *self.idom.get(&b)?;
+        let g = cfg.idom(b)?;
         // `b` again without `g` in between would be entered from wherever the loop came back.
         if reachable_avoiding(crate::fold::live_successors(b), &[g]).contains(&b) {
             return None;
         }
         let mut budget = 16;
-        self.decide(g, b, uniq, &mut vec![g, b], &mut budget)
+        self.decide(cfg, g, b, uniq, &mut vec![g, b], &mut budget)
     }
 
     /// The part of [`Gen::decision`] decided at `at`'s last run; `stop`: `b` and the blocks
     /// tested on the way here.
-    fn decide(&self, at: Block, b: Block, uniq: &[Block], stop: &mut Vec<Block>, budget: &mut u32) -> Option<Decision> {
+    fn decide(&self, cfg: &Cfg, at: Block, b: Block, uniq: &[Block], stop: &mut Vec<Block>, budget: &mut u32) -> Option<Decision> {
         *budget = budget.checked_sub(1)?;
         let t = at.terminator()?;
         let succ = t.successors();
         let nested = stop.len() > 2;
-        let here = |v: Value| !nested || self.can_recompute_at(v, b, 3);
+        let here = |v: Value| !nested || can_recompute_at(cfg, v, b, 3);
         let arms: Vec<(Option<Test>, Block)> = match t.opcode() {
             Opcode::LLVMBr if t.num_operands() == 3 && crate::fold::live_successors(at).len() == 2 && here(t.operand(0)) => {
                 vec![(Some(Test::True(t.operand(0))), succ[0]), (None, succ[1])]
@@ -303,7 +324,7 @@ impl Gen<'_> {
                 [i] => Decision::Pred(i),
                 _ => {
                     stop.push(s);
-                    let d = self.decide(s, b, uniq, stop, budget);
+                    let d = self.decide(cfg, s, b, uniq, stop, budget);
                     stop.pop();
                     d?
                 }
@@ -317,58 +338,23 @@ impl Gen<'_> {
         }
     }
 
-    /// Whether the forward copy of `b` can compute the primal value `v` again with the value it
-    /// had at any point since the last run of `b`'s immediate dominator: `v` is defined where it
-    /// dominates `b` (nothing defines it again in between), or computed without memory from
-    /// such values (`depth` levels deep).
-    fn can_recompute_at(&self, v: Value, b: Block, depth: u32) -> bool {
-        if !v.is_instruction() {
-            return v.is_constant() || v.is_argument();
-        }
-        if self.strictly_dominates(v.parent_block(), b) {
-            return true;
-        }
-        use Opcode::*;
-        let pure = matches!(
-            v.opcode(),
-            LLVMICmp | LLVMFCmp | LLVMAnd | LLVMOr | LLVMXor | LLVMAdd | LLVMSub | LLVMMul | LLVMShl | LLVMLShr | LLVMAShr
-                | LLVMTrunc | LLVMZExt | LLVMSExt | LLVMSelect
-        );
-        pure && depth > 0 && (0..v.num_operands()).all(|i| self.can_recompute_at(v.operand(i), b, depth - 1))
-    }
-
-    /// Whether primal block `a` strictly dominates `b`.
-    fn strictly_dominates(&self, a: Block, b: Block) -> bool {
-        let mut x = b;
-        while let Some(&d) = self.idom.get(&x) {
-            if d == a {
-                return true;
-            }
-            if d == x {
-                break;
-            }
-            x = d;
-        }
-        false
-    }
-
     /// The index [`Gen::decision`] describes, computed in the forward copy of `b` by `bld`.
-    fn emit_decision(&mut self, bld: &Builder, b: Block, d: &Decision, made: &mut HashMap<Value, Value>) -> Value {
+    fn emit_decision(&mut self, cfg: &Cfg, bld: &Builder, b: Block, d: &Decision, made: &mut HashMap<Value, Value>) -> Value {
         let i32t = Type::i32(context_of(self.module()));
         match d {
             Decision::Pred(i) => i32t.const_int(*i as u64),
             Decision::Tests(arms) => {
                 let (_, last) = arms.last().expect("a test has arms");
-                let mut acc = self.emit_decision(bld, b, last, made);
+                let mut acc = self.emit_decision(cfg, bld, b, last, made);
                 for (test, d) in arms[..arms.len() - 1].iter().rev() {
                     let c = match *test.as_ref().expect("only the last arm is untested") {
-                        Test::True(c) => self.recompute_at(bld, c, b, made),
+                        Test::True(c) => self.recompute_at(cfg, bld, c, b, made),
                         Test::Equals(v, k) => {
-                            let v = self.recompute_at(bld, v, b, made);
+                            let v = self.recompute_at(cfg, bld, v, b, made);
                             bld.icmp(IntPredicate::LLVMIntEQ, v, k)
                         }
                     };
-                    let x = self.emit_decision(bld, b, d, made);
+                    let x = self.emit_decision(cfg, bld, b, d, made);
                     acc = bld.select(c, x, acc);
                 }
                 acc
@@ -376,15 +362,15 @@ impl Gen<'_> {
         }
     }
 
-    /// The primal value `v` in the forward copy of `b` ([`Gen::can_recompute_at`]).
-    fn recompute_at(&mut self, bld: &Builder, v: Value, b: Block, made: &mut HashMap<Value, Value>) -> Value {
-        if !v.is_instruction() || self.strictly_dominates(v.parent_block(), b) {
+    /// The primal value `v` in the forward copy of `b` ([`can_recompute_at`]).
+    fn recompute_at(&mut self, cfg: &Cfg, bld: &Builder, v: Value, b: Block, made: &mut HashMap<Value, Value>) -> Value {
+        if !v.is_instruction() || strictly_dominates(cfg, v.parent_block(), b) {
             return self.val(v);
         }
         if let Some(&c) = made.get(&v) {
             return c;
         }
-        let ops: Vec<Value> = (0..v.num_operands()).map(|i| self.recompute_at(bld, v.operand(i), b, made)).collect();
+        let ops: Vec<Value> = (0..v.num_operands()).map(|i| self.recompute_at(cfg, bld, v.operand(i), b, made)).collect();
         let c = v.clone_instruction();
         bld.insert(c);
         for (i, op) in ops.into_iter().enumerate() {
@@ -684,6 +670,31 @@ impl Gen<'_> {
             }
         }
     }
+}
+
+/// Whether the forward copy of `b` can compute the primal value `v` again with the value it
+/// had at any point since the last run of `b`'s immediate dominator: `v` is defined where it
+/// dominates `b` (nothing defines it again in between), or computed without memory from
+/// such values (`depth` levels deep).
+fn can_recompute_at(cfg: &Cfg, v: Value, b: Block, depth: u32) -> bool {
+    if !v.is_instruction() {
+        return v.is_constant() || v.is_argument();
+    }
+    if strictly_dominates(cfg, v.parent_block(), b) {
+        return true;
+    }
+    use Opcode::*;
+    let pure = matches!(
+        v.opcode(),
+        LLVMICmp | LLVMFCmp | LLVMAnd | LLVMOr | LLVMXor | LLVMAdd | LLVMSub | LLVMMul | LLVMShl | LLVMLShr | LLVMAShr
+            | LLVMTrunc | LLVMZExt | LLVMSExt | LLVMSelect
+    );
+    pure && depth > 0 && (0..v.num_operands()).all(|i| can_recompute_at(cfg, v.operand(i), b, depth - 1))
+}
+
+/// Whether block `a` strictly dominates `b`.
+fn strictly_dominates(cfg: &Cfg, a: Block, b: Block) -> bool {
+    a != b && cfg.dominates(a, b)
 }
 
 /// How a `choice` follows from branch conditions ([`Gen::decision`]).

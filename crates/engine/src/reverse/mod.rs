@@ -147,8 +147,6 @@ struct Gen<'e> {
     /// Primal block → `choice` phi (index of the predecessor it was entered from).
     choice: HashMap<Block, Value>,
     preds: HashMap<Block, Vec<Block>>,
-    /// Immediate dominator of each reachable block but the entry.
-    idom: HashMap<Block, Block>,
     cyclic: HashSet<Block>,
     /// Loops run backwards by their induction variable: no choice is recorded at their header,
     /// and the variable is recomputed in the reversal (see [`CountedLoop`]).
@@ -336,7 +334,6 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         save_point: HashMap::new(),
         choice: HashMap::new(),
         preds: HashMap::new(),
-        idom: HashMap::new(),
         loops: Vec::new(),
         loop_slots: Vec::new(),
         loop_exits: HashMap::new(),
@@ -427,7 +424,6 @@ impl Gen<'_> {
         let order = reverse_post_order(self.primal);
         let cfg = Cfg::new(order.clone());
         self.preds = cfg.preds.clone();
-        self.idom = order.iter().filter_map(|&b| cfg.idom(b).map(|d| (b, d))).collect();
         self.cyclic = cfg.cyclic_blocks();
         self.loops = cfg.counted_loops();
         self.returns = order.iter().copied().filter(|&b| is_return(b)).collect();
@@ -525,7 +521,7 @@ impl Gen<'_> {
         }
         self.split_loop_exits();
         self.plan_buffers(&cfg);
-        self.fill_phis();
+        self.fill_phis(&cfg);
         for l in self.modref.invariant_loads() {
             if let Some(&fv) = self.map.vmap.get(&l) {
                 self.invariant_loads.insert(fv);

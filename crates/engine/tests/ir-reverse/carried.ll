@@ -3,7 +3,8 @@
 ; minor's value (a call whose derivative keeps the tape in every iteration); the reversal needs
 ; the sign (for a's adjoint) and the column c (for the address of a's shadow; the column list
 ; is overwritten, so c is carried), and so `sign · a[c]` itself need not be: 24 bytes per
-; iteration, not 32.
+; iteration, not 32. (The factor is scaled as well as negated each column: a sign that only
+; flips is computed from the column's index instead, see flips.ll.)
 ;
 ; REV: @signs args=dup,const,const ret=active
 ; AT: @signs [0.3, -0.2, 0.9, 0.4], [2, 0, 3, 1], 4
@@ -56,7 +57,7 @@ loop:
   %t = call double @spin(double %sum, i64 4)
   %prod = fmul double %sa, %t
   %sum1 = fadd double %sum, %prod
-  %nsign = fneg double %sign
+  %nsign = fmul double %sign, -0.75
   store i64 0, ptr %cp
   %j1 = add nuw i64 %j, 1
   %more = icmp ult i64 %j1, %n
