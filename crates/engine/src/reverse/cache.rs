@@ -21,14 +21,7 @@ impl Gen<'_> {
             self.fetched.insert((b, fv), v);
             return v;
         }
-        if let Some((li, which, lane)) = self.live_computed_induction(fv) {
-            let v = self.computed_induction(li, which, lane);
-            self.fetched.insert((b, fv), v);
-            return v;
-        }
-        if let Some((li, k)) = self.live_flip(fv) {
-            let v = self.computed_flip(li, k);
-            self.stats.recomputed += 1;
+        if let Some(v) = self.from_iteration_count(fv) {
             self.fetched.insert((b, fv), v);
             return v;
         }

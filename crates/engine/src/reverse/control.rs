@@ -60,6 +60,17 @@ impl Gen<'_> {
         })
     }
 
+    /// The forward value `fv` computed in the reversal from the iteration count of a counted
+    /// loop around the block being reversed: a secondary or pointer-shadow induction variable
+    /// ([`Gen::live_computed_induction`]), or a flipping sign ([`Gen::live_flip`]).
+    pub(super) fn from_iteration_count(&mut self, fv: Value) -> Option<Value> {
+        if let Some((li, which, lane)) = self.live_computed_induction(fv) {
+            return Some(self.computed_induction(li, which, lane));
+        }
+        let (li, k) = self.live_flip(fv)?;
+        Some(self.computed_flip(li, k))
+    }
+
     /// The counted loop around the block being reversed, and the index in its
     /// [`CountedLoop::flips`], of which the forward value `fv` is a phi negated each iteration.
     pub(super) fn live_flip(&self, fv: Value) -> Option<(usize, usize)> {
@@ -72,7 +83,7 @@ impl Gen<'_> {
     /// A phi of loop `li` negated each iteration, in the reversal ([`Gen::live_flip`]): its start,
     /// negated when the iterations done (from the loop's own variable) are odd. Exact: negation
     /// only flips the sign bit.
-    pub(super) fn computed_flip(&mut self, li: usize, k: usize) -> Value {
+    fn computed_flip(&mut self, li: usize, k: usize) -> Value {
         let (_, start) = self.loops[li].flips[k];
         let count = self.iteration_count(&self.hb, li, false);
         let start = self.fetch(self.val(start));
