@@ -26,18 +26,13 @@ impl Gen<'_> {
             return v;
         }
         if self.should_recompute(fv) {
-            let c = fv.clone_instruction();
             let ops: Vec<(u32, Value)> = (0..fv.num_operands())
                 .filter_map(|i| {
                     let op = fv.operand(i);
                     (!op.is_null() && !op.is_basic_block()).then(|| (i, self.fetch(op)))
                 })
                 .collect();
-            self.hb.insert(c);
-            for (i, v) in ops {
-                c.set_operand(i, v);
-            }
-            c.set_debug_loc_none();
+            let c = clone_with(&self.hb, fv, ops);
             if c.opcode() == Opcode::LLVMLoad {
                 self.tag(c, &[Space::Primal]);
             }
@@ -446,4 +441,16 @@ impl Gen<'_> {
         }
         out
     }
+}
+
+/// A copy of the instruction `inst`, inserted by `b`, with the operands `ops` (index, value)
+/// in place of its own: a value computed again, in the reversal or in a forward block.
+pub(super) fn clone_with(b: &Builder, inst: Value, ops: Vec<(u32, Value)>) -> Value {
+    let c = inst.clone_instruction();
+    b.insert(c);
+    for (i, v) in ops {
+        c.set_operand(i, v);
+    }
+    c.set_debug_loc_none();
+    c
 }

@@ -381,13 +381,8 @@ impl Gen<'_> {
         if let Some(&c) = made.get(&v) {
             return c;
         }
-        let ops: Vec<Value> = (0..v.num_operands()).map(|i| self.recompute_at(cfg, bld, v.operand(i), b, made)).collect();
-        let c = v.clone_instruction();
-        bld.insert(c);
-        for (i, op) in ops.into_iter().enumerate() {
-            c.set_operand(i as u32, op);
-        }
-        c.set_debug_loc_none();
+        let ops: Vec<(u32, Value)> = (0..v.num_operands()).map(|i| (i, self.recompute_at(cfg, bld, v.operand(i), b, made))).collect();
+        let c = cache::clone_with(bld, v, ops);
         made.insert(v, c);
         c
     }
