@@ -23,7 +23,8 @@ pub enum CallKind {
     /// No effect on values or memory that matters (debug info, lifetimes, assumptions).
     Ignored,
     /// An intrinsic on integers or pointers only (overflow checks, `umin`, `ctpop`, ...), or a
-    /// read-only comparison of bytes (`bcmp`, `memcmp`).
+    /// read-only comparison of bytes (`bcmp`, `memcmp`), or an adjoint's zero test
+    /// ([`crate::zero_test`]).
     IntegerOnly,
     /// `llvm.memcpy` / `llvm.memmove`: (dst, src, len, volatile).
     MemTransfer,
@@ -122,6 +123,11 @@ pub fn classify(call: Value, subst: &HashMap<Value, Value>) -> CallKind {
         return CallKind::Indirect;
     }
     let f = callee;
+    // An adjoint's zero test ([`crate::zero_test`]): a flag from a float, no memory. The
+    // modes that copy it handle it themselves.
+    if crate::zero_test::is_zero_test(call) {
+        return CallKind::IntegerOnly;
+    }
     let id = f.intrinsic_id();
     if id != 0 {
         let base = intrinsic_name(id);

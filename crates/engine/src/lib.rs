@@ -4,7 +4,8 @@
 //! * [`calls`] — what each call site means for differentiation;
 //! * [`rules`] — the declarative table of derivative rules shared by all modes;
 //! * [`forward`] — forward (tangent) mode with batch width, the transformation;
-//! * [`error`] — diagnostics in the user's terms.
+//! * [`error`] — diagnostics in the user's terms;
+//! * [`zero_test`] — the adjoint zero tests that let a reversal skip work, and their derivatives.
 //!
 //! An [`Engine`] works on one module. It memoizes every derivative it generates by a complete
 //! key ([`ForwardKey`]: function, per-parameter activity, width), which also makes recursion work:
@@ -29,6 +30,7 @@ pub mod runtime_activity;
 mod shadows;
 pub mod tape;
 pub mod types;
+pub mod zero_test;
 
 pub use error::AdError;
 

@@ -410,4 +410,5 @@ ir_tests! {
     split_args => "split_args.ll",
     decisions => "decisions.ll",
     flips => "flips.ll",
+    zero_skip => "zero_skip.ll",
 }

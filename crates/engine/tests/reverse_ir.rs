@@ -396,6 +396,116 @@ done:
     }
 }
 
+/// f(x, s) = s · Σ x_i², with `s` read from memory: at s = 0 the gradient skips the loop's
+/// reversal (its adjoint is zero, [`oxidase_engine::zero_test`]).
+const SCALED: &str = r#"
+define double @scaled(ptr noalias readonly %x, i64 %n, ptr noalias readonly %sp) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %acc = phi double [ 0.0, %entry ], [ %acc1, %loop ]
+  %px = getelementptr double, ptr %x, i64 %i
+  %xi = load double, ptr %px
+  %sq = fmul double %xi, %xi
+  %acc1 = fadd double %acc, %sq
+  %i1 = add nuw i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %done
+done:
+  %s = load double, ptr %sp
+  %r = fmul double %acc1, %s
+  ret double %r
+}"#;
+
+/// The gradient of [`SCALED`] (x and s Duplicated, n Const, result Active) in a fresh module,
+/// with the engine still open for a derivative of it.
+fn scaled_gradient(ctx: &Context) -> (oxidase_llvm::module::OwnedModule, Engine, Value) {
+    let owned = ctx.parse_ir(&format!("{HEADER}{SCALED}"), "test").unwrap();
+    let m = owned.raw();
+    let function = module::get_function(m, "scaled").unwrap();
+    let mut engine = Engine::new(m, Options::default());
+    let args = vec![RevArg::Duplicated, RevArg::Const, RevArg::Duplicated];
+    let key = ReverseKey { function, args, ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false };
+    let grad = engine.reverse(&key).unwrap();
+    (owned, engine, grad)
+}
+
+/// Forward over reverse where the gradient skips a loop's reversal at a zero adjoint whose
+/// tangent is not zero: the skip must test the tangent too. At s = 0 with direction (v, 1):
+/// the tangent of x̄ = 2s·x is 2(v·s + x) = 2x, that of s̄ = Σ x_i² is 2 Σ x_i v_i.
+#[test]
+fn forward_over_reverse_at_a_zero_adjoint() {
+    use oxidase_engine::{ArgActivity, ForwardKey};
+    oxidase_llvm::jit::initialize_native_target();
+    let ctx = Context::new();
+    let (owned, mut engine, grad) = scaled_gradient(&ctx);
+    let m = owned.raw();
+    // grad(x, dx, n, s, ds, dret)
+    let dual = ArgActivity::Dual;
+    let fkey = ForwardKey { function: grad, args: vec![dual, dual, ArgActivity::Const, dual, dual, ArgActivity::Const], width: 1, runtime_activity: false };
+    let tangent = engine.forward(&fkey).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    drop(engine);
+    let tw = wrap(m, tangent);
+    module::verify_module(m).unwrap();
+    let jit = Jit::new(ctx, owned).unwrap();
+    let t = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&tw).unwrap()) };
+    let (mut x, mut v) = (vec![0.7, -1.1, 0.4], vec![0.3, 1.0, -0.6]);
+    let (mut dx, mut ddx) = (vec![0.0; 3], vec![0.0; 3]);
+    let (mut s, mut vs, mut ds, mut dds) = ([0.0], [1.0], [0.0], [0.0]);
+    let mut out = [0u64; 2];
+    t([p(&mut x), p(&mut v), p(&mut dx), p(&mut ddx), 3, p(&mut s), p(&mut vs), p(&mut ds), p(&mut dds), f(1.0)].as_ptr(), out.as_mut_ptr());
+    let sum_sq: f64 = x.iter().map(|a| a * a).sum();
+    let xv: f64 = x.iter().zip(&v).map(|(a, b)| a * b).sum();
+    assert!(close(ds[0], sum_sq, 1e-14), "s̄ {} vs {sum_sq}", ds[0]);
+    assert!(close(dds[0], 2.0 * xv, 1e-14), "tangent of s̄ {} vs {}", dds[0], 2.0 * xv);
+    for i in 0..3 {
+        assert_eq!(dx[i], 0.0, "x̄ {i} at s = 0");
+        assert!(close(ddx[i], 2.0 * x[i], 1e-14), "tangent of x̄ {i}: {} vs {}", ddx[i], 2.0 * x[i]);
+    }
+}
+
+/// Reverse over reverse where the gradient skips a loop's reversal at a zero adjoint: the outer
+/// derivative needs what the skipped work computes, so it never skips. With the shadows of x̄
+/// and s̄ seeded by v and w, at s = 0 the outer adjoints are x̄̄ = 2s·v + 2w·x = 2w·x and
+/// s̄̄ = 2 Σ x_i v_i.
+#[test]
+fn reverse_over_reverse_at_a_zero_adjoint() {
+    oxidase_llvm::jit::initialize_native_target();
+    let ctx = Context::new();
+    let (owned, mut engine, grad) = scaled_gradient(&ctx);
+    let m = owned.raw();
+    // grad(x, dx, n, s, ds, dret)
+    let dup = RevArg::Duplicated;
+    let outer = ReverseKey {
+        function: grad,
+        args: vec![dup, dup, RevArg::Const, dup, dup, RevArg::Const],
+        ret: RevRet::Const,
+        width: 1,
+        runtime_activity: false,
+        preserved: Vec::new(),
+        repeated: false,
+    };
+    let hvp = engine.reverse(&outer).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    drop(engine);
+    let hw = wrap(m, hvp);
+    module::verify_module(m).unwrap();
+    let jit = Jit::new(ctx, owned).unwrap();
+    let h = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&hw).unwrap()) };
+    let mut x = vec![0.7, -1.1, 0.4];
+    let seed = [0.3, 1.0, -0.6];
+    let (mut xbar, mut dx, mut v) = (vec![0.0; 3], vec![0.0; 3], seed.to_vec());
+    let w = 0.75;
+    let (mut s, mut sbar, mut ds, mut dsbar) = ([0.0], [0.0], [0.0], [w]);
+    let mut out = [0u64; 2];
+    h([p(&mut x), p(&mut xbar), p(&mut dx), p(&mut v), 3, p(&mut s), p(&mut sbar), p(&mut ds), p(&mut dsbar), f(1.0)].as_ptr(), out.as_mut_ptr());
+    let xv: f64 = x.iter().zip(&seed).map(|(a, b)| a * b).sum();
+    assert!(close(sbar[0], 2.0 * xv, 1e-14), "s̄̄ {} vs {}", sbar[0], 2.0 * xv);
+    for i in 0..3 {
+        assert!(close(xbar[i], 2.0 * w * x[i], 1e-14), "x̄̄ {i}: {} vs {}", xbar[i], 2.0 * w * x[i]);
+    }
+}
+
 /// A heap buffer allocated, filled, read and freed inside the function: its shadow lives until
 /// the reverse sweep is done.
 #[test]

@@ -595,6 +595,10 @@ impl Gen<'_> {
                 self.accumulate(v, k, d);
             }
         }
+        // Into the reversal of one loop: around it when the adjoints it receives are zero.
+        if let [(li, _)] = exits[..] {
+            self.offer_skip(li);
+        }
     }
 
     pub(super) fn finish_exit(&mut self, exit: Block) {

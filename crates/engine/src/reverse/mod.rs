@@ -58,6 +58,7 @@ mod cache;
 mod call_adjoints;
 mod control;
 mod signature;
+mod skip;
 mod sweep;
 mod scopes;
 mod sweep_calls;
@@ -216,6 +217,8 @@ struct Gen<'e> {
     /// Loads of the forward function (copies of primal loads) that read memory nothing writes
     /// until their reversal ([`crate::modref::ModRef::invariant`]): the reversal loads again.
     invariant_loads: HashSet<Value>,
+    /// Reversals of loop exits offering to go around the loop ([`skip`]).
+    skips: Vec<skip::SkipOffer>,
     /// Instructions whose reversal was done in the forward sweep ([`Gen::call_fused`]): a fused
     /// call and the store of its result.
     fused: HashSet<Value>,
@@ -238,6 +241,8 @@ struct CacheStats {
     skipped: usize,
     /// Calls run as their callee's combined derivative ([`Gen::call_fused`]).
     fused: usize,
+    /// Loop reversals skipped when the adjoints they receive are zero ([`skip`]).
+    zero_skips: usize,
     /// Values kept once per execution of a loop (not per iteration).
     loop_kept: usize,
     /// Values kept per iteration in loop buffers, and the loops with a buffer.
@@ -367,6 +372,7 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         ),
         invariant_loads: HashSet::new(),
         fused: HashSet::new(),
+        skips: Vec::new(),
         stats: CacheStats::default(),
         errors: Vec::new(),
     };
@@ -392,6 +398,10 @@ pub fn generate(engine: &mut Engine, key: &ReverseKey, shape: Shape, fns: &[Valu
         let line = match st.fused {
             0 => line,
             n => format!("{line}; {n} calls fused with their reversal (the callee's combined derivative)"),
+        };
+        let line = match st.zero_skips {
+            0 => line,
+            n => format!("{line}; {n} loop reversals skipped when the adjoints they receive are zero"),
         };
         let line = match st.exits_from_bound {
             0 => line,
@@ -595,6 +605,7 @@ impl Gen<'_> {
         self.finish_exit(exit);
         // Before anything reads what the loops keep per execution: recomputing may add to it.
         self.recompute_from_carried();
+        self.finish_skips();
         self.finish_buffers();
         self.hand_over_loop_keeps();
         self.reserve_buffers();

@@ -270,5 +270,5 @@ done:
 ; CHECK: oxidase: reverse derivative of by2 (Combined): {{.*}}; 1 loop exits whose induction variable comes from the exit test's bound (nothing kept)
 ; CHECK: oxidase: reverse derivative of ptrs (Combined): {{.*}}; 1 loop exits whose induction variable comes from the exit test's bound (nothing kept)
 ; CHECK: oxidase: reverse derivative of wraps (Combined): {{.*}}; 1 loop exits whose induction variable comes from the exit test's bound (nothing kept)
-; CHECK: oxidase: reverse derivative of rotated (Combined): {{.*}} blocks with nothing to reverse skipped{{$}}
+; CHECK: oxidase: reverse derivative of rotated (Combined): {{.*}} blocks with nothing to reverse skipped; 1 loop reversals skipped when the adjoints they receive are zero{{$}}
 ; CHECK: oxidase: reverse derivative of downupto (Combined): {{.*}}; 1 loop exits whose induction variable comes from the exit test's bound (nothing kept)

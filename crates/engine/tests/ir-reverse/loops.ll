@@ -79,7 +79,7 @@ declare double @llvm.log.f64(double)
 ; exp's result (per inner iteration) and the sum log reads (per outer iteration) are kept in
 ; buffers sized by the trip counts (`slt` against `%k` and `%n`); the tape takes only the inner
 ; buffer's address, once per outer iteration, and the inner loop's end follows from its test.
-; CHECK: oxidase: reverse derivative of mixture (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 2 in buffers of 2 loops sized by their trip counts, 0 on the tape (8 bytes per pass through the loops), 7 recomputed; 0 blocks with nothing to reverse skipped; 1 loop exits whose induction variable comes from the exit test's bound (nothing kept)
+; CHECK: oxidase: reverse derivative of mixture (Combined): 0 values kept in stack slots, 0 kept once per loop execution, 2 in buffers of 2 loops sized by their trip counts, 0 on the tape (8 bytes per pass through the loops), 7 recomputed; 0 blocks with nothing to reverse skipped; 1 loop reversals skipped when the adjoints they receive are zero; 1 loop exits whose induction variable comes from the exit test's bound (nothing kept)
 ; CHECK-NEXT: loop at depth 1: 8 bytes per iteration in a buffer sized by its trip count, 8 bytes taped per iteration
 ; CHECK-NEXT: buffered per iteration: {{.*}} = fadd double
 ; CHECK-NEXT: taped per pass through a loop: on leaving it, a loop buffer's address
