@@ -415,13 +415,25 @@ fn range_leaves(m: LLVMModuleRef, p: Value, size: Option<u64>, inflow: bool, dee
 /// So is the integer a function returns when that is such an address (the accessor returning
 /// the struct, and the accessors calling it).
 pub fn punned_address(m: LLVMModuleRef, v: Value) -> bool {
-    punned_address_rec(m, v, 0)
+    punned_address_rec(m, v, 0, &mut HashMap::new())
 }
 
-fn punned_address_rec(m: LLVMModuleRef, v: Value, depth: u32) -> bool {
+/// [`punned_address`] at `depth` levels of loads and calls, memoized per (value, depth): the
+/// values stored into a slot are loads from slots whose stores are loads again (a tape's
+/// length, updated by every push and pop), so the plain recursion branches at every level.
+fn punned_address_rec(m: LLVMModuleRef, v: Value, depth: u32, memo: &mut HashMap<(Value, u32), bool>) -> bool {
     if !(v.ty().is_int() && v.ty().int_width() == 64 && v.is_instruction()) || depth > 6 {
         return false;
     }
+    if let Some(&r) = memo.get(&(v, depth)) {
+        return r;
+    }
+    let r = punned_address_here(m, v, depth, memo);
+    memo.insert((v, depth), r);
+    r
+}
+
+fn punned_address_here(m: LLVMModuleRef, v: Value, depth: u32, memo: &mut HashMap<(Value, u32), bool>) -> bool {
     match v.opcode() {
         Opcode::LLVMLoad => {
             let (slot, off) = base_and_offset(m, v.operand(0));
@@ -437,7 +449,7 @@ fn punned_address_rec(m: LLVMModuleRef, v: Value, depth: u32) -> bool {
                 // ... or where another such address was stored as an integer and copied.
                 || stores_at(m, slot, off, true)
                     .into_iter()
-                    .any(|x| x != v && x.ty().is_int() && punned_address_rec(m, x, depth + 1))
+                    .any(|x| x != v && x.ty().is_int() && punned_address_rec(m, x, depth + 1, memo))
         }
         Opcode::LLVMCall | Opcode::LLVMInvoke => {
             let Some(f) = v.called_function().filter(|f| !f.is_declaration()) else {
@@ -450,7 +462,7 @@ fn punned_address_rec(m: LLVMModuleRef, v: Value, depth: u32) -> bool {
                 .into_iter()
                 .filter_map(|b| b.terminator())
                 .filter(|t| t.opcode() == Opcode::LLVMRet && t.num_operands() == 1)
-                .any(|t| punned_address_rec(m, t.operand(0), depth + 1))
+                .any(|t| punned_address_rec(m, t.operand(0), depth + 1, memo))
         }
         _ => false,
     }
@@ -781,6 +793,8 @@ struct FloatWalk {
     work: Vec<(Value, Option<i64>, bool)>,
     /// Parameters of callees the object is passed to (see `visit_one`).
     passed_to: HashSet<Value>,
+    /// Values stored into the object: whether each is an address moved as an integer.
+    punned: HashMap<Value, bool>,
 }
 
 /// A function the engine generated (a derivative or a runtime helper).
@@ -816,6 +830,7 @@ impl FloatWalk {
             inflow_ups: 0,
             work: Vec::new(),
             passed_to: HashSet::new(),
+            punned: HashMap::new(),
         }
     }
 
@@ -939,7 +954,9 @@ impl FloatWalk {
                     let v = u.operand(0);
                     // An address read as an integer from where a pointer was stored (a dev
                     // build moving a struct of one pointer as an `i64`) is a pointer here too.
-                    let ty = if punned_address(self.m, v) {
+                    let m = self.m;
+                    let punned = *self.punned.entry(v).or_insert_with(|| punned_address(m, v));
+                    let ty = if punned {
                         Type::ptr(v.ty().context())
                     } else {
                         v.ty()

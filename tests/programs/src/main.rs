@@ -58,6 +58,7 @@ mod implicit_euler;
 mod out_of_line_model;
 mod table_lookup;
 mod rigid_fit;
+mod weighted_kmeans;
 
 fn main() {
     let programs: &[(&str, fn())] = &[
@@ -111,6 +112,7 @@ fn main() {
         ("table_lookup", table_lookup::run),
         ("out_of_line_model", out_of_line_model::run),
         ("rigid_fit", rigid_fit::run),
+        ("weighted_kmeans", weighted_kmeans::run),
     ];
     let mut failed = Vec::new();
     for (name, run) in programs {
