@@ -348,3 +348,48 @@ impl FloatBits {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxidase_llvm::module::{self, Context};
+
+    /// An integer from a call, kept in a stack slot and read back: `moved` says whether the
+    /// read is stored on (to `%out`) or dropped.
+    fn slot_ir(moved: bool) -> String {
+        let keep = if moved { "  store i64 %len, ptr %out\n" } else { "" };
+        format!(
+            r#"
+target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
+declare {{ ptr, i64 }} @next(ptr)
+define void @f(ptr %it, ptr %out) {{
+  %slot = alloca [16 x i8], align 8
+  %r = call {{ ptr, i64 }} @next(ptr %it)
+  %p = extractvalue {{ ptr, i64 }} %r, 0
+  %n = extractvalue {{ ptr, i64 }} %r, 1
+  store ptr %p, ptr %slot
+  %s1 = getelementptr inbounds i8, ptr %slot, i64 8
+  store i64 %n, ptr %s1
+  %len = load i64, ptr %s1
+{keep}  ret void
+}}
+"#
+        )
+    }
+
+    /// Integers only moved through memory may be floats moved as integers; a load nothing uses
+    /// moves nothing (a dev build reads the length of an `Option<&[f64]>` and drops it), so it
+    /// says nothing of the bytes.
+    #[test]
+    fn a_dead_load_moves_nothing() {
+        let view = |moved: bool| {
+            let ctx = Context::new();
+            let owned = ctx.parse_ir(&slot_ir(moved), "t").unwrap();
+            let f = module::get_function(owned.raw(), "f").unwrap();
+            let len = f.blocks()[0].instructions().into_iter().find(|i| i.name() == "len").unwrap();
+            analyze(f).float_view(len)
+        };
+        assert_eq!(view(false), None, "a dead load");
+        assert!(view(true).is_some(), "the same bytes moved on may be float bits");
+    }
+}

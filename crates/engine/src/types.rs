@@ -258,11 +258,15 @@ fn accessed_contents(m: LLVMModuleRef, a: Value, b: Value, size: Option<u64>) ->
     Contents::Unknown
 }
 
-/// Whether the loaded integer `v` is only moved: every use stores it to memory.
+/// Whether the loaded integer `v` is only moved: it is used, and every use stores it to
+/// memory. A load nothing uses (a dev build reads a slice's length it never needs) moves
+/// nothing and says nothing of what the bytes are.
 pub fn only_moved(v: Value) -> bool {
+    let users = v.users();
     v.is_instruction()
         && v.opcode() == Opcode::LLVMLoad
-        && v.users().into_iter().all(|u| u.is_instruction() && u.opcode() == Opcode::LLVMStore && u.operand(0) == v && u.operand(1) != v)
+        && !users.is_empty()
+        && users.into_iter().all(|u| u.is_instruction() && u.opcode() == Opcode::LLVMStore && u.operand(0) == v && u.operand(1) != v)
 }
 
 /// Whether the integer `v` is a number: computed by arithmetic, or used in arithmetic,
