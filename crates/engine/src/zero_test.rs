@@ -48,6 +48,18 @@ pub fn test_any(m: LLVMModuleRef, b: &Builder, x: Value, more: &[Value]) -> Valu
     c
 }
 
+/// Forward mode's copy of a zero test of `x`: the test of its copy `x` or of any of its
+/// `tangents` (skipping is exact only where they are zero too).
+pub fn forward_copy(m: LLVMModuleRef, b: &Builder, x: Value, tangents: &[Value]) -> Value {
+    test_any(m, b, x, tangents)
+}
+
+/// Reverse mode's copy of a zero test: `true`, never skip (what the skipped work computes is
+/// what a derivative with respect to the adjoint needs).
+pub fn reverse_copy(m: LLVMModuleRef) -> Value {
+    Type::i1(context_of(m)).const_int(1)
+}
+
 /// The test for values of type `ty`, defined on first use.
 fn function(m: LLVMModuleRef, ty: Type) -> Value {
     let name: String = ty.print().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
