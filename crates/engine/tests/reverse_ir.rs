@@ -47,6 +47,28 @@ fn wrap(m: oxidase_llvm::llvm_sys::prelude::LLVMModuleRef, f: Value) -> String {
     name
 }
 
+/// A JIT-compiled wrapper (see [`wrap`]).
+type Entry = extern "C" fn(*const u64, *mut u64);
+
+/// The function a request generated, or a panic listing its errors.
+fn generated(r: Result<Value, Vec<oxidase_engine::AdError>>) -> Value {
+    r.unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+}
+
+/// Wraps each of `fs`, verifies the module and JIT-compiles it (`OXIDASE_DUMP` prints it): the
+/// JIT, which must outlive them, and the wrappers' entry points in the order of `fs`.
+fn jit_wrapped(ctx: Context, owned: oxidase_llvm::module::OwnedModule, fs: &[Value]) -> (Jit, Vec<Entry>) {
+    let m = owned.raw();
+    let names: Vec<String> = fs.iter().map(|&f| wrap(m, f)).collect();
+    module::verify_module(m).unwrap();
+    if std::env::var_os("OXIDASE_DUMP").is_some() {
+        eprintln!("{}", module::print_module(m));
+    }
+    let jit = Jit::new(ctx, owned).unwrap();
+    let entries = names.iter().map(|n| unsafe { std::mem::transmute::<u64, Entry>(jit.lookup(n).unwrap()) }).collect();
+    (jit, entries)
+}
+
 struct Compiled {
     jit: Jit,
     /// The derivative's name (its arena bound is `<name>.tape_bytes`).
@@ -286,14 +308,10 @@ fn hessian_vector_product_forward_over_reverse() {
         width: 1,
         runtime_activity: false,
     };
-    let hvp = engine.forward(&fkey).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let hvp = generated(engine.forward(&fkey));
     drop(engine);
-    let gw = wrap(m, grad);
-    let hw = wrap(m, hvp);
-    module::verify_module(m).unwrap();
-    let jit = Jit::new(ctx, owned).unwrap();
-    let g = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&gw).unwrap()) };
-    let h = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&hw).unwrap()) };
+    let (_jit, entries) = jit_wrapped(ctx, owned, &[grad, hvp]);
+    let (g, h) = (entries[0], entries[1]);
     let n = 6;
     let mut x: Vec<f64> = (0..n).map(|i| 0.5 + 0.1 * i as f64).collect();
     let mut v: Vec<f64> = (0..n).map(|i| 1.0 - 0.3 * i as f64).collect();
@@ -375,12 +393,10 @@ done:
         preserved: Vec::new(),
         repeated: false,
     };
-    let hvp = engine.reverse(&outer).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let hvp = generated(engine.reverse(&outer));
     drop(engine);
-    let hw = wrap(m, hvp);
-    module::verify_module(m).unwrap();
-    let jit = Jit::new(ctx, owned).unwrap();
-    let h = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&hw).unwrap()) };
+    let (_jit, entries) = jit_wrapped(ctx, owned, &[hvp]);
+    let h = entries[0];
     let w = [1.5, -0.5, 2.0];
     let mut x = vec![0.7, -1.1, 0.4];
     let mut xbar = vec![0.0; 3];
@@ -440,16 +456,13 @@ fn forward_over_reverse_at_a_zero_adjoint() {
     oxidase_llvm::jit::initialize_native_target();
     let ctx = Context::new();
     let (owned, mut engine, grad) = scaled_gradient(&ctx);
-    let m = owned.raw();
     // grad(x, dx, n, s, ds, dret)
     let dual = ArgActivity::Dual;
     let fkey = ForwardKey { function: grad, args: vec![dual, dual, ArgActivity::Const, dual, dual, ArgActivity::Const], width: 1, runtime_activity: false };
-    let tangent = engine.forward(&fkey).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let tangent = generated(engine.forward(&fkey));
     drop(engine);
-    let tw = wrap(m, tangent);
-    module::verify_module(m).unwrap();
-    let jit = Jit::new(ctx, owned).unwrap();
-    let t = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&tw).unwrap()) };
+    let (_jit, entries) = jit_wrapped(ctx, owned, &[tangent]);
+    let t = entries[0];
     let (mut x, mut v) = (vec![0.7, -1.1, 0.4], vec![0.3, 1.0, -0.6]);
     let (mut dx, mut ddx) = (vec![0.0; 3], vec![0.0; 3]);
     let (mut s, mut vs, mut ds, mut dds) = ([0.0], [1.0], [0.0], [0.0]);
@@ -474,7 +487,6 @@ fn reverse_over_reverse_at_a_zero_adjoint() {
     oxidase_llvm::jit::initialize_native_target();
     let ctx = Context::new();
     let (owned, mut engine, grad) = scaled_gradient(&ctx);
-    let m = owned.raw();
     // grad(x, dx, n, s, ds, dret)
     let dup = RevArg::Duplicated;
     let outer = ReverseKey {
@@ -486,12 +498,10 @@ fn reverse_over_reverse_at_a_zero_adjoint() {
         preserved: Vec::new(),
         repeated: false,
     };
-    let hvp = engine.reverse(&outer).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let hvp = generated(engine.reverse(&outer));
     drop(engine);
-    let hw = wrap(m, hvp);
-    module::verify_module(m).unwrap();
-    let jit = Jit::new(ctx, owned).unwrap();
-    let h = unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(&hw).unwrap()) };
+    let (_jit, entries) = jit_wrapped(ctx, owned, &[hvp]);
+    let h = entries[0];
     let mut x = vec![0.7, -1.1, 0.4];
     let seed = [0.3, 1.0, -0.6];
     let (mut xbar, mut dx, mut v) = (vec![0.0; 3], vec![0.0; 3], seed.to_vec());
@@ -1982,16 +1992,10 @@ done:
     let key = ReverseKey { function, args: vec![RevArg::Duplicated, RevArg::Const, RevArg::Const], ret: RevRet::Active, width: 1, runtime_activity: false, preserved: Vec::new(), repeated: false };
     let grad = engine.reverse(&key).unwrap();
     let fkey = ForwardKey { function: grad, args: vec![ArgActivity::Dual, ArgActivity::Dual, ArgActivity::Const, ArgActivity::Const, ArgActivity::Const], width: 1, runtime_activity: false };
-    let hvp = engine.forward(&fkey).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let hvp = generated(engine.forward(&fkey));
     drop(engine);
-    let (pw, gw, hw) = (wrap(m, function), wrap(m, grad), wrap(m, hvp));
-    module::verify_module(m).unwrap();
-    if std::env::var_os("OXIDASE_DUMP").is_some() {
-        eprintln!("{}", module::print_module(m));
-    }
-    let jit = Jit::new(ctx, owned).unwrap();
-    let look = |name: &str| unsafe { std::mem::transmute::<u64, extern "C" fn(*const u64, *mut u64)>(jit.lookup(name).unwrap()) };
-    let (primal, g, h) = (look(&pw), look(&gw), look(&hw));
+    let (_jit, entries) = jit_wrapped(ctx, owned, &[function, grad, hvp]);
+    let (primal, g, h) = (entries[0], entries[1], entries[2]);
     // 2 × 10,000 iterations × 47 inner ones × at least 8 bytes: more than 7 MB of tape; the
     // counted loop's buffer (at least 80 KB) takes a chunk of its own size, so the reversal leaves
     // the inner loop's last chunk for it where it pops the buffer, and then pops the outer
